@@ -1,0 +1,18 @@
+// The Wasm side of ansfloat: every per-element loop. JavaScript lays out
+// buffers in this module's memory above heapBase() and calls these once per
+// chunk; nothing here is called per element.
+
+import { initRawTables } from "./rawbits";
+import { initRansTables } from "./rans";
+
+export { checksum } from "./checksum";
+export { histogram, packRaw } from "./split";
+export { buildDecodeTable, buildEncodeTable, encodeCodes, decodeCodes } from "./rans";
+
+initRawTables();
+initRansTables();
+
+/** First byte of memory free for the caller's buffers. */
+export function heapBase(): usize {
+  return (__heap_base + 63) & ~63;
+}

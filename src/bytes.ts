@@ -1,0 +1,181 @@
+// Little byte-level readers and writers for headers and indexes: LEB128
+// varints and a bounds-checked cursor that fails with TRUNCATED rather than
+// reading garbage.
+
+import { AnsfError } from "./errors.js";
+
+/** Growable byte sink. */
+export class ByteWriter {
+  private buf = new Uint8Array(256);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.length++] = v;
+  }
+
+  u32(v: number): void {
+    this.room(4);
+    new DataView(this.buf.buffer).setUint32(this.length, v >>> 0, true);
+    this.length += 4;
+  }
+
+  u64(v: number): void {
+    this.room(8);
+    new DataView(this.buf.buffer).setBigUint64(this.length, BigInt(v), true);
+    this.length += 8;
+  }
+
+  /** Unsigned LEB128 of a safe integer. */
+  varint(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new AnsfError("BAD_ARGUMENT", `varint out of range: ${v}`);
+    while (v >= 0x80) {
+      this.u8((v % 0x80) | 0x80);
+      v = Math.floor(v / 0x80);
+    }
+    this.u8(v);
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+/** Bounds-checked reader; `what` names the structure in error messages. */
+export class ByteReader {
+  pos = 0;
+
+  constructor(
+    readonly buf: Uint8Array,
+    private readonly what: string,
+  ) {}
+
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.buf.length) {
+      throw new AnsfError("TRUNCATED", `${this.what} ends early: need ${n} bytes at offset ${this.pos}, have ${this.remaining}`);
+    }
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset).getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(): number {
+    this.need(8);
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset).getBigUint64(this.pos, true);
+    this.pos += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new AnsfError("CORRUPT_STREAM", `${this.what}: 64-bit field too large`);
+    return Number(v);
+  }
+
+  /** Unsigned LEB128, at most 8 bytes (53 bits). */
+  varint(): number {
+    let v = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.u8();
+      v += (b & 0x7f) * scale;
+      if (b < 0x80) return v;
+      scale *= 0x80;
+    }
+    throw new AnsfError("CORRUPT_STREAM", `${this.what}: varint longer than 8 bytes at offset ${this.pos}`);
+  }
+
+  bytes(n: number): Uint8Array {
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+}
+
+/** LSB-first bit writer for the frequency model. */
+export class BitWriter {
+  private readonly out = new ByteWriter();
+  private acc = 0;
+  private fill = 0;
+
+  bits(v: number, n: number): void {
+    for (let i = 0; i < n; i++) {
+      this.acc |= ((v >>> i) & 1) << this.fill;
+      if (++this.fill === 8) {
+        this.out.u8(this.acc);
+        this.acc = 0;
+        this.fill = 0;
+      }
+    }
+  }
+
+  /** Elias gamma code of v >= 1: floor(log2 v) zeros, a one, then the low bits. */
+  gamma(v: number): void {
+    const nz = 31 - Math.clz32(v);
+    this.bits(0, nz);
+    this.bits(1, 1);
+    this.bits(v & ((1 << nz) - 1), nz);
+  }
+
+  finish(): Uint8Array {
+    if (this.fill > 0) this.out.u8(this.acc);
+    return this.out.finish();
+  }
+}
+
+/** Reader for BitWriter's output; running off the end is CORRUPT_STREAM. */
+export class BitReader {
+  private pos = 0;
+
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly what: string,
+  ) {}
+
+  bit(): number {
+    const byte = this.pos >>> 3;
+    if (byte >= this.buf.length) throw new AnsfError("CORRUPT_STREAM", `${this.what}: bit stream ends early`);
+    const b = (this.buf[byte]! >>> (this.pos & 7)) & 1;
+    this.pos++;
+    return b;
+  }
+
+  bits(n: number): number {
+    let v = 0;
+    for (let i = 0; i < n; i++) v |= this.bit() << i;
+    return v >>> 0;
+  }
+
+  /** Gamma code with at most `maxBits` significant bits. */
+  gamma(maxBits: number): number {
+    let nz = 0;
+    while (this.bit() === 0) {
+      if (++nz >= maxBits) throw new AnsfError("CORRUPT_STREAM", `${this.what}: gamma code too long`);
+    }
+    return (1 << nz) | this.bits(nz);
+  }
+}

@@ -1,0 +1,225 @@
+// One chunk: a run of elements coded independently of every other chunk
+// (docs/FORMAT.md §Chunk). The encoder picks k (top mantissa bits joining
+// the code) and the table precision by exact cost, and falls back to storing
+// the bytes when coding would not pay.
+
+import { ByteReader, ByteWriter } from "./bytes.js";
+import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
+import { AnsfError } from "./errors.js";
+import { codedBits, normalize, readModel, writeModel } from "./model.js";
+import type { Core } from "./wasm.js";
+
+export const MODE_STORED = 0;
+export const MODE_RANS = 1;
+export const RANS_L = 1 << 16;
+export const MIN_PRECISION = 11;
+export const MAX_PRECISION = 15;
+export const MAX_LANES = 32;
+
+export interface ChunkOptions {
+  /** Table precisions to try; each table has 2^P slots (default [11, 12]). */
+  precisions?: readonly number[];
+  /** Force this k instead of choosing by cost. */
+  k?: number;
+}
+
+/** What the encoder chose for a chunk, for listings and benchmarks. */
+export interface ChunkChoice {
+  mode: number;
+  k: number;
+  precision: number;
+  lanes: number;
+  bytes: number;
+  /** Order-0 entropy of exponent-only codes plus raw sign/mantissa, in bits: the classic bound. */
+  exponentBoundBits: number;
+  /** Order-0 entropy of the chosen codes plus their raw bits. */
+  pairEntropyBits: number;
+}
+
+/** Lanes by size: a lane's final state costs 4 bytes, so small chunks use fewer. */
+export function laneCount(n: number): number {
+  if (n >= 65536) return 32;
+  if (n >= 16384) return 16;
+  if (n >= 4096) return 8;
+  return 4;
+}
+
+/** Codes counted at k, folded down from the finest histogram. */
+function countsAt(finest: Uint32Array, layout: PairLayout, k: number): Uint32Array {
+  const fold = layout.maxK - k;
+  const counts = new Uint32Array(1 << codeBits(layout, k));
+  for (let s = 0; s < finest.length; s++) counts[s >>> fold]! += finest[s]!;
+  return counts;
+}
+
+function entropy(counts: Uint32Array): number {
+  let n = 0;
+  for (const c of counts) n += c;
+  let bits = 0;
+  for (const c of counts) if (c > 0) bits -= c * Math.log2(c / n);
+  return bits;
+}
+
+/** Encodes `data` (n elements of `layout`) as one chunk. */
+export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, options: ChunkOptions = {}): { bytes: Uint8Array; choice: ChunkChoice } {
+  const fn = core.fn;
+  const n = data.length / layout.width;
+  core.reset();
+  const src = core.put(data);
+  const checksum = fn.checksum(src, data.length);
+  const finestBits = codeBits(layout, layout.maxK);
+  const countsPtr = core.alloc(16 << finestBits);
+  fn.histogram(layout.width, src, n, codeShift(layout, layout.maxK), finestBits, countsPtr);
+  const finest = new Uint32Array(fn.memory.buffer, countsPtr, 1 << finestBits).slice();
+
+  const lanes = laneCount(n);
+  const headerBits = 8 * 16;
+  const exponentBoundBits = entropy(countsAt(finest, layout, 0)) + n * rawBits(layout, 0);
+  let best: { k: number; precision: number; freqs: Uint32Array; model: Uint8Array; bits: number; counts: Uint32Array } | undefined;
+  const ks = options.k === undefined ? [...Array(layout.maxK + 1).keys()] : [options.k];
+  for (const k of ks) {
+    const counts = countsAt(finest, layout, k);
+    for (const precision of options.precisions ?? [11, 12]) {
+      const freqs = normalize(counts, precision);
+      if (!freqs) continue;
+      const model = writeModel(freqs);
+      const bits = codedBits(counts, freqs, precision) + 8 * model.length + n * rawBits(layout, k) + 32 * lanes + headerBits;
+      if (!best || bits < best.bits) best = { k, precision, freqs, model, bits, counts };
+    }
+  }
+
+  const storedBytes = 5 + data.length;
+  if (n === 0 || !best || best.bits / 8 >= storedBytes) {
+    const out = new ByteWriter();
+    out.u8(MODE_STORED);
+    out.u32(checksum);
+    out.bytes(data);
+    const bytes = out.finish();
+    return {
+      bytes,
+      choice: { mode: MODE_STORED, k: 0, precision: 0, lanes: 0, bytes: bytes.length, exponentBoundBits, pairEntropyBits: exponentBoundBits },
+    };
+  }
+
+  const { k, precision, freqs, model } = best;
+  const c = codeShift(layout, k);
+  const freqsPtr = core.put(new Uint8Array(freqs.buffer));
+  fn.buildEncodeTable(freqsPtr, freqs.length, precision);
+  const statesPtr = core.alloc(4 * lanes);
+  const payloadCap = 2 * n + 16;
+  const payloadBase = core.alloc(payloadCap);
+  const payloadEnd = payloadBase + payloadCap;
+  const payloadStart = fn.encodeCodes(layout.width, src, n, c, codeBits(layout, k), lanes, statesPtr, payloadEnd);
+  const rawPtr = core.alloc(Math.ceil((n * rawBits(layout, k)) / 8) + 8);
+  const rawLength = fn.packRaw(layout.width, src, n, c, layout.signed, rawPtr);
+
+  const out = new ByteWriter();
+  out.u8(MODE_RANS);
+  out.u8(k | ((precision - MIN_PRECISION) << 4));
+  out.u8(lanes / 4 - 1);
+  out.u32(checksum);
+  out.varint(model.length);
+  out.varint(payloadEnd - payloadStart);
+  out.bytes(model);
+  out.bytes(core.view(statesPtr, 4 * lanes));
+  out.bytes(core.view(payloadStart, payloadEnd - payloadStart));
+  out.bytes(core.view(rawPtr, rawLength));
+  const bytes = out.finish();
+  return {
+    bytes,
+    choice: {
+      mode: MODE_RANS, k, precision, lanes, bytes: bytes.length, exponentBoundBits,
+      pairEntropyBits: entropy(best.counts) + n * rawBits(layout, k),
+    },
+  };
+}
+
+/** The parsed header of a coded chunk, with offsets of its parts within the chunk. */
+export interface ChunkHeader {
+  mode: number;
+  checksum: number;
+  k: number;
+  precision: number;
+  lanes: number;
+  freqs: Uint32Array;
+  statesOffset: number;
+  payloadOffset: number;
+  payloadLength: number;
+  rawOffset: number;
+  rawLength: number;
+}
+
+/** Parses and validates a chunk's header against the n elements the index promises. */
+export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number): ChunkHeader {
+  const r = new ByteReader(chunk, "chunk");
+  const mode = r.u8();
+  if (mode === MODE_STORED) {
+    const checksum = r.u32();
+    const offset = r.pos;
+    r.bytes(n * layout.width);
+    if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `stored chunk has ${r.remaining} trailing bytes`);
+    return { mode, checksum, k: 0, precision: 0, lanes: 0, freqs: new Uint32Array(0), statesOffset: 0, payloadOffset: offset, payloadLength: 0, rawOffset: offset, rawLength: n * layout.width };
+  }
+  if (mode !== MODE_RANS) throw new AnsfError("CORRUPT_STREAM", `unknown chunk mode ${mode}`);
+  const kp = r.u8();
+  const k = kp & 15;
+  const precision = (kp >>> 4) + MIN_PRECISION;
+  if (k > layout.maxK) throw new AnsfError("CORRUPT_STREAM", `chunk k = ${k} exceeds ${layout.maxK} for ${layout.name}`);
+  if (precision > MAX_PRECISION) throw new AnsfError("CORRUPT_STREAM", `chunk precision ${precision} exceeds ${MAX_PRECISION}`);
+  const lanes = (r.u8() + 1) * 4;
+  if (lanes > MAX_LANES) throw new AnsfError("CORRUPT_STREAM", `chunk has ${lanes} lanes, at most ${MAX_LANES} allowed`);
+  const checksum = r.u32();
+  const modelLength = r.varint();
+  const payloadLength = r.varint();
+  const freqs = readModel(r.bytes(modelLength), 1 << codeBits(layout, k), precision);
+  const statesOffset = r.pos;
+  const states = r.bytes(4 * lanes);
+  for (let j = 0; j < lanes; j++) {
+    const x = states[4 * j]! | (states[4 * j + 1]! << 8) | (states[4 * j + 2]! << 16) | (states[4 * j + 3]! << 24);
+    if (x >>> 0 < RANS_L) throw new AnsfError("CORRUPT_STREAM", `lane ${j} starts in state ${x >>> 0}, below 2^16`);
+  }
+  const payloadOffset = r.pos;
+  r.bytes(payloadLength);
+  const rawOffset = r.pos;
+  const rawLength = Math.ceil((n * rawBits(layout, k)) / 8);
+  r.bytes(rawLength);
+  if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk has ${r.remaining} trailing bytes`);
+  return { mode, checksum, k, precision, lanes, freqs, statesOffset, payloadOffset, payloadLength, rawOffset, rawLength };
+}
+
+/** Decodes one chunk of n elements into `out` (n * width bytes). */
+export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n: number, out: Uint8Array): void {
+  const h = readChunkHeader(chunk, layout, n);
+  const fn = core.fn;
+  const bytes = n * layout.width;
+  core.reset();
+  const base = core.put(chunk);
+  let dst = base + h.rawOffset;
+  if (h.mode === MODE_RANS) {
+    const freqsPtr = core.put(new Uint8Array(h.freqs.buffer));
+    fn.buildDecodeTable(freqsPtr, h.freqs.length, h.precision, codeShift(layout, h.k));
+    dst = core.alloc(bytes);
+    const states = core.put(chunk.subarray(h.statesOffset, h.statesOffset + 4 * h.lanes));
+    const payloadEnd = base + h.payloadOffset + h.payloadLength;
+    const end = fn.decodeCodes(
+      layout.width, dst, n, codeShift(layout, h.k), layout.signed, h.precision,
+      h.lanes, states, base + h.payloadOffset, payloadEnd, base + h.rawOffset,
+    );
+    if (end !== payloadEnd) {
+      throw new AnsfError("CORRUPT_STREAM", `rANS payload ${end === 0 ? "overran its end" : `ended ${payloadEnd - end} bytes early`}`);
+    }
+    const finalStates = new Uint32Array(fn.memory.buffer, states, h.lanes);
+    for (let j = 0; j < h.lanes; j++) {
+      if (finalStates[j] !== RANS_L) throw new AnsfError("CORRUPT_STREAM", `rANS lane ${j} ends in state ${finalStates[j]}, not 2^16`);
+    }
+  }
+  const actual = fn.checksum(dst, bytes) >>> 0;
+  if (actual !== h.checksum) {
+    throw new AnsfError("CHECKSUM_MISMATCH", `chunk checksum ${hex(actual)} differs from the stored ${hex(h.checksum)}`);
+  }
+  out.set(core.view(dst, bytes));
+}
+
+function hex(v: number): string {
+  return `0x${v.toString(16).padStart(8, "0")}`;
+}

@@ -1,0 +1,104 @@
+// Loads the AssemblyScript core once per thread and lends out its memory.
+//
+// The Wasm functions take addresses in their own linear memory, so each call
+// site copies its inputs into an arena above the module's static data, runs,
+// and copies results out. The arena is reset per call and only grows: memory
+// stays O(largest chunk), whatever the size of the file.
+
+import { readFileSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { AnsfError } from "./errors.js";
+
+export interface CoreExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  checksum(ptr: number, len: number): number;
+  histogram(width: number, src: number, n: number, shift: number, bits: number, counts: number): void;
+  packRaw(width: number, src: number, n: number, c: number, signed: number, dst: number): number;
+  buildDecodeTable(freqs: number, alphabet: number, precision: number, c: number): number;
+  buildEncodeTable(freqs: number, alphabet: number, precision: number): void;
+  encodeCodes(width: number, src: number, n: number, c: number, codeBits: number, lanes: number, states: number, outEnd: number): number;
+  decodeCodes(
+    width: number, dst: number, n: number, c: number, signed: number, precision: number,
+    lanes: number, states: number, payload: number, payloadEnd: number, raw: number,
+  ): number;
+}
+
+const PAGE = 65536;
+/** Readable slack after every region: the SIMD loops read past their ends by at most this much. */
+export const SLACK = 256;
+
+let compiled: WebAssembly.Module | undefined;
+
+/** The compiled core, compiled once per thread; workers may be handed it instead. */
+export function coreModule(): WebAssembly.Module {
+  if (compiled) return compiled;
+  const here = fileURLToPath(import.meta.url);
+  // From src/ (tests) and from dist/src/ (the package) alike.
+  for (const rel of ["../build/ansfloat.wasm", "../../build/ansfloat.wasm"]) {
+    const path = fileURLToPath(new URL(rel, `file://${here}`));
+    if (existsSync(path)) {
+      compiled = new WebAssembly.Module(readFileSync(path));
+      return compiled;
+    }
+  }
+  throw new AnsfError("IO_ERROR", "build/ansfloat.wasm not found: run `npm run build:wasm`");
+}
+
+/** One instance of the core with a bump arena over its memory. */
+export class Core {
+  readonly fn: CoreExports;
+  private readonly base: number;
+  private top: number;
+
+  constructor(module: WebAssembly.Module = coreModule()) {
+    this.fn = new WebAssembly.Instance(module, {
+      env: {
+        abort: () => {
+          throw new AnsfError("CORRUPT_STREAM", "internal: the Wasm core aborted");
+        },
+      },
+    }).exports as unknown as CoreExports;
+    this.base = this.fn.heapBase();
+    this.top = this.base;
+  }
+
+  /** Frees every region handed out since the last reset. */
+  reset(): void {
+    this.top = this.base;
+  }
+
+  /** Reserves `bytes` (+ SLACK, zeroed) 64-byte aligned; returns the address. */
+  alloc(bytes: number): number {
+    const at = this.top;
+    const end = at + bytes + SLACK;
+    const mem = this.fn.memory;
+    if (end > mem.buffer.byteLength) {
+      if (end > 0xffff0000) throw new AnsfError("TOO_LARGE", `a chunk needs ${end} bytes of Wasm memory, over 4 GiB`);
+      mem.grow(Math.ceil((end - mem.buffer.byteLength) / PAGE));
+    }
+    new Uint8Array(mem.buffer, at + bytes, SLACK).fill(0);
+    this.top = (end + 63) & ~63;
+    return at;
+  }
+
+  /** A view of [ptr, ptr + len); invalid after the next alloc (memory may grow). */
+  view(ptr: number, len: number): Uint8Array {
+    return new Uint8Array(this.fn.memory.buffer, ptr, len);
+  }
+
+  /** Copies `bytes` in and returns the address. */
+  put(bytes: Uint8Array): number {
+    const ptr = this.alloc(bytes.length);
+    this.view(ptr, bytes.length).set(bytes);
+    return ptr;
+  }
+}
+
+let shared: Core | undefined;
+
+/** This thread's core, created on first use. */
+export function core(): Core {
+  shared ??= new Core();
+  return shared;
+}
