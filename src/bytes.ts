@@ -122,14 +122,14 @@ export class BitWriter {
   private acc = 0;
   private fill = 0;
 
+  /** The low n (< 25) bits of v. */
   bits(v: number, n: number): void {
-    for (let i = 0; i < n; i++) {
-      this.acc |= ((v >>> i) & 1) << this.fill;
-      if (++this.fill === 8) {
-        this.out.u8(this.acc);
-        this.acc = 0;
-        this.fill = 0;
-      }
+    this.acc |= (v & ((1 << n) - 1)) << this.fill;
+    this.fill += n;
+    while (this.fill >= 8) {
+      this.out.u8(this.acc & 0xff);
+      this.acc >>>= 8;
+      this.fill -= 8;
     }
   }
 

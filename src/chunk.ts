@@ -3,6 +3,7 @@
 // the code) and the table precision by exact cost, and falls back to storing
 // the bytes when coding would not pay.
 
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
@@ -11,6 +12,8 @@ import type { Core } from "./wasm.js";
 
 export const MODE_STORED = 0;
 export const MODE_RANS = 1;
+/** Byte streams only (safetensors headers, GGUF metadata): raw DEFLATE. */
+export const MODE_DEFLATE = 2;
 export const RANS_L = 1 << 16;
 export const MIN_PRECISION = 11;
 export const MAX_PRECISION = 15;
@@ -75,8 +78,8 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const lanes = laneCount(n);
   const headerBits = 8 * 16;
   const exponentBoundBits = entropy(countsAt(finest, layout, 0)) + n * rawBits(layout, 0);
-  let best: { k: number; precision: number; freqs: Uint32Array; model: Uint8Array; bits: number; counts: Uint32Array } | undefined;
   const ks = options.k === undefined ? [...Array(layout.maxK + 1).keys()] : [options.k];
+  let best: { k: number; precision: number; freqs: Uint32Array; model: Uint8Array; bits: number; counts: Uint32Array } | undefined;
   for (const k of ks) {
     const counts = countsAt(finest, layout, k);
     for (const precision of options.precisions ?? [11, 12]) {
@@ -88,16 +91,19 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     }
   }
 
-  const storedBytes = 5 + data.length;
-  if (n === 0 || !best || best.bits / 8 >= storedBytes) {
+  // Text-like byte streams (headers) have structure order-0 rANS cannot see.
+  const deflated = layout.width === 1 && n > 0 ? deflateRawSync(data, { level: 9 }) : undefined;
+  const plainBytes = 5 + Math.min(data.length, deflated?.length ?? Infinity);
+  if (n === 0 || !best || best.bits / 8 >= plainBytes) {
+    const mode = deflated && deflated.length < data.length ? MODE_DEFLATE : MODE_STORED;
     const out = new ByteWriter();
-    out.u8(MODE_STORED);
+    out.u8(mode);
     out.u32(checksum);
-    out.bytes(data);
+    out.bytes(mode === MODE_DEFLATE ? deflated! : data);
     const bytes = out.finish();
     return {
       bytes,
-      choice: { mode: MODE_STORED, k: 0, precision: 0, lanes: 0, bytes: bytes.length, exponentBoundBits, pairEntropyBits: exponentBoundBits },
+      choice: { mode, k: 0, precision: 0, lanes: 0, bytes: bytes.length, exponentBoundBits, pairEntropyBits: exponentBoundBits },
     };
   }
 
@@ -160,6 +166,10 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
     if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `stored chunk has ${r.remaining} trailing bytes`);
     return { mode, checksum, k: 0, precision: 0, lanes: 0, freqs: new Uint32Array(0), statesOffset: 0, payloadOffset: offset, payloadLength: 0, rawOffset: offset, rawLength: n * layout.width };
   }
+  if (mode === MODE_DEFLATE && layout.width === 1) {
+    const checksum = r.u32();
+    return { mode, checksum, k: 0, precision: 0, lanes: 0, freqs: new Uint32Array(0), statesOffset: 0, payloadOffset: r.pos, payloadLength: r.remaining, rawOffset: r.pos, rawLength: 0 };
+  }
   if (mode !== MODE_RANS) throw new AnsfError("CORRUPT_STREAM", `unknown chunk mode ${mode}`);
   const kp = r.u8();
   const k = kp & 15;
@@ -193,8 +203,8 @@ export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n
   const fn = core.fn;
   const bytes = n * layout.width;
   core.reset();
-  const base = core.put(chunk);
-  let dst = base + h.rawOffset;
+  const base = core.put(h.mode === MODE_DEFLATE ? inflate(chunk.subarray(h.payloadOffset), bytes) : chunk);
+  let dst = h.mode === MODE_DEFLATE ? base : base + h.rawOffset;
   if (h.mode === MODE_RANS) {
     const freqsPtr = core.put(new Uint8Array(h.freqs.buffer));
     fn.buildDecodeTable(freqsPtr, h.freqs.length, h.precision, codeShift(layout, h.k));
@@ -218,6 +228,18 @@ export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n
     throw new AnsfError("CHECKSUM_MISMATCH", `chunk checksum ${hex(actual)} differs from the stored ${hex(h.checksum)}`);
   }
   out.set(core.view(dst, bytes));
+}
+
+/** Inflates exactly `bytes` bytes, refusing more (a deflate bomb) or fewer. */
+function inflate(data: Uint8Array, bytes: number): Uint8Array {
+  let out: Uint8Array;
+  try {
+    out = inflateRawSync(data, { maxOutputLength: Math.max(bytes, 1) });
+  } catch (err) {
+    throw new AnsfError("CORRUPT_STREAM", `deflate chunk does not inflate to ${bytes} bytes: ${(err as Error).message}`, { cause: err });
+  }
+  if (out.length !== bytes) throw new AnsfError("CORRUPT_STREAM", `deflate chunk inflates to ${out.length} bytes, not ${bytes}`);
+  return out;
 }
 
 function hex(v: number): string {

@@ -6,45 +6,81 @@ import { AnsfError } from "./errors.js";
 
 /**
  * Frequencies summing to exactly 2^precision, nonzero exactly where counts
- * are, minimising the coded size sum(c * log2(2^P / f)) greedily from a
- * rounded start. Returns null when more symbols are present than slots.
+ * are, minimising the coded size sum(c * log2(2^P / f)). Starts from the
+ * rounded proportional share, then moves one slot at a time to (or from)
+ * the code where that gains most (costs least), kept in a heap so the fix-up
+ * is O(d log S) even for 4096-code alphabets. Returns null when more codes
+ * are present than slots.
  */
 export function normalize(counts: ArrayLike<number>, precision: number): Uint32Array | null {
   const total = 1 << precision;
   const freqs = new Uint32Array(counts.length);
   let n = 0;
-  let present = 0;
+  const present: number[] = [];
   for (let s = 0; s < counts.length; s++) {
     n += counts[s]!;
-    if (counts[s]! > 0) present++;
+    if (counts[s]! > 0) present.push(s);
   }
-  if (present === 0 || present > total) return null;
+  if (present.length === 0 || present.length > total) return null;
   let sum = 0;
-  for (let s = 0; s < counts.length; s++) {
-    const c = counts[s]!;
-    if (c === 0) continue;
-    freqs[s] = Math.max(1, Math.round((c * total) / n));
+  for (const s of present) {
+    freqs[s] = Math.max(1, Math.round((counts[s]! * total) / n));
     sum += freqs[s]!;
   }
-  // Move one slot at a time to where it costs least (or saves most).
+  if (sum === total) return freqs;
+  const grow = sum < total;
+  // Gain of one more slot for code s, or minus the loss of one fewer.
+  const score = (s: number): number => {
+    const c = counts[s]!;
+    const f = freqs[s]!;
+    if (grow) return c * Math.log2((f + 1) / f);
+    return f === 1 ? -Infinity : -c * Math.log2(f / (f - 1));
+  };
+  const heap = new MaxHeap(present, score);
   while (sum !== total) {
-    const grow = sum < total;
-    let best = -1;
-    let bestScore = -Infinity;
-    for (let s = 0; s < counts.length; s++) {
-      const c = counts[s]!;
-      const f = freqs[s]!;
-      if (c === 0 || (!grow && f === 1)) continue;
-      const score = grow ? c * Math.log2((f + 1) / f) : -c * Math.log2(f / (f - 1));
-      if (score > bestScore) {
-        bestScore = score;
-        best = s;
-      }
-    }
-    freqs[best]! += grow ? 1 : -1;
+    const s = heap.top();
+    freqs[s]! += grow ? 1 : -1;
     sum += grow ? 1 : -1;
+    heap.rescoreTop();
   }
   return freqs;
+}
+
+/** Binary max-heap of codes by a score that changes only for the top. */
+class MaxHeap {
+  private readonly keys: Float64Array;
+
+  constructor(
+    private readonly items: number[],
+    private readonly score: (s: number) => number,
+  ) {
+    this.keys = Float64Array.from(items, score);
+    for (let i = (items.length >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  top(): number {
+    return this.items[0]!;
+  }
+
+  rescoreTop(): void {
+    this.keys[0] = this.score(this.items[0]!);
+    this.down(0);
+  }
+
+  private down(i: number): void {
+    const { items, keys } = this;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < items.length && keys[l]! > keys[m]!) m = l;
+      if (r < items.length && keys[r]! > keys[m]!) m = r;
+      if (m === i) return;
+      [items[i], items[m]] = [items[m]!, items[i]!];
+      [keys[i], keys[m]] = [keys[m]!, keys[i]!];
+      i = m;
+    }
+  }
 }
 
 /** Bits the rANS payload takes for these counts under these frequencies (ideal, exact to rounding). */

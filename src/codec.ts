@@ -1,0 +1,45 @@
+// Whole streams: segments in, container out, and back.
+
+import { HEADER_BYTES, parseContainer, writeHeader, writeIndex, type Index, type Segment, type Source } from "./container.js";
+import { AnsfError } from "./errors.js";
+import { decodeSegment, type EncodedSegment } from "./segments.js";
+import { core } from "./wasm.js";
+
+/** Lays encoded segments out as one in-memory container. */
+export function assemble(source: Source, encoded: EncodedSegment[]): Uint8Array {
+  const segments: Segment[] = [];
+  let chunkOffset = HEADER_BYTES;
+  let fileOffset = 0;
+  for (const e of encoded) {
+    const chunks = e.segment.chunks.map((c) => {
+      const placed = { ...c, offset: chunkOffset };
+      chunkOffset += c.length;
+      return placed;
+    });
+    segments.push({ ...e.segment, offset: fileOffset, chunks });
+    fileOffset += e.segment.length;
+  }
+  const index = writeIndex({ source, size: fileOffset, segments }, chunkOffset);
+  const out = new Uint8Array(chunkOffset + index.length);
+  out.set(writeHeader(source), 0);
+  let at = HEADER_BYTES;
+  for (const e of encoded) {
+    for (const c of e.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+  }
+  out.set(index, at);
+  return out;
+}
+
+/** Restores the original bytes of every segment, into `out` when given. */
+export function restore(stream: Uint8Array, index: Index = parseContainer(stream), out?: Uint8Array): Uint8Array {
+  const target = out ?? new Uint8Array(index.size);
+  if (target.length < index.size) {
+    throw new AnsfError("BAD_ARGUMENT", `output buffer of ${target.length} bytes is smaller than the ${index.size} bytes to decode`);
+  }
+  const c = core();
+  for (const s of index.segments) decodeSegment(c, stream, s, target.subarray(s.offset, s.offset + s.length));
+  return out ? target.subarray(0, index.size) : target;
+}

@@ -1,0 +1,175 @@
+// The .ansf container (docs/FORMAT.md §Container): a header, the chunks of
+// every segment back to back, a binary index and a fixed footer. The index
+// sits at the end so a writer can stream chunks out as it makes them, and a
+// reader finds any chunk from the footer without decoding anything else.
+
+import { ByteReader, ByteWriter } from "./bytes.js";
+import { layoutById, type PairLayout } from "./dtypes.js";
+import { AnsfError } from "./errors.js";
+import { core } from "./wasm.js";
+
+export const MAGIC = [0x41, 0x4e, 0x53, 0x46]; // "ANSF"
+export const FOOTER_MAGIC = [0x46, 0x53, 0x4e, 0x41]; // "FSNA"
+export const VERSION = 1;
+export const HEADER_BYTES = 8;
+export const FOOTER_BYTES = 16;
+/** A chunk decodes into at most this many bytes, so no corrupt count can ask for more memory. */
+export const MAX_CHUNK_BYTES = 64 << 20;
+
+/** What the original file was; the segments concatenated restore it. */
+export const SOURCES = ["tensor", "safetensors", "gguf", "raw"] as const;
+export type Source = (typeof SOURCES)[number];
+
+export const SEGMENT_BYTES = 0;
+export const SEGMENT_TENSOR = 1;
+
+export interface ChunkEntry {
+  /** Elements (bytes, for byte segments) the chunk decodes to. */
+  elements: number;
+  /** Offset of the chunk in the container. */
+  offset: number;
+  length: number;
+}
+
+export interface Segment {
+  kind: typeof SEGMENT_BYTES | typeof SEGMENT_TENSOR;
+  layout: PairLayout;
+  /** Offset and length in the original file. */
+  offset: number;
+  length: number;
+  shape: number[];
+  /** Order-0 exponent-only bound of this segment in bytes (0 for byte segments). */
+  boundBytes: number;
+  chunks: ChunkEntry[];
+}
+
+export interface Index {
+  source: Source;
+  /** Size of the original file. */
+  size: number;
+  segments: Segment[];
+}
+
+export function writeHeader(source: Source): Uint8Array {
+  return new Uint8Array([...MAGIC, VERSION, SOURCES.indexOf(source), 0, 0]);
+}
+
+/** Index bytes followed by the footer, for chunks that end at `indexOffset`. */
+export function writeIndex(index: Index, indexOffset: number): Uint8Array {
+  const w = new ByteWriter();
+  w.varint(index.segments.length);
+  for (const s of index.segments) {
+    w.u8(s.kind);
+    w.u8(s.layout.id);
+    w.varint(s.length);
+    w.varint(s.shape.length);
+    for (const d of s.shape) w.varint(d);
+    w.varint(s.boundBytes);
+    w.varint(s.chunks.length);
+    for (const c of s.chunks) {
+      w.varint(c.elements);
+      w.varint(c.length);
+    }
+  }
+  const body = w.finish();
+  const out = new ByteWriter();
+  out.bytes(body);
+  out.u32(checksumOf(body));
+  out.u64(indexOffset);
+  out.u32(body.length + 4);
+  out.bytes(new Uint8Array(FOOTER_MAGIC));
+  return out.finish();
+}
+
+function checksumOf(bytes: Uint8Array): number {
+  const c = core();
+  c.reset();
+  return c.fn.checksum(c.put(bytes), bytes.length) >>> 0;
+}
+
+/** Checks the 8-byte header; returns the source kind. */
+export function readHeader(head: Uint8Array): Source {
+  for (let i = 0; i < Math.min(4, head.length); i++) {
+    if (head[i] !== MAGIC[i]) throw new AnsfError("BAD_MAGIC", "not an .ansf stream: bad magic number");
+  }
+  if (head.length < HEADER_BYTES) throw new AnsfError("TRUNCATED", `.ansf stream of ${head.length} bytes is shorter than its header`);
+  if (head[4] !== VERSION) throw new AnsfError("UNSUPPORTED_VERSION", `.ansf version ${head[4]} is not supported (this build reads version ${VERSION})`);
+  const source = SOURCES[head[5]!];
+  if (!source || head[6] !== 0 || head[7] !== 0) throw new AnsfError("CORRUPT_STREAM", "corrupt .ansf header");
+  return source;
+}
+
+/** Where the index is, from the last 16 bytes of a container of `size` bytes. */
+export function readFooter(footer: Uint8Array, size: number): { indexOffset: number; indexLength: number } {
+  if (size < HEADER_BYTES + FOOTER_BYTES) throw new AnsfError("TRUNCATED", `.ansf stream of ${size} bytes is too short to hold header and footer`);
+  const r = new ByteReader(footer, "footer");
+  const indexOffset = r.u64();
+  const indexLength = r.u32();
+  const magic = r.bytes(4);
+  if (magic.some((b, i) => b !== FOOTER_MAGIC[i])) throw new AnsfError("TRUNCATED", ".ansf stream is truncated or has trailing data: no footer at its end");
+  if (indexOffset < HEADER_BYTES || indexOffset + indexLength + FOOTER_BYTES !== size) {
+    throw new AnsfError("CORRUPT_STREAM", `footer places the index at [${indexOffset}, +${indexLength}), outside a ${size}-byte stream`);
+  }
+  return { indexOffset, indexLength };
+}
+
+/** Parses and validates the index (its checksum, every count and every length). */
+export function readIndex(source: Source, indexBytes: Uint8Array, indexOffset: number): Index {
+  if (indexBytes.length < 4) throw new AnsfError("CORRUPT_STREAM", "index shorter than its checksum");
+  const body = indexBytes.subarray(0, indexBytes.length - 4);
+  const stored = new DataView(indexBytes.buffer, indexBytes.byteOffset + body.length, 4).getUint32(0, true);
+  if (checksumOf(body) !== stored) throw new AnsfError("CHECKSUM_MISMATCH", "index checksum mismatch: the stream is corrupt");
+  const r = new ByteReader(body, "index");
+  const bad = (why: string) => new AnsfError("CORRUPT_STREAM", `index: ${why}`);
+  const count = r.varint();
+  if (count > body.length) throw bad(`${count} segments cannot fit in ${body.length} bytes`);
+  const segments: Segment[] = [];
+  let offset = 0;
+  let chunkOffset = HEADER_BYTES;
+  for (let i = 0; i < count; i++) {
+    const kind = r.u8();
+    if (kind !== SEGMENT_BYTES && kind !== SEGMENT_TENSOR) throw bad(`segment ${i} has unknown kind ${kind}`);
+    const layout = layoutById(r.u8());
+    if ((kind === SEGMENT_BYTES) !== (layout.width === 1 && layout.mantissaBits === 0)) throw bad(`segment ${i}: kind and element type disagree`);
+    const length = r.varint();
+    const rank = r.varint();
+    if (rank > 64) throw bad(`segment ${i} has rank ${rank}`);
+    const shape: number[] = [];
+    let product = 1;
+    for (let d = 0; d < rank; d++) {
+      const dim = r.varint();
+      shape.push(dim);
+      product *= dim;
+    }
+    if (kind === SEGMENT_TENSOR && product * layout.width !== length) {
+      throw bad(`segment ${i}: shape [${shape.join(", ")}] does not match ${length} bytes of ${layout.name}`);
+    }
+    const boundBytes = r.varint();
+    const chunkCount = r.varint();
+    if (chunkCount > r.remaining) throw bad(`segment ${i} claims ${chunkCount} chunks`);
+    const chunks: ChunkEntry[] = [];
+    let elements = 0;
+    for (let j = 0; j < chunkCount; j++) {
+      const n = r.varint();
+      const len = r.varint();
+      if (n * layout.width > MAX_CHUNK_BYTES) throw bad(`segment ${i} chunk ${j} decodes to ${n * layout.width} bytes, over the ${MAX_CHUNK_BYTES}-byte limit`);
+      chunks.push({ elements: n, offset: chunkOffset, length: len });
+      elements += n;
+      chunkOffset += len;
+      if (chunkOffset > indexOffset) throw bad(`segment ${i} chunk ${j} runs past the index`);
+    }
+    if (elements * layout.width !== length) throw bad(`segment ${i}: chunks hold ${elements * layout.width} bytes, segment ${length}`);
+    segments.push({ kind, layout, offset, length, shape, boundBytes, chunks });
+    offset += length;
+  }
+  if (r.remaining !== 0) throw bad(`${r.remaining} trailing bytes`);
+  if (chunkOffset !== indexOffset) throw bad(`chunks end at ${chunkOffset} but the index starts at ${indexOffset}`);
+  return { source, size: offset, segments };
+}
+
+/** Reads the index of a whole container held in memory. */
+export function parseContainer(stream: Uint8Array): Index {
+  const source = readHeader(stream);
+  const { indexOffset, indexLength } = readFooter(stream.subarray(stream.length - FOOTER_BYTES), stream.length);
+  return readIndex(source, stream.subarray(indexOffset, indexOffset + indexLength), indexOffset);
+}

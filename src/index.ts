@@ -1,0 +1,80 @@
+/**
+ * ansfloat: lossless compression of neural-network weights.
+ *
+ * Each bf16/fp16/fp32 value becomes a coding pair (V. Liguori, arXiv
+ * 2404.10896): a code (exponent and a few top mantissa bits), entropy coded
+ * with interleaved rANS, and raw additional bits (sign and low mantissa).
+ * @packageDocumentation
+ */
+
+import { assemble, restore } from "./codec.js";
+import { parseContainer } from "./container.js";
+import { layoutOf, type CodedDtype } from "./dtypes.js";
+import { AnsfError } from "./errors.js";
+import { compressSafetensors } from "./safetensors-codec.js";
+import { encodeSegment, type EncodeOptions } from "./segments.js";
+import { core } from "./wasm.js";
+
+export { AnsfError, type AnsfErrorCode } from "./errors.js";
+export type { CodedDtype } from "./dtypes.js";
+export { inspect, type StreamInfo, type SegmentInfo } from "./inspect.js";
+export type { EncodeOptions } from "./segments.js";
+
+/** Options for {@link encode}. */
+export interface TensorOptions extends EncodeOptions {
+  /** Element type of `data`. */
+  dtype: CodedDtype;
+  /** Dimensions, recorded in the stream (default: one dimension, the element count). */
+  shape?: number[];
+}
+
+/** Options for decoding. */
+export interface DecodeOptions {
+  /** Decode into this buffer (at least the decoded size) instead of a new one; the result is a view of it. */
+  out?: Uint8Array;
+}
+
+function bytesOf(data: ArrayBufferView): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * Compresses one tensor. `data` holds its elements in `dtype` (for example
+ * bf16 words in a Uint16Array, or raw bytes). Synchronous, on this thread.
+ */
+export function encode(data: ArrayBufferView, options: TensorOptions): Uint8Array {
+  const layout = layoutOf(options.dtype);
+  const bytes = bytesOf(data);
+  if (bytes.length % layout.width !== 0) {
+    throw new AnsfError("BAD_ARGUMENT", `${bytes.length} bytes is not a whole number of ${options.dtype} elements`);
+  }
+  const n = bytes.length / layout.width;
+  const shape = options.shape ?? [n];
+  if (shape.reduce((a, b) => a * b, 1) !== n) {
+    throw new AnsfError("BAD_ARGUMENT", `shape [${shape.join(", ")}] does not hold ${n} elements`);
+  }
+  return assemble("tensor", [encodeSegment(core(), bytes, layout, shape, options)]);
+}
+
+/** Decodes a stream made by {@link encode} back to the tensor's bytes. */
+export function decode(stream: Uint8Array, options: DecodeOptions = {}): Uint8Array {
+  const index = parseContainer(stream);
+  if (index.source !== "tensor") {
+    throw new AnsfError("BAD_ARGUMENT", `stream holds a ${index.source} file, not one tensor: use decompress()`);
+  }
+  return restore(stream, index, options.out);
+}
+
+/**
+ * Compresses a whole safetensors file into one .ansf stream that
+ * {@link decompress} restores byte for byte (header, metadata, order,
+ * padding, and tensors of every dtype).
+ */
+export function compress(file: Uint8Array, options: EncodeOptions = {}): Uint8Array {
+  return compressSafetensors(file, options).stream;
+}
+
+/** Restores the original file from an .ansf stream. */
+export function decompress(stream: Uint8Array, options: DecodeOptions = {}): Uint8Array {
+  return restore(stream, parseContainer(stream), options.out);
+}

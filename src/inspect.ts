@@ -1,0 +1,77 @@
+// What a stream holds, without decoding payloads: per segment its type,
+// shape, sizes, the k and precision each chunk chose, and the order-0
+// exponent-only bound it is measured against.
+
+import { parseContainer, SEGMENT_TENSOR, type Index } from "./container.js";
+import { readChunkHeader, MODE_RANS } from "./chunk.js";
+import { parseSafetensorsHeader } from "./safetensors.js";
+import { core } from "./wasm.js";
+import { decodeSegment } from "./segments.js";
+
+export interface SegmentInfo {
+  name: string;
+  dtype: string;
+  shape: number[];
+  bytes: number;
+  compressedBytes: number;
+  /** k of each rANS chunk (top mantissa bits in the code); empty when stored. */
+  ks: number[];
+  precisions: number[];
+  ratio: number;
+  bitsPerElement: number;
+  /** Ratio an ideal order-0 exponent-only coder reaches on this tensor (0 for byte segments). */
+  boundRatio: number;
+}
+
+export interface StreamInfo {
+  source: string;
+  bytes: number;
+  compressedBytes: number;
+  ratio: number;
+  segments: SegmentInfo[];
+}
+
+/** Names of the segments: tensor names for safetensors, else positional. */
+function segmentNames(stream: Uint8Array, index: Index): string[] {
+  const names = index.segments.map((_, i) => (i === 0 && index.source === "safetensors" ? "(header)" : `segment ${i}`));
+  if (index.source === "safetensors" && index.segments[0]) {
+    const header = new Uint8Array(index.segments[0].length);
+    decodeSegment(core(), stream, index.segments[0], header);
+    parseSafetensorsHeader(header, index.size).tensors.forEach((t, i) => {
+      names[i + 1] = t.name;
+    });
+  }
+  if (index.source === "tensor") names[0] = "tensor";
+  return names;
+}
+
+export function inspect(stream: Uint8Array): StreamInfo {
+  const index = parseContainer(stream);
+  const names = segmentNames(stream, index);
+  const segments = index.segments.map((s, i): SegmentInfo => {
+    const compressedBytes = s.chunks.reduce((sum, c) => sum + c.length, 0);
+    const ks: number[] = [];
+    const precisions: number[] = [];
+    for (const c of s.chunks) {
+      const h = readChunkHeader(stream.subarray(c.offset, c.offset + c.length), s.layout, c.elements);
+      if (h.mode === MODE_RANS) {
+        ks.push(h.k);
+        precisions.push(h.precision);
+      }
+    }
+    const elements = s.length / s.layout.width;
+    return {
+      name: names[i] ?? `segment ${i}`,
+      dtype: s.kind === SEGMENT_TENSOR ? s.layout.name : "bytes",
+      shape: s.shape,
+      bytes: s.length,
+      compressedBytes,
+      ks,
+      precisions,
+      ratio: compressedBytes ? s.length / compressedBytes : 1,
+      bitsPerElement: elements ? (8 * compressedBytes) / elements : 0,
+      boundRatio: s.boundBytes ? s.length / s.boundBytes : 0,
+    };
+  });
+  return { source: index.source, bytes: index.size, compressedBytes: stream.length, ratio: index.size / stream.length, segments };
+}
