@@ -102,11 +102,12 @@ export function readHeader(head: Uint8Array): Source {
 /** Where the index is, from the last 16 bytes of a container of `size` bytes. */
 export function readFooter(footer: Uint8Array, size: number): { indexOffset: number; indexLength: number } {
   if (size < HEADER_BYTES + FOOTER_BYTES) throw new AnsfError("TRUNCATED", `.ansf stream of ${size} bytes is too short to hold header and footer`);
+  if (footer.subarray(12).some((b, i) => b !== FOOTER_MAGIC[i])) {
+    throw new AnsfError("TRUNCATED", ".ansf stream is truncated or has trailing data: no footer at its end");
+  }
   const r = new ByteReader(footer, "footer");
   const indexOffset = r.u64();
   const indexLength = r.u32();
-  const magic = r.bytes(4);
-  if (magic.some((b, i) => b !== FOOTER_MAGIC[i])) throw new AnsfError("TRUNCATED", ".ansf stream is truncated or has trailing data: no footer at its end");
   if (indexOffset < HEADER_BYTES || indexOffset + indexLength + FOOTER_BYTES !== size) {
     throw new AnsfError("CORRUPT_STREAM", `footer places the index at [${indexOffset}, +${indexLength}), outside a ${size}-byte stream`);
   }

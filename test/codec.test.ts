@@ -1,0 +1,196 @@
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { AnsfError, decode, encode, type CodedDtype } from "../src/index.js";
+import { parseContainer } from "../src/container.js";
+import { readChunkHeader } from "../src/chunk.js";
+
+/** Deterministic PRNG (xorshift32) so every failure reproduces. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+const WIDTH: Record<CodedDtype, number> = { u8: 1, bf16: 2, fp16: 2, fp32: 4 };
+
+/** Gaussian weights in the given float type, plus every special pattern. */
+function weights(dtype: CodedDtype, n: number, seed: number): Uint8Array {
+  const r = rng(seed);
+  const f32 = new Float32Array(n);
+  for (let i = 0; i < n; i++) f32[i] = Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r()) * 0.05;
+  const bits = new Uint32Array(f32.buffer);
+  if (dtype === "fp32") return new Uint8Array(f32.buffer);
+  if (dtype === "bf16") return new Uint8Array(Uint16Array.from(bits, (b) => b >>> 16).buffer);
+  if (dtype === "fp16") {
+    // Any 16-bit pattern is a valid fp16; build them from bf16-like exponents shifted into range.
+    return new Uint8Array(Uint16Array.from(bits, (b) => ((b >>> 16) & 0x8000) | (((b >>> 23) & 0xff) - 112) << 10 | ((b >>> 13) & 0x3ff)).buffer);
+  }
+  return new Uint8Array(Uint8Array.from(bits, (b) => (b >>> 20) & 0xff).buffer);
+}
+
+const SPECIALS: Record<CodedDtype, number[]> = {
+  u8: [0, 1, 0x7f, 0x80, 0xff],
+  bf16: [0x0000, 0x8000, 0x0001, 0x8001, 0x007f, 0x7f80, 0xff80, 0x7fc0, 0xffc1, 0x7f81, 0x7f7f, 0x3f80],
+  fp16: [0x0000, 0x8000, 0x0001, 0x03ff, 0x7c00, 0xfc00, 0x7e00, 0x7c01, 0xfe5a, 0x7bff, 0x3c00],
+  fp32: [0, 0x80000000, 1, 0x007fffff, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffffffff, 0x7f7fffff, 0x3f800000],
+};
+
+function withSpecials(dtype: CodedDtype, data: Uint8Array): Uint8Array {
+  const out = data.slice();
+  const view = new DataView(out.buffer);
+  const w = WIDTH[dtype];
+  SPECIALS[dtype].forEach((v, i) => {
+    const at = ((i * 7919) % (out.length / w)) * w;
+    if (w === 1) view.setUint8(at, v);
+    else if (w === 2) view.setUint16(at, v, true);
+    else view.setUint32(at, v >>> 0, true);
+  });
+  return out;
+}
+
+function expectRoundTrip(data: Uint8Array, dtype: CodedDtype, options: { k?: number; chunkElements?: number } = {}): Uint8Array {
+  const stream = encode(data, { dtype, ...options });
+  const back = decode(stream);
+  expect(Buffer.from(back).equals(Buffer.from(data))).toBe(true);
+  return stream;
+}
+
+function errorCode(f: () => unknown): string {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof AnsfError) return err.code;
+    throw err;
+  }
+  return "NO_ERROR";
+}
+
+describe("tensor round trips", () => {
+  for (const dtype of ["bf16", "fp16", "fp32", "u8"] as const) {
+    it(`${dtype}: every k, special values, lengths that do not fill the lanes`, () => {
+      const maxK = dtype === "u8" ? 0 : 4;
+      for (const n of [0, 1, 3, 4, 5, 31, 33, 1000, 4097, 70001]) {
+        const data = n > 20 ? withSpecials(dtype, weights(dtype, n, n)) : weights(dtype, n, n);
+        for (let k = 0; k <= maxK; k++) {
+          const stream = expectRoundTrip(data, dtype, { k });
+          const index = parseContainer(stream);
+          for (const seg of index.segments) {
+            for (const c of seg.chunks) {
+              const h = readChunkHeader(stream.subarray(c.offset, c.offset + c.length), seg.layout, c.elements);
+              if (h.mode === 1) expect(h.k).toBe(k);
+            }
+          }
+        }
+        expectRoundTrip(data, dtype);
+      }
+    });
+  }
+
+  it("every 16-bit pattern as bf16 and as fp16, in several chunks", () => {
+    const all = new Uint16Array(65536).map((_, i) => i);
+    const bytes = new Uint8Array(all.buffer);
+    for (const dtype of ["bf16", "fp16"] as const) {
+      expectRoundTrip(bytes, dtype, { chunkElements: 10000 });
+      expectRoundTrip(bytes, dtype, { k: 4 });
+    }
+  });
+
+  it("constant and two-valued tensors (one-symbol models)", () => {
+    expectRoundTrip(new Uint8Array(new Uint16Array(5000).fill(0x3f80).buffer), "bf16");
+    expectRoundTrip(new Uint8Array(100000), "u8");
+    expectRoundTrip(new Uint8Array(Uint16Array.from({ length: 9999 }, (_, i) => (i % 3 ? 0x3f80 : 0xbf80)).buffer), "bf16");
+  });
+
+  it("decodes into a caller's buffer", () => {
+    const data = weights("bf16", 12345, 7);
+    const stream = encode(data, { dtype: "bf16" });
+    const out = new Uint8Array(data.length + 10).fill(0xee);
+    const view = decode(stream, { out });
+    expect(view.buffer).toBe(out.buffer);
+    expect(Buffer.from(view).equals(Buffer.from(data))).toBe(true);
+    expect(out[data.length]).toBe(0xee);
+    expect(errorCode(() => decode(stream, { out: new Uint8Array(data.length - 1) }))).toBe("BAD_ARGUMENT");
+  });
+
+  it("rejects data that is not whole elements and shapes that do not match", () => {
+    expect(errorCode(() => encode(new Uint8Array(3), { dtype: "bf16" }))).toBe("BAD_ARGUMENT");
+    expect(errorCode(() => encode(new Uint8Array(8), { dtype: "bf16", shape: [3] }))).toBe("BAD_ARGUMENT");
+    expect(errorCode(() => encode(new Uint8Array(8), { dtype: "int7" as CodedDtype }))).toBe("BAD_ARGUMENT");
+  });
+
+  it("real weights from the fixture: ratio beats the exponent-only bound", () => {
+    const file = readFileSync("fixtures/stories260K.bf16.safetensors");
+    const header = Number(file.readBigUInt64LE(0));
+    const data = new Uint8Array(file.buffer, file.byteOffset + 8 + header, file.length - 8 - header);
+    const stream = expectRoundTrip(data, "bf16");
+    const index = parseContainer(stream);
+    const bound = index.segments[0]!.boundBytes;
+    expect(stream.length).toBeLessThan(bound);
+  });
+});
+
+describe("bad input", () => {
+  const data = withSpecials("bf16", weights("bf16", 3000, 99));
+  const stream = encode(data, { dtype: "bf16", chunkElements: 1000 });
+
+  it("names the exact problem for each kind of damage", () => {
+    expect(errorCode(() => decode(new Uint8Array(0)))).toBe("TRUNCATED");
+    expect(errorCode(() => decode(new TextEncoder().encode("PK\x03\x04 not ansf at all")))).toBe("BAD_MAGIC");
+    const v2 = stream.slice();
+    v2[4] = 2;
+    expect(errorCode(() => decode(v2))).toBe("UNSUPPORTED_VERSION");
+    const footer = stream.slice();
+    footer[footer.length - 1] ^= 0xff;
+    expect(errorCode(() => decode(footer))).toBe("TRUNCATED");
+    const extra = new Uint8Array(stream.length + 1);
+    extra.set(stream);
+    expect(errorCode(() => decode(extra))).toBe("TRUNCATED");
+  });
+
+  it("every truncation of a small stream fails with a typed error", () => {
+    for (let len = 0; len < stream.length; len++) {
+      const code = errorCode(() => decode(stream.subarray(0, len)));
+      expect(["TRUNCATED", "BAD_MAGIC", "CORRUPT_STREAM"]).toContain(code);
+    }
+  });
+
+  it("thousands of seeded bit flips in header, model, payload and raw plane: an error or the exact original", () => {
+    const r = rng(2024);
+    const index = parseContainer(stream);
+    const chunk = index.segments[0]!.chunks[1]!;
+    const h = readChunkHeader(stream.subarray(chunk.offset, chunk.offset + chunk.length), index.segments[0]!.layout, chunk.elements);
+    const regions = {
+      container: [0, stream.length],
+      model: [chunk.offset, chunk.offset + h.statesOffset],
+      payload: [chunk.offset + h.payloadOffset, chunk.offset + h.payloadOffset + h.payloadLength],
+      raw: [chunk.offset + h.rawOffset, chunk.offset + h.rawOffset + h.rawLength],
+    } as const;
+    const silent: Record<string, number> = { container: 0, model: 0, payload: 0, raw: 0 };
+    for (const [name, [from, to]] of Object.entries(regions)) {
+      for (let trial = 0; trial < 1000; trial++) {
+        const bad = stream.slice();
+        const flips = 1 + Math.floor(r() * 3);
+        for (let f = 0; f < flips; f++) {
+          const at = from + Math.floor(r() * (to - from));
+          bad[at]! ^= 1 << Math.floor(r() * 8);
+        }
+        let out: Uint8Array | undefined;
+        try {
+          out = decode(bad);
+        } catch (err) {
+          expect(err).toBeInstanceOf(AnsfError);
+          continue;
+        }
+        expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
+        silent[name]!++;
+      }
+    }
+    // Only flips that change nothing decoded may pass (none can in payload or raw plane).
+    expect(silent.payload).toBe(0);
+    expect(silent.raw).toBe(0);
+  });
+});
