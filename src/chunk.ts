@@ -7,7 +7,7 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
-import { codedBits, normalize, readModel, writeModel } from "./model.js";
+import { coarsen, codedBits, densify, entropyBits, modelBytes, normalize, readModel, sparse, writeModel, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
 
 export const MODE_STORED = 0;
@@ -47,22 +47,6 @@ export function laneCount(n: number): number {
   return 4;
 }
 
-/** Codes counted at k, folded down from the finest histogram. */
-function countsAt(finest: Uint32Array, layout: PairLayout, k: number): Uint32Array {
-  const fold = layout.maxK - k;
-  const counts = new Uint32Array(1 << codeBits(layout, k));
-  for (let s = 0; s < finest.length; s++) counts[s >>> fold]! += finest[s]!;
-  return counts;
-}
-
-function entropy(counts: Uint32Array): number {
-  let n = 0;
-  for (const c of counts) n += c;
-  let bits = 0;
-  for (const c of counts) if (c > 0) bits -= c * Math.log2(c / n);
-  return bits;
-}
-
 /** Encodes `data` (n elements of `layout`) as one chunk. */
 export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, options: ChunkOptions = {}): { bytes: Uint8Array; choice: ChunkChoice } {
   const fn = core.fn;
@@ -73,21 +57,20 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const finestBits = codeBits(layout, layout.maxK);
   const countsPtr = core.alloc(16 << finestBits);
   fn.histogram(layout.width, src, n, codeShift(layout, layout.maxK), finestBits, countsPtr);
-  const finest = new Uint32Array(fn.memory.buffer, countsPtr, 1 << finestBits).slice();
+  const finest = sparse(new Uint32Array(fn.memory.buffer, countsPtr, 1 << finestBits));
 
   const lanes = laneCount(n);
   const headerBits = 8 * 16;
-  const exponentBoundBits = entropy(countsAt(finest, layout, 0)) + n * rawBits(layout, 0);
+  const exponentBoundBits = entropyBits(coarsen(finest, layout.maxK)) + n * rawBits(layout, 0);
   const ks = options.k === undefined ? [...Array(layout.maxK + 1).keys()] : [options.k];
-  let best: { k: number; precision: number; freqs: Uint32Array; model: Uint8Array; bits: number; counts: Uint32Array } | undefined;
+  let best: { k: number; precision: number; freqs: Uint32Array; bits: number; counts: Histogram } | undefined;
   for (const k of ks) {
-    const counts = countsAt(finest, layout, k);
+    const counts = coarsen(finest, layout.maxK - k);
     for (const precision of options.precisions ?? [11, 12]) {
       const freqs = normalize(counts, precision);
       if (!freqs) continue;
-      const model = writeModel(freqs);
-      const bits = codedBits(counts, freqs, precision) + 8 * model.length + n * rawBits(layout, k) + 32 * lanes + headerBits;
-      if (!best || bits < best.bits) best = { k, precision, freqs, model, bits, counts };
+      const bits = codedBits(counts, freqs, precision) + 8 * modelBytes(counts, freqs) + n * rawBits(layout, k) + 32 * lanes + headerBits;
+      if (!best || bits < best.bits) best = { k, precision, freqs, bits, counts };
     }
   }
 
@@ -107,7 +90,9 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     };
   }
 
-  const { k, precision, freqs, model } = best;
+  const { k, precision } = best;
+  const model = writeModel(best.counts, best.freqs);
+  const freqs = densify(best.counts, best.freqs);
   const c = codeShift(layout, k);
   const freqsPtr = core.put(new Uint8Array(freqs.buffer));
   fn.buildEncodeTable(freqsPtr, freqs.length, precision);
@@ -135,7 +120,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     bytes,
     choice: {
       mode: MODE_RANS, k, precision, lanes, bytes: bytes.length, exponentBoundBits,
-      pairEntropyBits: entropy(best.counts) + n * rawBits(layout, k),
+      pairEntropyBits: entropyBits(best.counts) + n * rawBits(layout, k),
     },
   };
 }

@@ -5,45 +5,92 @@ import { BitReader, BitWriter } from "./bytes.js";
 import { AnsfError } from "./errors.js";
 
 /**
- * Frequencies summing to exactly 2^precision, nonzero exactly where counts
- * are, minimising the coded size sum(c * log2(2^P / f)). Starts from the
- * rounded proportional share, then moves one slot at a time to (or from)
- * the code where that gains most (costs least), kept in a heap so the fix-up
- * is O(d log S) even for 4096-code alphabets. Returns null when more codes
- * are present than slots.
+ * Code counts, sparse: the codes present (ascending) and their counts.
+ * Models are built per candidate k, and with k = 4 the alphabet has 4096
+ * codes of which typically a few hundred occur, so everything before the
+ * final table works on the present codes only.
  */
-export function normalize(counts: ArrayLike<number>, precision: number): Uint32Array | null {
-  const total = 1 << precision;
-  const freqs = new Uint32Array(counts.length);
-  let n = 0;
-  const present: number[] = [];
-  for (let s = 0; s < counts.length; s++) {
-    n += counts[s]!;
-    if (counts[s]! > 0) present.push(s);
+export interface Histogram {
+  alphabet: number;
+  symbols: Uint32Array;
+  counts: Uint32Array;
+  total: number;
+}
+
+/** The sparse form of dense counts. */
+export function sparse(dense: ArrayLike<number>): Histogram {
+  const symbols: number[] = [];
+  const counts: number[] = [];
+  let total = 0;
+  for (let s = 0; s < dense.length; s++) {
+    const c = dense[s]!;
+    if (c === 0) continue;
+    symbols.push(s);
+    counts.push(c);
+    total += c;
   }
-  if (present.length === 0 || present.length > total) return null;
+  return { alphabet: dense.length, symbols: Uint32Array.from(symbols), counts: Uint32Array.from(counts), total };
+}
+
+/** The histogram of codes >> shift: dropping the lowest bits of each code. */
+export function coarsen(h: Histogram, shift: number): Histogram {
+  const symbols: number[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < h.symbols.length; i++) {
+    const s = h.symbols[i]! >>> shift;
+    if (symbols.length && symbols[symbols.length - 1] === s) counts[counts.length - 1]! += h.counts[i]!;
+    else {
+      symbols.push(s);
+      counts.push(h.counts[i]!);
+    }
+  }
+  return { alphabet: h.alphabet >>> shift, symbols: Uint32Array.from(symbols), counts: Uint32Array.from(counts), total: h.total };
+}
+
+/**
+ * Frequencies (aligned with h.symbols) summing to exactly 2^precision, each
+ * at least 1, minimising the coded size sum(c * log2(2^P / f)). Starts from
+ * the rounded proportional share, then moves one slot at a time to (or
+ * from) the code where that gains most (costs least), kept in a heap so the
+ * fix-up is O(d log S). Returns null when more codes are present than slots.
+ */
+export function normalize(h: Histogram, precision: number): Uint32Array | null {
+  const total = 1 << precision;
+  const { counts } = h;
+  const present = counts.length;
+  if (present === 0 || present > total) return null;
+  const freqs = new Uint32Array(present);
   let sum = 0;
-  for (const s of present) {
-    freqs[s] = Math.max(1, Math.round((counts[s]! * total) / n));
-    sum += freqs[s]!;
+  for (let i = 0; i < present; i++) {
+    freqs[i] = Math.max(1, Math.round((counts[i]! * total) / h.total));
+    sum += freqs[i]!;
   }
   if (sum === total) return freqs;
   const grow = sum < total;
-  // Gain of one more slot for code s, or minus the loss of one fewer.
-  const score = (s: number): number => {
-    const c = counts[s]!;
-    const f = freqs[s]!;
+  // Gain of one more slot for code i, or minus the loss of one fewer.
+  const score = (i: number): number => {
+    const c = counts[i]!;
+    const f = freqs[i]!;
     if (grow) return c * Math.log2((f + 1) / f);
     return f === 1 ? -Infinity : -c * Math.log2(f / (f - 1));
   };
-  const heap = new MaxHeap(present, score);
+  const heap = new MaxHeap([...Array(present).keys()], score);
   while (sum !== total) {
-    const s = heap.top();
-    freqs[s]! += grow ? 1 : -1;
+    const i = heap.top();
+    freqs[i]! += grow ? 1 : -1;
     sum += grow ? 1 : -1;
     heap.rescoreTop();
   }
   return freqs;
+}
+
+/** Dense frequencies over the whole alphabet, for the coder's tables. */
+export function densify(h: Histogram, freqs: Uint32Array): Uint32Array {
+  const dense = new Uint32Array(h.alphabet);
+  h.symbols.forEach((s, i) => {
+    dense[s] = freqs[i]!;
+  });
+  return dense;
 }
 
 /** Binary max-heap of codes by a score that changes only for the top. */
@@ -84,25 +131,31 @@ class MaxHeap {
 }
 
 /** Bits the rANS payload takes for these counts under these frequencies (ideal, exact to rounding). */
-export function codedBits(counts: ArrayLike<number>, freqs: Uint32Array, precision: number): number {
+export function codedBits(h: Histogram, freqs: Uint32Array, precision: number): number {
   let bits = 0;
-  for (let s = 0; s < counts.length; s++) {
-    const c = counts[s]!;
-    if (c > 0) bits += c * (precision - Math.log2(freqs[s]!));
-  }
+  for (let i = 0; i < freqs.length; i++) bits += h.counts[i]! * (precision - Math.log2(freqs[i]!));
   return bits;
 }
 
 /** Order-0 entropy of the counts in bits (the ideal a model could reach). */
-export function entropyBits(counts: ArrayLike<number>): number {
-  let n = 0;
-  for (let s = 0; s < counts.length; s++) n += counts[s]!;
+export function entropyBits(h: Histogram): number {
   let bits = 0;
-  for (let s = 0; s < counts.length; s++) {
-    const c = counts[s]!;
-    if (c > 0) bits -= c * Math.log2(c / n);
-  }
+  for (const c of h.counts) bits -= c * Math.log2(c / h.total);
   return bits;
+}
+
+/** Where a model is serialised to: bytes, or just a bit count. */
+interface GammaSink {
+  gamma(v: number): void;
+}
+
+/** Counts the bits a gamma-coded stream would take, without writing it. */
+class GammaCounter implements GammaSink {
+  bits = 0;
+
+  gamma(v: number): void {
+    this.bits += 2 * (31 - Math.clz32(v)) + 1;
+  }
 }
 
 /**
@@ -110,24 +163,34 @@ export function entropyBits(counts: ArrayLike<number>): number {
  * and gamma(length), then gamma(freq) per present code. Exponent histograms
  * are one or two contiguous runs, so the symbol set costs a few bytes.
  */
-export function writeModel(freqs: Uint32Array): Uint8Array {
-  const runs: [number, number][] = [];
-  for (let s = 0; s < freqs.length; s++) {
-    if (freqs[s] === 0) continue;
-    const last = runs[runs.length - 1];
-    if (last && last[0] + last[1] === s) last[1]++;
-    else runs.push([s, 1]);
+function serializeModel(symbols: Uint32Array, freqs: Uint32Array, sink: GammaSink): void {
+  const runs: number[] = [];
+  for (const s of symbols) {
+    const last = runs.length - 2;
+    if (last >= 0 && runs[last]! + runs[last + 1]! === s) runs[last + 1]!++;
+    else runs.push(s, 1);
   }
-  const w = new BitWriter();
-  w.gamma(runs.length);
+  sink.gamma(runs.length / 2);
   let next = 0;
-  for (const [start, length] of runs) {
-    w.gamma(start - next + 1);
-    w.gamma(length);
-    next = start + length;
+  for (let i = 0; i < runs.length; i += 2) {
+    sink.gamma(runs[i]! - next + 1);
+    sink.gamma(runs[i + 1]!);
+    next = runs[i]! + runs[i + 1]!;
   }
-  for (const f of freqs) if (f > 0) w.gamma(f);
+  for (const f of freqs) sink.gamma(f);
+}
+
+export function writeModel(h: Histogram, freqs: Uint32Array): Uint8Array {
+  const w = new BitWriter();
+  serializeModel(h.symbols, freqs, w);
   return w.finish();
+}
+
+/** Exact length in bytes of writeModel(h, freqs). */
+export function modelBytes(h: Histogram, freqs: Uint32Array): number {
+  const counter = new GammaCounter();
+  serializeModel(h.symbols, freqs, counter);
+  return Math.ceil(counter.bits / 8);
 }
 
 /** Inverse of writeModel, validated: every code inside the alphabet, total exactly 2^precision. */
