@@ -160,6 +160,11 @@ function emit(options: Options, data: Uint8Array, path: string): void {
   }
 }
 
+/** JSON statistics go to stdout, or to stderr when stdout carries the data (-c). */
+function report(options: Options, stats: object): void {
+  (options.stdout ? process.stderr : process.stdout).write(`${JSON.stringify(stats)}\n`);
+}
+
 function mbps(bytes: number, ms: number): string {
   return `${(bytes / 1e3 / Math.max(ms, 1e-3)).toFixed(1)} MB/s`;
 }
@@ -190,7 +195,7 @@ function compressFile(file: string, options: Options): void {
     bitsPerWeight: weights ? (8 * stream.length) / weights : null,
     ms,
   };
-  if (options.json) process.stdout.write(`${JSON.stringify(stats)}\n`);
+  if (options.json) report(options, stats);
   else if (!options.quiet) {
     const bpw = stats.bitsPerWeight === null ? "" : `, ${stats.bitsPerWeight.toFixed(2)} bits/weight`;
     process.stderr.write(`${file}: ${input.length} -> ${stream.length} bytes (${stats.ratio.toFixed(4)}x${bpw}), ${mbps(input.length, ms)}\n`);
@@ -213,7 +218,7 @@ function decompressFile(file: string, options: Options): void {
   const restored = decompress(input);
   const ms = performance.now() - started;
   emit(options, restored, out);
-  if (options.json) process.stdout.write(`${JSON.stringify({ file, output: out, bytes: restored.length, compressedBytes: input.length, ms })}\n`);
+  if (options.json) report(options, { file, output: out, bytes: restored.length, compressedBytes: input.length, ms });
   else if (!options.quiet) process.stderr.write(`${file}: ${restored.length} bytes restored, ${mbps(restored.length, ms)}\n`);
   if (options.rm && !options.stdout) unlinkSync(file);
 }

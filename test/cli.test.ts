@@ -1,0 +1,116 @@
+import { describe, expect, it, beforeAll } from "vitest";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compress } from "../src/index.js";
+
+// The CLI runs as users run it: the compiled bin (npm install builds dist/).
+const CLI = "dist/src/cli.js";
+const FIXTURE = "fixtures/stories260K.bf16.safetensors";
+
+function run(args: string[]): { status: number; stdout: Buffer; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "buffer" });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
+describe("ansfloat CLI", () => {
+  let dir: string;
+  let src: string;
+  const original = readFileSync(FIXTURE);
+
+  beforeAll(() => {
+    expect(existsSync(CLI), "dist/src/cli.js missing: run npm install (or npm run build)").toBe(true);
+    dir = mkdtempSync(join(tmpdir(), "ansfloat-cli-"));
+    src = join(dir, "model.safetensors");
+    copyFileSync(FIXTURE, src);
+  });
+
+  it("compresses to FILE.ansf, keeps the source, and refuses to overwrite without -f", () => {
+    const first = run([src]);
+    expect(first.status).toBe(0);
+    expect(first.stderr).toMatch(/model\.safetensors: 525192 -> \d+ bytes \(1\.5\d+x, 10\.\d+ bits\/weight\)/);
+    expect(readFileSync(src).equals(original)).toBe(true);
+    const packed = readFileSync(`${src}.ansf`);
+    expect(Buffer.from(compress(original)).equals(packed)).toBe(true);
+
+    const again = run([src]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toBe(`ansfloat: ${src}: ${src}.ansf already exists (use -f to overwrite) [IO_ERROR]\n`);
+    expect(run(["-q", "-f", src]).status).toBe(0);
+  });
+
+  it("decompresses byte-identically with -d and -o, and to stdout with -c", () => {
+    const out = join(dir, "restored.safetensors");
+    const r = run(["-d", `${src}.ansf`, "-o", out]);
+    expect(r.status).toBe(0);
+    expect(readFileSync(out).equals(original)).toBe(true);
+    const piped = run(["-d", "-c", `${src}.ansf`]);
+    expect(piped.status).toBe(0);
+    expect(piped.stdout.equals(original)).toBe(true);
+    const existing = run(["-d", `${src}.ansf`]);
+    expect(existing.status).toBe(1);
+    expect(existing.stderr).toContain("already exists");
+  });
+
+  it("tests integrity with -t and reports corruption naming the file", () => {
+    expect(run(["-t", `${src}.ansf`]).stderr).toMatch(/: OK \(525192 bytes/);
+    const bad = readFileSync(`${src}.ansf`);
+    bad[bad.length >> 1]! ^= 0x10;
+    const badPath = join(dir, "bad.safetensors.ansf");
+    writeFileSync(badPath, bad);
+    const r = run(["-t", badPath]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^ansfloat: ${badPath}: .+ \\[(CHECKSUM_MISMATCH|CORRUPT_STREAM)\\]\\n$`));
+    expect(r.stderr).not.toContain("    at ");
+  });
+
+  it("leaves no partial output when decompression fails", () => {
+    const badPath = join(dir, "bad.safetensors.ansf");
+    const before = readdirSync(dir).sort();
+    const r = run(["-d", badPath]);
+    expect(r.status).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual(before);
+  });
+
+  it("lists tensors as a table and as JSON", () => {
+    const table = run(["-l", `${src}.ansf`]);
+    expect(table.status).toBe(0);
+    const text = table.stdout.toString();
+    expect(text).toMatch(/^tensor\s+dtype\s+shape\s+k\s+ratio\s+bits\/w\s+bound$/m);
+    expect(text).toMatch(/^model\.embed_tokens\.weight\s+bf16\s+\[512,64\]\s+\d/m);
+    const json = JSON.parse(run(["-l", "--json", `${src}.ansf`]).stdout.toString());
+    expect(json.source).toBe("safetensors");
+    expect(json.segments).toHaveLength(48);
+    expect(json.segments[0].name).toBe("(header)");
+    expect(json.bytes).toBe(525192);
+  });
+
+  it("prints compression statistics as JSON", () => {
+    const r = run(["--json", "-c", src]);
+    expect(r.status).toBe(0);
+    // -c sends the stream to stdout, so the statistics go to stderr.
+    expect(r.stdout.equals(Buffer.from(compress(original)))).toBe(true);
+    const stats = JSON.parse(r.stderr);
+    expect(stats.bytes).toBe(525192);
+    expect(stats.ratio).toBeGreaterThan(1.5);
+  });
+
+  it("compresses a raw array with --raw --dtype", () => {
+    const raw = join(dir, "weights.bin");
+    writeFileSync(raw, original.subarray(original.length - 65536));
+    expect(run(["--raw", "--dtype", "bf16", raw]).status).toBe(0);
+    expect(run(["-d", "-c", `${raw}.ansf`]).stdout.equals(original.subarray(original.length - 65536))).toBe(true);
+  });
+
+  it("rejects bad usage with exit 1 and one line", () => {
+    expect(run([]).stderr).toBe("ansfloat: no input file (try --help)\n");
+    const noSuffix = run(["-d", src]);
+    expect(noSuffix.status).toBe(1);
+    expect(noSuffix.stderr).toContain("unknown suffix");
+    const missing = run([join(dir, "nope.safetensors")]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/nope\.safetensors: .*no such file/i);
+    expect(run(["--help"]).stdout.toString()).toContain("Usage: ansfloat");
+  });
+});
