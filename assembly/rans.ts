@@ -12,7 +12,7 @@
 // reading words upwards from one stream: four lanes of a v128 take their
 // words in lane order with one swizzle.
 
-import { unpack4, unpack1 } from "./rawbits";
+import { unpack4, unpack1, unpack8, unpack8Table, MAX_RAW_BITS_16 } from "./rawbits";
 
 export const RANS_L: u32 = 1 << 16;
 export const MAX_PRECISION: u32 = 15;
@@ -228,8 +228,146 @@ function decodeLanes<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u3
   return ptr > payloadEnd ? 0 : ptr;
 }
 
+
+// Loop-invariant vectors, loaded from memory once so V8 keeps them in
+// registers (or stack slots) instead of rebuilding constants in the loop.
+const lo16Const = memory.data<u32>([0xffff, 0xffff, 0xffff, 0xffff], 16);
+// Byte offsets into decodeTable of each lane's next slot, for 8 vectors.
+const slotScratch = memory.data(128, 16);
+
+// @ts-ignore: decorator
+@inline function entries(at: usize): v128 {
+  const a = v128.load64_zero(usize(load<u32>(at)), decodeTable);
+  return v128.load64_lane(usize(load<u32>(at, 4)), a, 1, decodeTable);
+}
+// @ts-ignore: decorator
+@inline function advance(x: v128, a: v128, b: v128, P: i32, lo16: v128): v128 {
+  const fb = i32x4.shuffle(a, b, 0, 2, 4, 6);
+  return i32x4.add(i32x4.mul(v128.and(fb, lo16), i32x4.shr_u(x, P)), i32x4.shr_u(fb, 16));
+}
+// @ts-ignore: decorator
+@inline function needMask(y: v128): v128 {
+  return i32x4.eq(i32x4.shr_u(y, 16), i32x4.splat(0));
+}
+// @ts-ignore: decorator
+@inline function refill(y: v128, ptr: usize): v128 {
+  const need = needMask(y);
+  const words = v128.swizzle(v128.load64_zero(ptr), v128.load(renormShuffle + (usize(i32x4.bitmask(need)) << 4)));
+  return i32x4.max_u(y, v128.or(v128.and(i32x4.shl(y, 16), need), words));
+}
+// @ts-ignore: decorator
+@inline function consumed(y: v128): usize {
+  return usize(popcnt<u32>(i32x4.bitmask(needMask(y)))) << 1;
+}
+// @ts-ignore: decorator
+@inline function slotOffsets(x: v128, slotMask: v128): v128 {
+  return i32x4.shl(v128.and(x, slotMask), 3);
+}
+
+// @ts-ignore: decorator
+@inline function decode32x16P(dst: usize, n: usize, c: u32, P: i32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  const w = usize(c + 1);
+  const slotMask = i32x4.splat((1 << P) - 1);
+  const lo16 = v128.load(lo16Const);
+  const keep = i16x8.splat(i16(0x8000 | ((1 << c) - 1)));
+  const rs = 16 - i32(w);
+  const swz = v128.load(unpack8Table(u32(w)));
+  const mul = v128.load(unpack8Table(u32(w)), 16);
+  let x0 = v128.load(states, 0);
+  let x1 = v128.load(states, 16);
+  let x2 = v128.load(states, 32);
+  let x3 = v128.load(states, 48);
+  let x4 = v128.load(states, 64);
+  let x5 = v128.load(states, 80);
+  let x6 = v128.load(states, 96);
+  let x7 = v128.load(states, 112);
+  const sc = slotScratch;
+  v128.store(sc, slotOffsets(x0, slotMask), 0);
+  v128.store(sc, slotOffsets(x1, slotMask), 16);
+  v128.store(sc, slotOffsets(x2, slotMask), 32);
+  v128.store(sc, slotOffsets(x3, slotMask), 48);
+  v128.store(sc, slotOffsets(x4, slotMask), 64);
+  v128.store(sc, slotOffsets(x5, slotMask), 80);
+  v128.store(sc, slotOffsets(x6, slotMask), 96);
+  v128.store(sc, slotOffsets(x7, slotMask), 112);
+  let ptr = payload;
+  const full = n & ~31;
+  for (let e: usize = 0; e < full; e += 32) {
+    if (ptr > payloadEnd) return 0;
+    let a = entries(sc), b = entries(sc + 8);
+    let y = advance(x0, a, b, P, lo16); x0 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x0, slotMask), 0);
+    let s0 = i32x4.shuffle(a, b, 1, 3, 5, 7);
+    a = entries(sc + 16); b = entries(sc + 24);
+    y = advance(x1, a, b, P, lo16); x1 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x1, slotMask), 16);
+    let s1 = i32x4.shuffle(a, b, 1, 3, 5, 7);
+    const o = dst + (e << 1);
+    v128.store(o, v128.or(v128.and(i16x8.shr_s(unpack8(raw, e, w, swz, mul), rs), keep), i16x8.narrow_i32x4_u(s0, s1)));
+
+    a = entries(sc + 32); b = entries(sc + 40);
+    y = advance(x2, a, b, P, lo16); x2 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x2, slotMask), 32);
+    s0 = i32x4.shuffle(a, b, 1, 3, 5, 7);
+    a = entries(sc + 48); b = entries(sc + 56);
+    y = advance(x3, a, b, P, lo16); x3 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x3, slotMask), 48);
+    s1 = i32x4.shuffle(a, b, 1, 3, 5, 7);
+    v128.store(o, v128.or(v128.and(i16x8.shr_s(unpack8(raw, e + 8, w, swz, mul), rs), keep), i16x8.narrow_i32x4_u(s0, s1)), 16);
+
+    a = entries(sc + 64); b = entries(sc + 72);
+    y = advance(x4, a, b, P, lo16); x4 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x4, slotMask), 64);
+    s0 = i32x4.shuffle(a, b, 1, 3, 5, 7);
+    a = entries(sc + 80); b = entries(sc + 88);
+    y = advance(x5, a, b, P, lo16); x5 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x5, slotMask), 80);
+    s1 = i32x4.shuffle(a, b, 1, 3, 5, 7);
+    v128.store(o, v128.or(v128.and(i16x8.shr_s(unpack8(raw, e + 16, w, swz, mul), rs), keep), i16x8.narrow_i32x4_u(s0, s1)), 32);
+
+    a = entries(sc + 96); b = entries(sc + 104);
+    y = advance(x6, a, b, P, lo16); x6 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x6, slotMask), 96);
+    s0 = i32x4.shuffle(a, b, 1, 3, 5, 7);
+    a = entries(sc + 112); b = entries(sc + 120);
+    y = advance(x7, a, b, P, lo16); x7 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x7, slotMask), 112);
+    s1 = i32x4.shuffle(a, b, 1, 3, 5, 7);
+    v128.store(o, v128.or(v128.and(i16x8.shr_s(unpack8(raw, e + 24, w, swz, mul), rs), keep), i16x8.narrow_i32x4_u(s0, s1)), 48);
+  }
+  v128.store(states, x0, 0);
+  v128.store(states, x1, 16);
+  v128.store(states, x2, 32);
+  v128.store(states, x3, 48);
+  v128.store(states, x4, 64);
+  v128.store(states, x5, 80);
+  v128.store(states, x6, 96);
+  v128.store(states, x7, 112);
+  return ptr;
+}
+
+function decode32x16(dst: usize, n: usize, c: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  switch (precision) {
+    case 11: return decode32x16P(dst, n, c, 11, states, payload, payloadEnd, raw);
+    case 12: return decode32x16P(dst, n, c, 12, states, payload, payloadEnd, raw);
+    case 13: return decode32x16P(dst, n, c, 13, states, payload, payloadEnd, raw);
+    case 14: return decode32x16P(dst, n, c, 14, states, payload, payloadEnd, raw);
+    default: return decode32x16P(dst, n, c, 15, states, payload, payloadEnd, raw);
+  }
+}
+
 export function decodeCodes(width: u32, dst: usize, n: usize, c: u32, signed: u32, precision: u32, lanes: usize, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
   if (width == 1) return decodeLanes<u8>(dst, n, c, signed, precision, lanes, states, payload, payloadEnd, raw);
-  if (width == 2) return decodeLanes<u16>(dst, n, c, signed, precision, lanes, states, payload, payloadEnd, raw);
+  if (width == 2) {
+    if (lanes == 32 && signed && c + 1 <= MAX_RAW_BITS_16 && n >= 32) {
+      const full = n & ~31;
+      const p = decode32x16(dst, full, c, precision, states, payload, payloadEnd, raw);
+      if (p == 0) return 0;
+      if (full == n) return p > payloadEnd ? 0 : p;
+      // tail: hack for experiment
+      return decodeLanes<u16>(dst + full * 2, n - full, c, signed, precision, lanes, states, p, payloadEnd, raw + (full >> 3) * usize(c + 1));
+    }
+    return decodeLanes<u16>(dst, n, c, signed, precision, lanes, states, payload, payloadEnd, raw);
+  }
   return decodeLanes<u32>(dst, n, c, signed, precision, lanes, states, payload, payloadEnd, raw);
 }

@@ -14,6 +14,7 @@ export const MAX_RAW_BITS: i32 = 25;
 const unpackTables = memory.data((MAX_RAW_BITS + 1) * 2 * 32, 16);
 
 export function initRawTables(): void {
+  initUnpack8Tables();
   for (let w = 0; w <= MAX_RAW_BITS; w++) {
     for (let h = 0; h < 2; h++) {
       const t = unpackTables + usize((w * 2 + h) * 32);
@@ -29,6 +30,39 @@ export function initRawTables(): void {
       }
     }
   }
+}
+
+// Fields of up to 9 bits fit the two bytes starting at their first byte, so
+// eight of them unpack into i16 lanes with one swizzle and one i16 multiply;
+// the layout of eight elements is the same for every group, one table per w.
+export const MAX_RAW_BITS_16: u32 = 9;
+const unpack8Tables = memory.data((MAX_RAW_BITS_16 + 1) * 32, 16);
+
+function initUnpack8Tables(): void {
+  for (let w = 1; w <= i32(MAX_RAW_BITS_16); w++) {
+    const t = unpack8Tables + usize(w * 32);
+    for (let i = 0; i < 8; i++) {
+      const bit = i * w;
+      store<u8>(t + usize(2 * i), u8(bit >> 3));
+      store<u8>(t + usize(2 * i + 1), u8((bit >> 3) + 1));
+      const up: i32 = 16 - (bit & 7) - w;
+      store<u16>(t + 16 + usize(2 * i), u16(u32(1) << u32(up)));
+    }
+  }
+}
+
+/** Swizzle of unpack8 for width w (1..MAX_RAW_BITS_16); the multipliers follow at +16. */
+export function unpack8Table(w: u32): usize {
+  return unpack8Tables + usize(w) * 32;
+}
+
+/**
+ * The w-bit fields of elements e..e+7 (e % 8 == 0), each at the top of an
+ * i16 lane (bits 16-w..15), given unpack8Table(w)'s two vectors.
+ */
+// @ts-ignore: decorator
+@inline export function unpack8(raw: usize, e: usize, w: usize, swz: v128, mul: v128): v128 {
+  return i16x8.mul(v128.swizzle(v128.load(raw + (e >> 3) * w), swz), mul);
 }
 
 /** Byte offset, within the raw plane, of the 16-byte window holding elements e..e+3 (e % 4 == 0). */

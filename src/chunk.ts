@@ -42,8 +42,7 @@ export interface ChunkChoice {
 /** Lanes by size: a lane's final state costs 4 bytes, so small chunks use fewer. */
 export function laneCount(n: number): number {
   if (n >= 65536) return 32;
-  if (n >= 16384) return 16;
-  if (n >= 4096) return 8;
+  if (n >= 16384) return 8;
   return 4;
 }
 
