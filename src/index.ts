@@ -11,7 +11,8 @@ import { assemble, restore } from "./codec.js";
 import { parseContainer } from "./container.js";
 import { layoutOf, type CodedDtype } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
-import { compressSafetensors } from "./safetensors-codec.js";
+import { decodeAll, encodePlans, type ParallelOptions } from "./parallel.js";
+import { compressSafetensors, planSafetensors } from "./safetensors-codec.js";
 import { encodeSegment, type EncodeOptions } from "./segments.js";
 import { core } from "./wasm.js";
 
@@ -19,6 +20,7 @@ export { AnsfError, type AnsfErrorCode } from "./errors.js";
 export type { CodedDtype } from "./dtypes.js";
 export { inspect, type StreamInfo, type SegmentInfo } from "./inspect.js";
 export type { EncodeOptions } from "./segments.js";
+export type { ParallelOptions } from "./parallel.js";
 
 /** Options for {@link encode}. */
 export interface TensorOptions extends EncodeOptions {
@@ -38,11 +40,8 @@ function bytesOf(data: ArrayBufferView): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/**
- * Compresses one tensor. `data` holds its elements in `dtype` (for example
- * bf16 words in a Uint16Array, or raw bytes). Synchronous, on this thread.
- */
-export function encode(data: ArrayBufferView, options: TensorOptions): Uint8Array {
+/** Checks a tensor's bytes against its dtype and shape. */
+function tensorPlan(data: ArrayBufferView, options: TensorOptions) {
   const layout = layoutOf(options.dtype);
   const bytes = bytesOf(data);
   if (bytes.length % layout.width !== 0) {
@@ -53,16 +52,38 @@ export function encode(data: ArrayBufferView, options: TensorOptions): Uint8Arra
   if (shape.reduce((a, b) => a * b, 1) !== n) {
     throw new AnsfError("BAD_ARGUMENT", `shape [${shape.join(", ")}] does not hold ${n} elements`);
   }
-  return assemble("tensor", [encodeSegment(core(), bytes, layout, shape, options)]);
+  return { bytes, plan: { begin: 0, end: bytes.length, layout, shape } };
 }
 
-/** Decodes a stream made by {@link encode} back to the tensor's bytes. */
-export function decode(stream: Uint8Array, options: DecodeOptions = {}): Uint8Array {
+function requireTensor(stream: Uint8Array) {
   const index = parseContainer(stream);
   if (index.source !== "tensor") {
     throw new AnsfError("BAD_ARGUMENT", `stream holds a ${index.source} file, not one tensor: use decompress()`);
   }
-  return restore(stream, index, options.out);
+  return index;
+}
+
+function into(decoded: Uint8Array, out: Uint8Array | undefined): Uint8Array {
+  if (!out) return decoded;
+  if (out.length < decoded.length) {
+    throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${decoded.length} bytes to decode`);
+  }
+  out.set(decoded);
+  return out.subarray(0, decoded.length);
+}
+
+/**
+ * Compresses one tensor. `data` holds its elements in `dtype` (for example
+ * bf16 words in a Uint16Array, or raw bytes). Synchronous, on this thread.
+ */
+export function encode(data: ArrayBufferView, options: TensorOptions): Uint8Array {
+  const { bytes, plan } = tensorPlan(data, options);
+  return assemble("tensor", [encodeSegment(core(), bytes, plan.layout, plan.shape, options)]);
+}
+
+/** Decodes a stream made by {@link encode} back to the tensor's bytes. */
+export function decode(stream: Uint8Array, options: DecodeOptions = {}): Uint8Array {
+  return restore(stream, requireTensor(stream), options.out);
 }
 
 /**
@@ -77,4 +98,25 @@ export function compress(file: Uint8Array, options: EncodeOptions = {}): Uint8Ar
 /** Restores the original file from an .ansf stream. */
 export function decompress(stream: Uint8Array, options: DecodeOptions = {}): Uint8Array {
   return restore(stream, parseContainer(stream), options.out);
+}
+
+/** {@link encode} on a pool of worker threads; the stream is identical to encode()'s. */
+export async function encodeAsync(data: ArrayBufferView, options: TensorOptions & ParallelOptions): Promise<Uint8Array> {
+  const { bytes, plan } = tensorPlan(data, options);
+  return (await encodePlans("tensor", bytes, [plan], options)).stream;
+}
+
+/** {@link decode} on a pool of worker threads. The result is backed by a SharedArrayBuffer unless `out` is given. */
+export async function decodeAsync(stream: Uint8Array, options: DecodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
+  return into(await decodeAll(stream, options, requireTensor(stream)), options.out);
+}
+
+/** {@link compress} on a pool of worker threads, sharing chunks (not only tensors) across them. */
+export async function compressAsync(file: Uint8Array, options: EncodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
+  return (await encodePlans("safetensors", file, planSafetensors(file).plans, options)).stream;
+}
+
+/** {@link decompress} on a pool of worker threads. The result is backed by a SharedArrayBuffer unless `out` is given. */
+export async function decompressAsync(stream: Uint8Array, options: DecodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
+  return into(await decodeAll(stream, options), options.out);
 }

@@ -4,8 +4,8 @@
 
 import type { ChunkChoice } from "./chunk.js";
 import { assemble } from "./codec.js";
-import { layoutOf, type CodedDtype } from "./dtypes.js";
-import { parseSafetensors } from "./safetensors.js";
+import { layoutOf, type CodedDtype, type PairLayout } from "./dtypes.js";
+import { parseSafetensors, type SafetensorsTensor } from "./safetensors.js";
 import { encodeSegment, type EncodedSegment, type EncodeOptions } from "./segments.js";
 import { core } from "./wasm.js";
 
@@ -21,23 +21,40 @@ export interface TensorReport {
   choices: ChunkChoice[];
 }
 
-export function compressSafetensors(file: Uint8Array, options: EncodeOptions = {}): { stream: Uint8Array; tensors: TensorReport[] } {
+/** One run of the file to code as a segment. */
+export interface SegmentPlan {
+  begin: number;
+  end: number;
+  layout: PairLayout;
+  shape: number[];
+}
+
+/** The segments of a safetensors file: its header bytes, then each tensor in data order. */
+export function planSafetensors(file: Uint8Array): { plans: SegmentPlan[]; tensors: SafetensorsTensor[] } {
   const parsed = parseSafetensors(file);
-  const c = core();
-  const segments: EncodedSegment[] = [encodeSegment(c, file.subarray(0, parsed.dataStart), layoutOf("u8"), [], options)];
-  const tensors: TensorReport[] = [];
+  const plans: SegmentPlan[] = [{ begin: 0, end: parsed.dataStart, layout: layoutOf("u8"), shape: [] }];
   for (const t of parsed.tensors) {
     const coded = CODED[t.dtype];
-    const encoded = encodeSegment(c, file.subarray(t.begin, t.end), layoutOf(coded ?? "u8"), coded ? t.shape : [], options);
-    segments.push(encoded);
-    tensors.push({
-      name: t.name,
-      dtype: t.dtype,
-      shape: t.shape,
-      bytes: t.end - t.begin,
-      compressedBytes: encoded.chunks.reduce((sum, b) => sum + b.length, 0),
-      choices: encoded.choices,
-    });
+    plans.push({ begin: t.begin, end: t.end, layout: layoutOf(coded ?? "u8"), shape: coded ? t.shape : [] });
   }
-  return { stream: assemble("safetensors", segments), tensors };
+  return { plans, tensors: parsed.tensors };
+}
+
+/** Per-tensor reports from the coded segments (segment 0 is the header). */
+export function reportTensors(tensors: SafetensorsTensor[], segments: EncodedSegment[]): TensorReport[] {
+  return tensors.map((t, i) => {
+    const s = segments[i + 1]!;
+    return {
+      name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.end - t.begin,
+      compressedBytes: s.chunks.reduce((sum, b) => sum + b.length, 0),
+      choices: s.choices,
+    };
+  });
+}
+
+export function compressSafetensors(file: Uint8Array, options: EncodeOptions = {}): { stream: Uint8Array; tensors: TensorReport[] } {
+  const { plans, tensors } = planSafetensors(file);
+  const c = core();
+  const segments = plans.map((p) => encodeSegment(c, file.subarray(p.begin, p.end), p.layout, p.shape, options));
+  return { stream: assemble("safetensors", segments), tensors: reportTensors(tensors, segments) };
 }

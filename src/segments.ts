@@ -17,32 +17,47 @@ export interface EncodeOptions extends ChunkOptions {
   chunkElements?: number;
 }
 
+export interface EncodedChunk {
+  bytes: Uint8Array;
+  choice: ChunkChoice;
+  elements: number;
+}
+
 export interface EncodedSegment {
   segment: Omit<Segment, "offset">;
   chunks: Uint8Array[];
   choices: ChunkChoice[];
 }
 
-/** Codes `data` (elements of `layout`) chunk by chunk; chunk offsets are filled in by the container writer. */
-export function encodeSegment(core: Core, data: Uint8Array, layout: PairLayout, shape: number[], options: EncodeOptions = {}): EncodedSegment {
+/** Byte ranges [begin, end) of the chunks a segment of `length` bytes is cut into. */
+export function chunkRanges(length: number, layout: PairLayout, options: EncodeOptions = {}): [number, number][] {
   const per = (options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS) * layout.width;
-  const chunks: Uint8Array[] = [];
-  const choices: ChunkChoice[] = [];
-  const entries: Segment["chunks"] = [];
-  for (let at = 0; at < data.length; at += per) {
-    const part = data.subarray(at, Math.min(at + per, data.length));
-    const { bytes, choice } = encodeChunk(core, part, layout, options);
-    chunks.push(bytes);
-    choices.push(choice);
-    entries.push({ elements: part.length / layout.width, offset: 0, length: bytes.length });
-  }
+  const ranges: [number, number][] = [];
+  for (let at = 0; at < length; at += per) ranges.push([at, Math.min(at + per, length)]);
+  return ranges;
+}
+
+/** The segment record for chunks coded (on any thread) from `chunkRanges`. */
+export function finishSegment(layout: PairLayout, shape: number[], length: number, coded: EncodedChunk[]): EncodedSegment {
   const kind = layout.mantissaBits === 0 && layout.width === 1 ? SEGMENT_BYTES : SEGMENT_TENSOR;
-  const boundBits = kind === SEGMENT_TENSOR ? choices.reduce((sum, c) => sum + c.exponentBoundBits, 0) : 0;
+  const boundBits = kind === SEGMENT_TENSOR ? coded.reduce((sum, c) => sum + c.choice.exponentBoundBits, 0) : 0;
   return {
-    segment: { kind, layout, length: data.length, shape, boundBytes: Math.ceil(boundBits / 8), chunks: entries },
-    chunks,
-    choices,
+    segment: {
+      kind, layout, length, shape, boundBytes: Math.ceil(boundBits / 8),
+      chunks: coded.map((c) => ({ elements: c.elements, offset: 0, length: c.bytes.length })),
+    },
+    chunks: coded.map((c) => c.bytes),
+    choices: coded.map((c) => c.choice),
   };
+}
+
+/** Codes `data` (elements of `layout`) chunk by chunk on this thread; chunk offsets are filled in by the container writer. */
+export function encodeSegment(core: Core, data: Uint8Array, layout: PairLayout, shape: number[], options: EncodeOptions = {}): EncodedSegment {
+  const coded = chunkRanges(data.length, layout, options).map(([begin, end]) => ({
+    ...encodeChunk(core, data.subarray(begin, end), layout, options),
+    elements: (end - begin) / layout.width,
+  }));
+  return finishSegment(layout, shape, data.length, coded);
 }
 
 /** Decodes a segment's chunks from `stream` (the whole container) into `out` (segment.length bytes). */
