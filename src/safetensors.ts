@@ -1,11 +1,15 @@
 // A small, strict safetensors reader and writer (there is no
-// @huggingface/safetensors package). Layout: u64 LE header length N, N
-// bytes of JSON (possibly padded with spaces), then the data region. Every
-// offset is checked: in range, sized to its dtype and shape, no overlaps and
-// no holes, as the reference implementation demands.
+// @huggingface/safetensors package). Layout: u64 LE header length N, N bytes
+// of UTF-8 JSON (possibly padded with spaces), then the data region. Every
+// entry is checked: known dtype, integer shape and offsets, a byte count that
+// matches dtype and shape, and tensors that tile the data region exactly (no
+// overlaps, no holes), as the reference implementation demands. A file that
+// is consistent but cut short reports TRUNCATED; anything else that is wrong
+// reports BAD_SAFETENSORS.
 
 import { AnsfError } from "./errors.js";
 
+/** The element types of the safetensors format. */
 export type SafetensorsDtype =
   | "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" | "F8_E8M0" | "F4" | "F6_E2M3" | "F6_E3M2"
   | "I16" | "U16" | "F16" | "BF16" | "I32" | "U32" | "F32" | "F64" | "I64" | "U64" | "C64";
@@ -15,57 +19,85 @@ const BITS: Record<SafetensorsDtype, number> = {
   I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, F64: 64, I64: 64, U64: 64, C64: 64,
 };
 
-/** Bits per element of a dtype. */
-export function dtypeBits(dtype: SafetensorsDtype): number {
-  return BITS[dtype];
-}
-
+/** One tensor of a parsed file. */
 export interface SafetensorsTensor {
   name: string;
   dtype: SafetensorsDtype;
   shape: number[];
-  /** Absolute byte offsets in the file. */
+  /** Absolute byte offset in the file where the tensor's data starts. */
   begin: number;
+  /** Absolute byte offset in the file just past the tensor's data. */
   end: number;
 }
 
+/** A parsed, validated safetensors file (header only; data stays in the caller's buffer). */
 export interface SafetensorsFile {
+  /** N, the JSON header's length in bytes, padding included. */
   headerLength: number;
   /** 8 + headerLength: where the data region starts. */
   dataStart: number;
+  /** The `__metadata__` map, or null when the header has none. */
   metadata: Record<string, string> | null;
-  /** Sorted by data offset. */
+  /** Every tensor, in data order (sorted by `begin`). */
   tensors: SafetensorsTensor[];
 }
 
 /** Headers above this size are refused, as the reference implementation does. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
+/** Bits per element of a dtype: 4 for F4, 6 for F6_*, 8 for BOOL and the 8-bit types, and so on. */
+export function dtypeBits(dtype: SafetensorsDtype): number {
+  if (!isDtype(dtype)) throw new AnsfError("BAD_ARGUMENT", `unknown safetensors dtype ${JSON.stringify(dtype)}`);
+  return BITS[dtype];
+}
+
+// hasOwn, not `in`: "toString" must not pass for a dtype.
+function isDtype(s: unknown): s is SafetensorsDtype {
+  return typeof s === "string" && Object.hasOwn(BITS, s);
+}
+
 function bad(message: string): AnsfError {
   return new AnsfError("BAD_SAFETENSORS", message);
 }
 
-/** Parses and validates a whole file held in memory. */
+/**
+ * Parses and validates a whole safetensors file held in memory.
+ * Throws `AnsfError` TRUNCATED when the file ends before the header or the
+ * data it announces, BAD_SAFETENSORS for anything else malformed.
+ */
 export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
   return parseSafetensorsHeader(bytes, bytes.length);
 }
 
 /**
- * Parses and validates a file from its first 8 + N bytes, given the whole
- * file's size (for streaming large files).
+ * Parses and validates a file from its first 8 + N bytes (for streaming large
+ * files: read 8 bytes for N, then N more). `fileSize` is the whole file's
+ * size, against which the data offsets are checked; bytes of `prefix` past
+ * the header are ignored. Errors as for {@link parseSafetensors}, plus
+ * BAD_ARGUMENT when `prefix` is too short to hold the header it announces.
  */
 export function parseSafetensorsHeader(prefix: Uint8Array, fileSize: number): SafetensorsFile {
-  if (prefix.length < 8 || fileSize < 8) throw new AnsfError("TRUNCATED", `safetensors file of ${Math.min(prefix.length, fileSize)} bytes has no 8-byte header length`);
+  if (!Number.isSafeInteger(fileSize) || fileSize < prefix.length) {
+    throw new AnsfError("BAD_ARGUMENT", `fileSize ${fileSize} is not a byte count of at least the ${prefix.length}-byte prefix`);
+  }
+  if (fileSize < 8) throw new AnsfError("TRUNCATED", `safetensors file of ${fileSize} bytes ends inside its 8-byte header length`);
+  if (prefix.length < 8) throw new AnsfError("BAD_ARGUMENT", `prefix of ${prefix.length} bytes does not hold the 8-byte header length`);
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
-  if (n > BigInt(MAX_HEADER_BYTES)) throw bad(`header length ${n} exceeds ${MAX_HEADER_BYTES} bytes`);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw bad(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const headerLength = Number(n);
   const dataStart = 8 + headerLength;
-  if (dataStart > fileSize || dataStart > prefix.length) {
-    throw new AnsfError("TRUNCATED", `safetensors header announces ${headerLength} bytes but the file ends at ${Math.min(fileSize, prefix.length)}`);
+  if (dataStart > fileSize) {
+    throw new AnsfError("TRUNCATED", `header announces ${headerLength} bytes but the file holds only ${fileSize - 8} after the length`);
   }
+  if (dataStart > prefix.length) {
+    throw new AnsfError("BAD_ARGUMENT", `prefix of ${prefix.length} bytes does not hold the ${dataStart} bytes of length and header`);
+  }
+
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(prefix.subarray(8, dataStart));
+    // ignoreBOM keeps a byte-order mark in the text, so JSON.parse refuses it
+    // as the reference (serde_json) does, instead of it vanishing silently.
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(prefix.subarray(8, dataStart));
   } catch {
     throw bad("header is not valid UTF-8");
   }
@@ -73,119 +105,176 @@ export function parseSafetensorsHeader(prefix: Uint8Array, fileSize: number): Sa
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw bad(`header is not valid JSON: ${(err as Error).message}`);
+    throw bad(`header is not valid JSON: ${String((err as Error).message).replace(/\s+/g, " ")}`);
   }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw bad("header is not a JSON object");
-  const keys = topLevelKeys(text);
-  const seen = new Set<string>();
-  for (const k of keys) {
-    if (seen.has(k)) throw bad(`duplicate key "${k}" in header`);
-    seen.add(k);
-  }
+  if (!isObject(json)) throw bad(`header is JSON ${describe(json)}, not an object`);
+  const duplicate = findDuplicateKey(text);
+  if (duplicate) throw bad(duplicate);
 
   let metadata: Record<string, string> | null = null;
-  const tensors: SafetensorsTensor[] = [];
-  const dataSize = fileSize - dataStart;
-  for (const [name, entry] of Object.entries(json as Record<string, unknown>)) {
-    if (name === "__metadata__") {
-      if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw bad("__metadata__ is not an object");
-      for (const [k, v] of Object.entries(entry)) {
-        if (typeof v !== "string") throw bad(`__metadata__ value of "${k}" is not a string`);
-      }
-      metadata = entry as Record<string, string>;
-      continue;
-    }
-    tensors.push(parseTensor(name, entry, dataStart, dataSize));
+  const entries: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, entry] of Object.entries(json)) {
+    if (name === "__metadata__") metadata = parseMetadata(entry);
+    else entries.push(parseEntry(name, entry));
   }
-  tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let at = dataStart;
-  for (const t of tensors) {
-    if (t.begin < at) throw bad(`tensor "${t.name}" overlaps the tensor before it`);
-    if (t.begin > at) throw bad(`hole of ${t.begin - at} bytes before tensor "${t.name}"`);
+
+  // Sorted by (begin, end), the tensors must tile [0, data size) exactly:
+  // each starts where the previous ended. Empty tensors sort first at their
+  // offset, so they may sit between (never inside) other tensors.
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  let previous = "";
+  for (const t of entries) {
+    if (t.begin < at) throw bad(`tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] overlap tensor ${previous}, which ends at ${at}`);
+    if (t.begin > at) throw bad(`data bytes [${at}, ${t.begin}) before tensor ${JSON.stringify(t.name)} belong to no tensor`);
     at = t.end;
+    previous = JSON.stringify(t.name);
   }
-  if (at !== fileSize) throw bad(`tensors cover ${at - dataStart} of ${dataSize} data bytes`);
+  const dataSize = fileSize - dataStart;
+  if (at > dataSize) throw new AnsfError("TRUNCATED", `tensors need ${at} data bytes but the file holds only ${dataSize}`);
+  if (at < dataSize) throw bad(`data bytes [${at}, ${dataSize}) after the last tensor belong to no tensor`);
+
+  const tensors = entries.map((t) => ({ ...t, begin: dataStart + t.begin, end: dataStart + t.end }));
   return { headerLength, dataStart, metadata, tensors };
 }
 
-function parseTensor(name: string, entry: unknown, dataStart: number, dataSize: number): SafetensorsTensor {
-  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw bad(`tensor "${name}" is not an object`);
-  const e = entry as Record<string, unknown>;
-  const keys = Object.keys(e).sort().join(",");
-  if (keys !== "data_offsets,dtype,shape") throw bad(`tensor "${name}" must have exactly dtype, shape and data_offsets (has ${keys || "nothing"})`);
-  const dtype = e.dtype;
-  if (typeof dtype !== "string" || !(dtype in BITS)) throw bad(`tensor "${name}": unknown dtype ${JSON.stringify(dtype)}`);
-  const shape = e.shape;
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw bad(`tensor "${name}": shape must be an array of non-negative integers`);
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** "an array", "a string", "null"...: for messages about the wrong JSON type. */
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+function parseMetadata(entry: unknown): Record<string, string> {
+  if (!isObject(entry)) throw bad(`__metadata__ is ${describe(entry)}, not an object of strings`);
+  for (const [k, v] of Object.entries(entry)) {
+    if (typeof v !== "string") throw bad(`__metadata__ value of ${JSON.stringify(k)} is ${describe(v)}, not a string`);
   }
-  const offsets = e.data_offsets;
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-    throw bad(`tensor "${name}": data_offsets must be two non-negative integers`);
+  return entry as Record<string, string>;
+}
+
+/** One tensor entry, with offsets still relative to the data region. */
+function parseEntry(name: string, entry: unknown) {
+  const what = `tensor ${JSON.stringify(name)}`;
+  if (!isObject(entry)) throw bad(`${what} is ${describe(entry)}, not an object`);
+  const keys = Object.keys(entry).sort().join(", ");
+  if (keys !== "data_offsets, dtype, shape") throw bad(`${what} must have exactly dtype, shape and data_offsets, not ${keys || "no keys"}`);
+  const { dtype, shape, data_offsets: offsets } = entry;
+  if (!isDtype(dtype)) throw bad(`${what}: unknown dtype ${JSON.stringify(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(`${what}: shape ${JSON.stringify(shape)} is not an array of non-negative integers`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
+    throw bad(`${what}: data_offsets ${JSON.stringify(offsets)} are not two non-negative integers`);
   }
   const [begin, end] = offsets as [number, number];
-  if (begin > end) throw bad(`tensor "${name}": data_offsets [${begin}, ${end}] are reversed`);
-  if (end > dataSize) throw bad(`tensor "${name}": data_offsets [${begin}, ${end}] run past the ${dataSize}-byte data region`);
-  const bits = (shape as number[]).reduce((p, d) => p * BigInt(d), BigInt(BITS[dtype as SafetensorsDtype]));
-  const expected = (bits + 7n) / 8n;
-  if (expected !== BigInt(end - begin)) {
-    throw bad(`tensor "${name}": ${dtype} [${(shape as number[]).join(", ")}] needs ${expected} bytes, data_offsets give ${end - begin}`);
+  if (begin > end) throw bad(`${what}: data_offsets [${begin}, ${end}] are reversed`);
+  const bytes = byteSize(dtype, shape);
+  if (bytes !== BigInt(end - begin)) {
+    throw bad(`${what}: ${dtype} [${shape.join(", ")}] takes ${bytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
   }
-  return { name, dtype: dtype as SafetensorsDtype, shape: shape as number[], begin: dataStart + begin, end: dataStart + end };
+  return { name, dtype, shape: shape as number[], begin, end };
+}
+
+function isCount(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
 }
 
 /**
- * The keys of the top-level object in source order. JSON.parse keeps only
- * the last of duplicate keys, so duplicates are found by scanning the text:
- * strings are skipped, and a string at depth 1 followed by ':' is a key.
+ * Bytes of a tensor: ceil(elements * bits / 8), so sub-byte dtypes round up
+ * to whole bytes. BigInt because a hostile shape can overflow 2^53.
  */
-function topLevelKeys(text: string): string[] {
-  const keys: string[] = [];
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '"') {
-      const start = i;
-      for (i++; text[i] !== '"'; i++) if (text[i] === "\\") i++;
-      if (depth === 1) {
-        let j = i + 1;
-        while (text[j] === " " || text[j] === "\t" || text[j] === "\n" || text[j] === "\r") j++;
-        if (text[j] === ":") keys.push(JSON.parse(text.slice(start, i + 1)) as string);
-      }
-    } else if (ch === "{" || ch === "[") {
-      depth++;
-    } else if (ch === "}" || ch === "]") {
-      depth--;
-    }
-  }
-  return keys;
+function byteSize(dtype: SafetensorsDtype, shape: number[]): bigint {
+  const bits = shape.reduce((p, d) => p * BigInt(d), BigInt(BITS[dtype]));
+  return (bits + 7n) / 8n;
 }
 
-/** Writes a safetensors file: header padded with spaces to a multiple of 8, tensors contiguous in the given order. */
+/**
+ * JSON.parse keeps only the last of duplicate keys, so duplicates are found
+ * by a second pass over the (already valid) JSON text. A stack holds, per open
+ * object, the keys seen so far (null for arrays); a string directly followed
+ * by ':' is a key. Returns a message for the first duplicate, or null.
+ */
+function findDuplicateKey(text: string): string | null {
+  const stack: { keys: Set<string> | null; owner: string; last: string }[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      const top = stack[stack.length - 1];
+      if (!top?.keys) continue;
+      let j = i + 1;
+      while (text[j] === " " || text[j] === "\t" || text[j] === "\n" || text[j] === "\r") j++;
+      if (text[j] !== ":") continue;
+      const key = JSON.parse(text.slice(start, i + 1)) as string;
+      if (top.keys.has(key)) {
+        if (stack.length === 1) return key === "__metadata__" ? "header has __metadata__ twice" : `duplicate tensor name ${JSON.stringify(key)}`;
+        return `duplicate key ${JSON.stringify(key)} in ${top.owner}`;
+      }
+      top.keys.add(key);
+      top.last = key;
+    } else if (c === "{" || c === "[") {
+      const parent = stack[stack.length - 1];
+      const owner = parent && stack.length === 1 ? JSON.stringify(parent.last) : (parent?.owner ?? "header");
+      stack.push({ keys: c === "{" ? new Set() : null, owner, last: "" });
+    } else if (c === "}" || c === "]") {
+      stack.pop();
+    }
+  }
+  return null;
+}
+
+/**
+ * Writes a safetensors file: `__metadata__` first (as the reference writer
+ * does), then the tensors in the given order, their data contiguous in that
+ * order; the compact JSON header is padded with spaces so the data region
+ * starts at a multiple of 8. Throws BAD_ARGUMENT for a duplicate or reserved
+ * name, an unknown dtype, a bad shape, data whose length does not match
+ * dtype and shape, or a non-string metadata value.
+ */
 export function writeSafetensors(
   tensors: { name: string; dtype: SafetensorsDtype; shape: number[]; data: Uint8Array }[],
   metadata?: Record<string, string>,
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const t of tensors) {
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.length] };
-    offset += t.data.length;
+  const fail = (message: string) => new AnsfError("BAD_ARGUMENT", message);
+  // The JSON is built by hand rather than from one object: object keys that
+  // look like integers ("0", "12") would be reordered, and "__proto__" lost.
+  const parts: string[] = [];
+  if (metadata) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== "string") throw fail(`metadata value of ${JSON.stringify(k)} is ${describe(v)}, not a string`);
+    }
+    parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 8) * 8;
-  const head = new Uint8Array(padded).fill(0x20);
-  head.set(json);
-  json = head;
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  const names = new Set<string>();
+  let offset = 0;
+  for (const { name, dtype, shape, data } of tensors) {
+    const what = `tensor ${JSON.stringify(name)}`;
+    if (typeof name !== "string" || name === "__metadata__") throw fail(`${what}: name is reserved or not a string`);
+    if (names.has(name)) throw fail(`${what} is given twice`);
+    names.add(name);
+    if (!isDtype(dtype)) throw fail(`${what}: unknown dtype ${JSON.stringify(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every(isCount)) throw fail(`${what}: shape ${JSON.stringify(shape)} is not an array of non-negative integers`);
+    const bytes = byteSize(dtype, shape);
+    if (bytes !== BigInt(data.length)) throw fail(`${what}: ${dtype} [${shape.join(", ")}] takes ${bytes} bytes but data has ${data.length}`);
+    parts.push(`${JSON.stringify(name)}:{"dtype":"${dtype}","shape":${JSON.stringify(shape)},"data_offsets":[${offset},${offset + data.length}]}`);
+    offset += data.length;
+  }
+  const json = new TextEncoder().encode(`{${parts.join(",")}}`);
+  const headerLength = Math.ceil(json.length / 8) * 8;
+  if (headerLength > MAX_HEADER_BYTES) throw new AnsfError("TOO_LARGE", `header of ${headerLength} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+
+  const out = new Uint8Array(8 + headerLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
   out.set(json, 8);
-  let at = 8 + json.length;
+  out.fill(0x20, 8 + json.length, 8 + headerLength);
+  let at = 8 + headerLength;
   for (const t of tensors) {
     out.set(t.data, at);
     at += t.data.length;
   }
-  parseSafetensors(out);
   return out;
 }
