@@ -120,3 +120,5 @@ export async function compressAsync(file: Uint8Array, options: EncodeOptions & P
 export async function decompressAsync(stream: Uint8Array, options: DecodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
   return into(await decodeAll(stream, options), options.out);
 }
+
+export { open, AnsfFile, type TensorInfo, type TensorReadOptions } from "./loader.js";

@@ -1,0 +1,177 @@
+// Lazy access to a .ansf file on disk for model loaders: open() reads only
+// the footer, the index and the (small) safetensors header; tensor() reads
+// and decodes just that tensor's chunks; slice() just the chunks a range
+// of elements covers. No global state: each handle owns its descriptor.
+
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { decodeChunk } from "./chunk.js";
+import { FOOTER_BYTES, HEADER_BYTES, readFooter, readHeader, readIndex, SEGMENT_TENSOR, type Index, type Segment } from "./container.js";
+import { AnsfError } from "./errors.js";
+import { parseSafetensorsHeader } from "./safetensors.js";
+import { core } from "./wasm.js";
+
+export interface TensorInfo {
+  name: string;
+  /** bf16, fp16, fp32 for coded tensors; the safetensors dtype for byte-coded ones. */
+  dtype: string;
+  shape: number[];
+  /** Decoded size in bytes. */
+  bytes: number;
+}
+
+export interface TensorReadOptions {
+  /** Decode into this buffer instead of a new one (at least the decoded size in bytes). */
+  out?: Uint8Array;
+}
+
+let fp16Table: Float32Array | undefined;
+
+/** fp16 bit pattern -> float32, every pattern exact (a 256 KiB table built on first use). */
+function fp16ToFloat32(): Float32Array {
+  if (fp16Table) return fp16Table;
+  const table = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const e = (h >>> 10) & 0x1f;
+    const m = h & 0x3ff;
+    if (e === 0) table[h] = sign * m * 2 ** -24;
+    else if (e === 31) table[h] = m ? NaN : sign * Infinity;
+    else table[h] = sign * (1024 + m) * 2 ** (e - 25);
+  }
+  // NaN payloads: keep the bits (quiet NaN with the payload shifted up).
+  const bits = new Uint32Array(table.buffer);
+  for (let h = 0; h < 65536; h++) if (((h >>> 10) & 0x1f) === 31 && h & 0x3ff) bits[h] = ((h & 0x8000) << 16) | 0x7f800000 | ((h & 0x3ff) << 13);
+  fp16Table = table;
+  return table;
+}
+
+export class AnsfFile {
+  private fd: number | undefined;
+  private readonly index: Index;
+  private readonly byName = new Map<string, { info: TensorInfo; segment: Segment }>();
+  /** Tensors in file order. */
+  readonly tensors: TensorInfo[] = [];
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, "r");
+    try {
+      const size = fstatSync(this.fd).size;
+      const source = readHeader(this.read(0, Math.min(HEADER_BYTES, size)));
+      const { indexOffset, indexLength } = readFooter(this.read(size - FOOTER_BYTES, FOOTER_BYTES), size);
+      this.index = readIndex(source, this.read(indexOffset, indexLength), indexOffset);
+      this.nameSegments();
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  private read(position: number, length: number): Uint8Array {
+    if (this.fd === undefined) throw new AnsfError("BAD_ARGUMENT", `${this.path} is closed`);
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const got = readSync(this.fd, buf, done, length - done, position + done);
+      if (got === 0) throw new AnsfError("TRUNCATED", `${this.path} ends early`);
+      done += got;
+    }
+    return buf;
+  }
+
+  private nameSegments(): void {
+    const segments = this.index.segments;
+    if (this.index.source === "safetensors") {
+      const header = this.decodeSegment(segments[0]!);
+      const parsed = parseSafetensorsHeader(header, this.index.size);
+      parsed.tensors.forEach((t, i) => {
+        const segment = segments[i + 1];
+        if (!segment || segment.length !== t.end - t.begin) throw new AnsfError("CORRUPT_STREAM", `tensor "${t.name}" has no matching segment`);
+        this.add({ name: t.name, dtype: segment.kind === SEGMENT_TENSOR ? segment.layout.name : t.dtype, shape: t.shape, bytes: segment.length }, segment);
+      });
+    } else {
+      segments.forEach((s, i) => this.add({ name: segments.length === 1 ? "tensor" : `segment ${i}`, dtype: s.layout.name, shape: s.shape, bytes: s.length }, s));
+    }
+  }
+
+  private add(info: TensorInfo, segment: Segment): void {
+    this.tensors.push(info);
+    this.byName.set(info.name, { info, segment });
+  }
+
+  private find(name: string): { info: TensorInfo; segment: Segment } {
+    const hit = this.byName.get(name);
+    if (!hit) throw new AnsfError("BAD_ARGUMENT", `no tensor named "${name}" in ${this.path}`);
+    return hit;
+  }
+
+  private decodeSegment(segment: Segment, out = new Uint8Array(segment.length)): Uint8Array {
+    return this.decodeElements(segment, 0, segment.length / segment.layout.width, out);
+  }
+
+  /** Decodes elements [begin, end) of a segment, reading only the chunks that cover them. */
+  private decodeElements(segment: Segment, begin: number, end: number, out: Uint8Array): Uint8Array {
+    const width = segment.layout.width;
+    let first = 0;
+    for (const c of segment.chunks) {
+      const last = first + c.elements;
+      if (last > begin && first < end) {
+        const chunk = this.read(c.offset, c.length);
+        const from = Math.max(begin, first);
+        const to = Math.min(end, last);
+        if (from === first && to === last) {
+          decodeChunk(core(), chunk, segment.layout, c.elements, out.subarray((first - begin) * width, (last - begin) * width));
+        } else {
+          const whole = new Uint8Array(c.elements * width);
+          decodeChunk(core(), chunk, segment.layout, c.elements, whole);
+          out.set(whole.subarray((from - first) * width, (to - first) * width), (from - begin) * width);
+        }
+      }
+      first = last;
+    }
+    return out;
+  }
+
+  /** A tensor's bytes as stored (bf16 and fp16 as 16-bit words), decoded now. */
+  tensor(name: string, options: TensorReadOptions = {}): Uint8Array {
+    const { segment } = this.find(name);
+    return this.slice(name, 0, segment.length / segment.layout.width, options);
+  }
+
+  /** Elements [begin, end) of a tensor, flattened; decodes only the chunks they lie in. */
+  slice(name: string, begin: number, end: number, options: TensorReadOptions = {}): Uint8Array {
+    const { segment } = this.find(name);
+    const count = segment.length / segment.layout.width;
+    if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end > count || begin > end) {
+      throw new AnsfError("BAD_ARGUMENT", `slice [${begin}, ${end}) is outside tensor "${name}" of ${count} elements`);
+    }
+    const bytes = (end - begin) * segment.layout.width;
+    const out = options.out ?? new Uint8Array(bytes);
+    if (out.length < bytes) throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${bytes} bytes to decode`);
+    return this.decodeElements(segment, begin, end, out.subarray(0, bytes));
+  }
+
+  /** A bf16, fp16 or fp32 tensor widened to float32 (exact: every value is representable). */
+  float32(name: string): Float32Array {
+    const { info } = this.find(name);
+    const raw = this.tensor(name);
+    if (info.dtype === "fp32") return new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
+    const words = new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2);
+    if (info.dtype === "bf16") return new Float32Array(Uint32Array.from(words, (w) => w << 16).buffer);
+    if (info.dtype === "fp16") {
+      const table = fp16ToFloat32();
+      return Float32Array.from(words, (w) => table[w]!);
+    }
+    throw new AnsfError("BAD_ARGUMENT", `tensor "${name}" is ${info.dtype}, not a float type`);
+  }
+
+  /** Releases the file descriptor; the handle cannot read afterwards. */
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** Opens a .ansf file for lazy, per-tensor decoding. Call close() when done. */
+export function open(path: string): AnsfFile {
+  return new AnsfFile(path);
+}

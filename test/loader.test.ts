@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AnsfError, compress, encode, open } from "../src/index.js";
+import { parseSafetensors } from "../src/safetensors.js";
+
+const FIXTURE = readFileSync("fixtures/stories260K.bf16.safetensors");
+const dir = mkdtempSync(join(tmpdir(), "ansfloat-loader-"));
+
+describe("lazy loader", () => {
+  const path = join(dir, "model.ansf");
+  writeFileSync(path, compress(FIXTURE, { chunkElements: 5000 }));
+  const parsed = parseSafetensors(FIXTURE);
+
+  it("lists tensors from the index and decodes each one alone, equal to its bytes in the file", () => {
+    const file = open(path);
+    try {
+      expect(file.tensors.map((t) => t.name)).toEqual(parsed.tensors.map((t) => t.name));
+      for (const t of parsed.tensors) {
+        expect(Buffer.from(file.tensor(t.name)).equals(FIXTURE.subarray(t.begin, t.end))).toBe(true);
+      }
+    } finally {
+      file.close();
+    }
+  });
+
+  it("slices across chunk boundaries and widens bf16 to float32 exactly", () => {
+    const file = open(path);
+    const t = parsed.tensors.find((x) => x.name === "model.embed_tokens.weight")!;
+    const whole = FIXTURE.subarray(t.begin, t.end);
+    for (const [b, e] of [[0, 1], [4999, 5001], [7, 20000], [32767, 32768], [0, 32768]] as const) {
+      expect(Buffer.from(file.slice(t.name, b, e)).equals(whole.subarray(2 * b, 2 * e))).toBe(true);
+    }
+    const f32 = file.float32(t.name);
+    const words = new Uint16Array(whole.buffer.slice(whole.byteOffset, whole.byteOffset + whole.length));
+    expect(new Uint32Array(f32.buffer).every((bits, i) => bits === words[i]! << 16 >>> 0)).toBe(true);
+    const out = new Uint8Array(10);
+    expect(file.slice(t.name, 3, 8, { out }).buffer).toBe(out.buffer);
+    expect(() => file.slice(t.name, 5, 40000)).toThrow(AnsfError);
+    expect(() => file.tensor("nope")).toThrow(/no tensor named "nope"/);
+    file.close();
+    expect(() => file.tensor(t.name)).toThrow(/closed/);
+  });
+
+  it("opens single-tensor streams and refuses files that are not .ansf", () => {
+    const single = join(dir, "t.ansf");
+    const data = FIXTURE.subarray(FIXTURE.length - 4096);
+    writeFileSync(single, encode(data, { dtype: "bf16", shape: [32, 64] }));
+    const file = open(single);
+    expect(file.tensors).toEqual([{ name: "tensor", dtype: "bf16", shape: [32, 64], bytes: 4096 }]);
+    expect(Buffer.from(file.tensor("tensor")).equals(data)).toBe(true);
+    file.close();
+    const bogus = join(dir, "bogus.ansf");
+    writeFileSync(bogus, FIXTURE.subarray(0, 100));
+    expect(() => open(bogus)).toThrow(expect.objectContaining({ code: "BAD_MAGIC" }));
+  });
+});
