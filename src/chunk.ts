@@ -28,6 +28,8 @@ export interface ChunkOptions {
 
 /** What the encoder chose for a chunk, for listings and benchmarks. */
 export interface ChunkChoice {
+  /** Elements in the chunk. */
+  elements: number;
   mode: number;
   k: number;
   precision: number;
@@ -46,8 +48,14 @@ export function laneCount(n: number): number {
   return 4;
 }
 
+/** A coded chunk and what the encoder chose for it. */
+export interface EncodedChunk {
+  bytes: Uint8Array;
+  choice: ChunkChoice;
+}
+
 /** Encodes `data` (n elements of `layout`) as one chunk. */
-export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, options: ChunkOptions = {}): { bytes: Uint8Array; choice: ChunkChoice } {
+export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, options: ChunkOptions = {}): EncodedChunk {
   const fn = core.fn;
   const n = data.length / layout.width;
   core.reset();
@@ -85,7 +93,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     const bytes = out.finish();
     return {
       bytes,
-      choice: { mode, k: 0, precision: 0, lanes: 0, bytes: bytes.length, exponentBoundBits, pairEntropyBits: exponentBoundBits },
+      choice: { elements: n, mode, k: 0, precision: 0, lanes: 0, bytes: bytes.length, exponentBoundBits, pairEntropyBits: exponentBoundBits },
     };
   }
 
@@ -118,7 +126,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   return {
     bytes,
     choice: {
-      mode: MODE_RANS, k, precision, lanes, bytes: bytes.length, exponentBoundBits,
+      elements: n, mode: MODE_RANS, k, precision, lanes, bytes: bytes.length, exponentBoundBits,
       pairEntropyBits: entropyBits(best.counts) + n * rawBits(layout, k),
     },
   };

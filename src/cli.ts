@@ -4,17 +4,21 @@
 // temporary file and moved into place only when complete, and an existing
 // file is never replaced without -f.
 
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, createWriteStream, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { AnsfError, decompress, encode, inspect, type CodedDtype, type StreamInfo } from "./index.js";
-import { compressSafetensors } from "./safetensors-codec.js";
+import { layoutOf } from "./dtypes.js";
+import { AnsfError, inspect, type StreamInfo } from "./index.js";
+import { fileReader, memoryReader, type Reader } from "./io.js";
+import { compressPlans, compressStream, decompressStream, type StreamOptions } from "./stream.js";
 
 const VERSION = "0.1.0";
 const SUFFIX = ".ansf";
 
 const HELP = `Usage: ansfloat [OPTIONS] FILE...
-Lossless compression of neural-network weights (safetensors; bf16, fp16, fp32).
+Lossless compression of neural-network weights (safetensors and GGUF; bf16, fp16, fp32).
+FILE - reads standard input (and writes standard output unless -o is given).
 
   ansfloat model.safetensors         write model.safetensors.ansf, keep the source
   ansfloat -d model.safetensors.ansf restore model.safetensors
@@ -25,6 +29,7 @@ Options:
   -d, --decompress     decompress
   -t, --test           test compressed files
   -l, --list           list the contents of compressed files
+  -T, --threads N      worker threads (default: all cores; 1 = no worker pool)
   -o, --output FILE    write to FILE (one input only)
   -c, --stdout         write to standard output
   -f, --force          overwrite existing files
@@ -36,6 +41,7 @@ Options:
       --dtype TYPE     element type for --raw: bf16, fp16, fp32, u8
   -h, --help           this help
   -V, --version        print the version
+Hardware model: ansfloat hw-sim --help
 Exit status: 0 on success, 1 on any error.`;
 
 interface Options {
@@ -51,6 +57,7 @@ interface Options {
   json: boolean;
   raw: boolean;
   dtype: string | undefined;
+  threads: number | undefined;
 }
 
 function parse(argv: string[]): { options: Options; files: string[] } | "help" | "version" {
@@ -70,6 +77,7 @@ function parse(argv: string[]): { options: Options; files: string[] } | "help" |
       json: { type: "boolean" },
       raw: { type: "boolean" },
       dtype: { type: "string" },
+      threads: { type: "string", short: "T" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
     },
@@ -89,7 +97,11 @@ function parse(argv: string[]): { options: Options; files: string[] } | "help" |
     json: values.json ?? false,
     raw: values.raw ?? false,
     dtype: values.dtype,
+    threads: values.threads === undefined ? undefined : Number(values.threads),
   };
+  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
+    throw new AnsfError("BAD_ARGUMENT", `-T takes a positive whole number, not "${values.threads}"`);
+  }
   if (positionals.length === 0) throw new AnsfError("BAD_ARGUMENT", "no input file (try --help)");
   if ([options.decompress, options.test, options.list].filter(Boolean).length > 1) {
     throw new AnsfError("BAD_ARGUMENT", "choose one of -d, -t and -l");
@@ -100,30 +112,44 @@ function parse(argv: string[]): { options: Options; files: string[] } | "help" |
   return { options, files: positionals };
 }
 
-/** Writes `data` to `path` atomically: a temporary file beside it, then a link (no -f) or rename (-f). */
-function writeAtomic(path: string, data: Uint8Array, force: boolean): void {
-  if (!force && exists(path)) throw new AnsfError("IO_ERROR", `${path} already exists (use -f to overwrite)`);
+/**
+ * Where a result goes: standard output, or a temporary file beside `path`
+ * that becomes `path` only once complete (link(), which refuses to replace
+ * an existing name, or rename() under -f). On failure the temporary file
+ * is removed and nothing is left behind.
+ */
+async function withOutput<T>(path: string, options: Options, produce: (out: Writable) => Promise<T>): Promise<T> {
+  if (path === "-") {
+    const result = await produce(process.stdout);
+    return result;
+  }
+  if (!options.force && exists(path)) throw new AnsfError("IO_ERROR", `${path} already exists (use -f to overwrite)`);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  let fd: number | undefined;
   try {
-    const fd = openSync(tmp, "wx");
-    try {
-      for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    if (force) {
+    fd = openSync(tmp, "wx");
+    const out = createWriteStream("", { fd, autoClose: false, highWaterMark: 4 << 20 });
+    const result = await produce(out);
+    await new Promise<void>((resolve, reject) => {
+      out.once("error", reject);
+      out.end(resolve);
+    });
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    if (options.force) {
       renameSync(tmp, path);
     } else {
-      // link() fails if the name appeared meanwhile: no race can clobber it.
       linkSync(tmp, path);
       unlinkSync(tmp);
     }
+    return result;
   } catch (err) {
+    if (fd !== undefined) closeSync(fd);
     try {
       unlinkSync(tmp);
     } catch {
-      // Already gone: nothing was left behind.
+      // Never created, or already moved into place.
     }
     if (err instanceof AnsfError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -141,10 +167,27 @@ function exists(path: string): boolean {
   }
 }
 
+async function readStdin(): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const part of process.stdin) parts.push(part as Uint8Array);
+  return Buffer.concat(parts);
+}
+
+/** Positional reads of a file; standard input is read whole (it cannot seek). */
+async function openInput(path: string): Promise<Reader> {
+  if (path === "-") return memoryReader(await readStdin());
+  try {
+    if (!statSync(path).isFile()) throw new AnsfError("IO_ERROR", "not a regular file");
+    return fileReader(path);
+  } catch (err) {
+    if (err instanceof AnsfError) throw err;
+    throw new AnsfError("IO_ERROR", (err as Error).message.replace(/^[A-Z]+: /, ""), { cause: err });
+  }
+}
+
 function readInput(path: string): Uint8Array {
   try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new AnsfError("IO_ERROR", "not a regular file");
+    if (!statSync(path).isFile()) throw new AnsfError("IO_ERROR", "not a regular file");
     return readFileSync(path);
   } catch (err) {
     if (err instanceof AnsfError) throw err;
@@ -152,84 +195,113 @@ function readInput(path: string): Uint8Array {
   }
 }
 
-function emit(options: Options, data: Uint8Array, path: string): void {
-  if (options.stdout) {
-    for (let at = 0; at < data.length; ) at += writeSync(1, data, at, data.length - at);
-  } else {
-    writeAtomic(path, data, options.force);
-  }
+/** A progress bar with throughput and ETA on a terminal, for jobs worth watching. */
+function progress(options: Options, label: string): StreamOptions["onProgress"] {
+  if (options.quiet || !process.stderr.isTTY) return undefined;
+  const started = performance.now();
+  let last = 0;
+  return (done, total) => {
+    const now = performance.now();
+    if (total < 64 << 20 || (now - last < 200 && done < total)) return;
+    last = now;
+    const seconds = (now - started) / 1e3;
+    const rate = done / Math.max(seconds, 1e-3);
+    const width = 30;
+    const filled = Math.round((width * done) / total);
+    const eta = done < total ? `ETA ${Math.ceil((total - done) / rate)}s` : "done";
+    process.stderr.write(`\r${label} [${"#".repeat(filled)}${" ".repeat(width - filled)}] ${Math.floor((100 * done) / total)}% ${(rate / 1e6).toFixed(0)} MB/s ${eta}\x1b[K`);
+    if (done >= total) process.stderr.write("\n");
+  };
 }
 
-/** JSON statistics go to stdout, or to stderr when stdout carries the data (-c). */
-function report(options: Options, stats: object): void {
-  (options.stdout ? process.stderr : process.stdout).write(`${JSON.stringify(stats)}\n`);
+function streamOptions(options: Options, label: string): StreamOptions {
+  const onProgress = progress(options, label);
+  return { ...(options.threads === undefined ? {} : { threads: options.threads }), ...(onProgress ? { onProgress } : {}) };
+}
+
+/** JSON statistics go to stdout, or to stderr when stdout carries the data. */
+function report(options: Options, stats: { output?: string; [key: string]: unknown }): void {
+  (options.stdout || stats.output === "-" ? process.stderr : process.stdout).write(`${JSON.stringify(stats)}\n`);
 }
 
 function mbps(bytes: number, ms: number): string {
   return `${(bytes / 1e3 / Math.max(ms, 1e-3)).toFixed(1)} MB/s`;
 }
 
-function compressFile(file: string, options: Options): void {
-  const input = readInput(file);
-  const started = performance.now();
-  let stream: Uint8Array;
-  let weights = 0;
-  if (options.raw) {
-    const dtype = options.dtype as CodedDtype;
-    stream = encode(input, { dtype });
-    weights = input.length / (dtype === "fp32" ? 4 : dtype === "u8" ? 1 : 2);
-  } else {
-    const result = compressSafetensors(input);
-    stream = result.stream;
-    for (const t of result.tensors) if (t.dtype === "BF16" || t.dtype === "F16" || t.dtype === "F32") weights += t.shape.reduce((a, b) => a * b, 1);
+async function compressFile(file: string, options: Options): Promise<void> {
+  const out = options.stdout || (file === "-" && options.output === undefined) ? "-" : options.output ?? `${file}${SUFFIX}`;
+  const reader = await openInput(file);
+  try {
+    const started = performance.now();
+    const settings = streamOptions(options, file);
+    const result = await withOutput(out, options, async (sink) => {
+      if (!options.raw) return compressStream(reader, sink, settings);
+      const layout = layoutOf(options.dtype!);
+      if (reader.size % layout.width !== 0) throw new AnsfError("BAD_ARGUMENT", `${reader.size} bytes is not a whole number of ${layout.name} elements`);
+      const plan = { begin: 0, end: reader.size, layout, shape: [reader.size / layout.width] };
+      return { ...(await compressPlans(reader, sink, "raw", [plan], settings)), names: ["(raw)"] };
+    });
+    const ms = performance.now() - started;
+    let weights = 0;
+    for (const s of result.segments) if (s.plan.layout.mantissaBits > 0) weights += (s.plan.end - s.plan.begin) / s.plan.layout.width;
+    const stats = {
+      file,
+      output: out,
+      source: result.source,
+      bytes: result.bytes,
+      compressedBytes: result.compressedBytes,
+      ratio: result.bytes / result.compressedBytes,
+      bitsPerWeight: weights ? (8 * result.compressedBytes) / weights : null,
+      ms,
+    };
+    if (options.json) report(options, stats);
+    else if (!options.quiet) {
+      const bpw = stats.bitsPerWeight === null ? "" : `, ${stats.bitsPerWeight.toFixed(2)} bits/weight`;
+      process.stderr.write(`${file}: ${result.bytes} -> ${result.compressedBytes} bytes (${stats.ratio.toFixed(4)}x${bpw}), ${mbps(result.bytes, ms)}\n`);
+    }
+  } finally {
+    reader.close();
   }
-  const ms = performance.now() - started;
-  const out = options.output ?? `${file}${SUFFIX}`;
-  emit(options, stream, out);
-  const stats = {
-    file,
-    output: options.stdout ? "-" : out,
-    bytes: input.length,
-    compressedBytes: stream.length,
-    ratio: input.length / stream.length,
-    bitsPerWeight: weights ? (8 * stream.length) / weights : null,
-    ms,
-  };
-  if (options.json) report(options, stats);
-  else if (!options.quiet) {
-    const bpw = stats.bitsPerWeight === null ? "" : `, ${stats.bitsPerWeight.toFixed(2)} bits/weight`;
-    process.stderr.write(`${file}: ${input.length} -> ${stream.length} bytes (${stats.ratio.toFixed(4)}x${bpw}), ${mbps(input.length, ms)}\n`);
-  }
-  if (options.rm && !options.stdout) unlinkSync(file);
+  if (options.rm && out !== "-" && file !== "-") unlinkSync(file);
 }
 
 function restoredName(file: string, options: Options): string {
   if (options.output !== undefined) return options.output;
+  if (file === "-") return "-";
   if (!file.endsWith(SUFFIX) || file.length === SUFFIX.length) {
     throw new AnsfError("BAD_ARGUMENT", `unknown suffix (expected ${SUFFIX}); use -o to name the output`);
   }
   return file.slice(0, -SUFFIX.length);
 }
 
-function decompressFile(file: string, options: Options): void {
-  const out = options.stdout ? "-" : restoredName(file, options);
-  const input = readInput(file);
-  const started = performance.now();
-  const restored = decompress(input);
-  const ms = performance.now() - started;
-  emit(options, restored, out);
-  if (options.json) report(options, { file, output: out, bytes: restored.length, compressedBytes: input.length, ms });
-  else if (!options.quiet) process.stderr.write(`${file}: ${restored.length} bytes restored, ${mbps(restored.length, ms)}\n`);
-  if (options.rm && !options.stdout) unlinkSync(file);
+async function decompressFile(file: string, options: Options): Promise<void> {
+  const out = options.stdout || (file === "-" && options.output === undefined) ? "-" : restoredName(file, options);
+  const reader = await openInput(file);
+  try {
+    const started = performance.now();
+    const bytes = await withOutput(out, options, (sink) => decompressStream(reader, sink, streamOptions(options, file)));
+    const ms = performance.now() - started;
+    if (options.json) report(options, { file, output: out, bytes, compressedBytes: reader.size, ms });
+    else if (!options.quiet) process.stderr.write(`${file}: ${bytes} bytes restored, ${mbps(bytes, ms)}\n`);
+  } finally {
+    reader.close();
+  }
+  if (options.rm && out !== "-" && file !== "-") unlinkSync(file);
 }
 
-function testFile(file: string, options: Options): void {
-  const input = readInput(file);
-  const started = performance.now();
-  const restored = decompress(input);
-  const ms = performance.now() - started;
-  if (options.json) process.stdout.write(`${JSON.stringify({ file, ok: true, bytes: restored.length, ms })}\n`);
-  else if (!options.quiet) process.stderr.write(`${file}: OK (${restored.length} bytes, ${mbps(restored.length, ms)})\n`);
+/** Decodes everything and checks every checksum, keeping nothing. */
+async function testFile(file: string, options: Options): Promise<void> {
+  const reader = await openInput(file);
+  try {
+    const started = performance.now();
+    const discard = new Writable({ write: (_chunk, _enc, done) => done() });
+    const bytes = await decompressStream(reader, discard, streamOptions(options, file));
+    const ms = performance.now() - started;
+    if (options.json) report(options, { file, ok: true, bytes, ms });
+    else if (!options.quiet) process.stderr.write(`${file}: OK (${bytes} bytes, ${mbps(bytes, ms)})\n`);
+  } finally {
+    reader.close();
+  }
 }
 
 function formatList(file: string, info: StreamInfo): string {
@@ -257,7 +329,12 @@ function listFile(file: string, options: Options): void {
   process.stdout.write(options.json ? `${JSON.stringify({ file, ...info })}\n` : formatList(file, info));
 }
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
+  const [command] = argv;
+  if (command === "hw-sim" || command === "hw-vectors") {
+    const { hwMain } = await import("./hw/cli.js");
+    return hwMain(command, argv.slice(1));
+  }
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -278,9 +355,9 @@ export function main(argv: string[]): number {
   for (const file of files) {
     try {
       if (options.list) listFile(file, options);
-      else if (options.test) testFile(file, options);
-      else if (options.decompress) decompressFile(file, options);
-      else compressFile(file, options);
+      else if (options.test) await testFile(file, options);
+      else if (options.decompress) await decompressFile(file, options);
+      else await compressFile(file, options);
     } catch (err) {
       status = 1;
       const code = err instanceof AnsfError ? ` [${err.code}]` : "";
@@ -291,4 +368,4 @@ export function main(argv: string[]): number {
   return status;
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

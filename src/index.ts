@@ -11,8 +11,10 @@ import { assemble, restore } from "./codec.js";
 import { parseContainer } from "./container.js";
 import { layoutOf, type CodedDtype } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
-import { decodeAll, encodePlans, type ParallelOptions } from "./parallel.js";
-import { compressSafetensors, planSafetensors } from "./safetensors-codec.js";
+import { memoryReader, MemorySink } from "./io.js";
+import type { ParallelOptions } from "./parallel.js";
+import { compressSafetensors } from "./safetensors-codec.js";
+import { compressPlans, compressStream, decompressStream } from "./stream.js";
 import { encodeSegment, type EncodeOptions } from "./segments.js";
 import { core } from "./wasm.js";
 
@@ -63,14 +65,6 @@ function requireTensor(stream: Uint8Array) {
   return index;
 }
 
-function into(decoded: Uint8Array, out: Uint8Array | undefined): Uint8Array {
-  if (!out) return decoded;
-  if (out.length < decoded.length) {
-    throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${decoded.length} bytes to decode`);
-  }
-  out.set(decoded);
-  return out.subarray(0, decoded.length);
-}
 
 /**
  * Compresses one tensor. `data` holds its elements in `dtype` (for example
@@ -100,25 +94,42 @@ export function decompress(stream: Uint8Array, options: DecodeOptions = {}): Uin
   return restore(stream, parseContainer(stream), options.out);
 }
 
+/** Decodes a whole stream through the pool into memory (into `out` when given). */
+async function decodeToMemory(stream: Uint8Array, options: DecodeOptions & ParallelOptions, index: ReturnType<typeof parseContainer>): Promise<Uint8Array> {
+  if (options.out && options.out.length < index.size) {
+    throw new AnsfError("BAD_ARGUMENT", `output buffer of ${options.out.length} bytes is smaller than the ${index.size} bytes to decode`);
+  }
+  const sink = new MemorySink(options.out);
+  await decompressStream(memoryReader(stream), sink, options, index);
+  return sink.bytes();
+}
+
 /** {@link encode} on a pool of worker threads; the stream is identical to encode()'s. */
 export async function encodeAsync(data: ArrayBufferView, options: TensorOptions & ParallelOptions): Promise<Uint8Array> {
   const { bytes, plan } = tensorPlan(data, options);
-  return (await encodePlans("tensor", bytes, [plan], options)).stream;
+  const sink = new MemorySink();
+  await compressPlans(memoryReader(bytes), sink, "tensor", [plan], options);
+  return sink.bytes();
 }
 
-/** {@link decode} on a pool of worker threads. The result is backed by a SharedArrayBuffer unless `out` is given. */
+/** {@link decode} on a pool of worker threads. */
 export async function decodeAsync(stream: Uint8Array, options: DecodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
-  return into(await decodeAll(stream, options, requireTensor(stream)), options.out);
+  return decodeToMemory(stream, options, requireTensor(stream));
 }
 
-/** {@link compress} on a pool of worker threads, sharing chunks (not only tensors) across them. */
+/**
+ * {@link compress} on a pool of worker threads, sharing chunks (not only
+ * tensors) across them; also takes GGUF files (whose parser is async).
+ */
 export async function compressAsync(file: Uint8Array, options: EncodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
-  return (await encodePlans("safetensors", file, planSafetensors(file).plans, options)).stream;
+  const sink = new MemorySink();
+  await compressStream(memoryReader(file), sink, options);
+  return sink.bytes();
 }
 
-/** {@link decompress} on a pool of worker threads. The result is backed by a SharedArrayBuffer unless `out` is given. */
+/** {@link decompress} on a pool of worker threads. */
 export async function decompressAsync(stream: Uint8Array, options: DecodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
-  return into(await decodeAll(stream, options), options.out);
+  return decodeToMemory(stream, options, parseContainer(stream));
 }
 
 export { open, AnsfFile, type TensorInfo, type TensorReadOptions } from "./loader.js";

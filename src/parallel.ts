@@ -1,28 +1,32 @@
-// The worker pool: chunks (not just tensors) shared across threads. The
-// input is copied once into shared memory; workers read their chunk from it
-// and decoders write straight into a shared output, so the only copies are
-// the one in and, for encoding, the coded chunks coming back. Results are
-// identical, byte for byte, to the single-thread path whatever the thread
-// count, because every chunk is coded independently and placed in order.
+// Where chunks are coded: inline on this thread, or on a Piscina pool of
+// worker threads. Workers get the compiled Wasm module in workerData (they
+// compile nothing) and exchange chunk buffers by transfer, never by
+// structured-clone copies. Every chunk is coded independently, so results
+// are identical, byte for byte, whatever the thread count.
 
-import { setMaxListeners } from "node:events";
-import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import { assemble } from "./codec.js";
-import { parseContainer, type Index, type Source } from "./container.js";
+import { decodeChunk, encodeChunk, type EncodedChunk } from "./chunk.js";
+import type { PairLayout } from "./dtypes.js";
 import { AnsfError, revive } from "./errors.js";
-import { chunkRanges, finishSegment, type EncodedChunk, type EncodedSegment, type EncodeOptions } from "./segments.js";
-import type { SegmentPlan } from "./safetensors-codec.js";
-import { coreModule } from "./wasm.js";
+import type { EncodeOptions } from "./segments.js";
+import { core, coreModule } from "./wasm.js";
 import type { DecodeTask, EncodeTask } from "./worker.js";
 
 export interface ParallelOptions {
-  /** Worker threads (default: the machine's cores). */
+  /** Threads (default: the machine's cores). 1 codes on the calling thread without a pool. */
   threads?: number;
-  /** Cancels the job: pending chunks are dropped, running ones stopped, the promise rejects with ABORTED. */
+  /** Cancels the job: no further chunk starts, the few in flight finish, the promise rejects with ABORTED. */
   signal?: AbortSignal;
+}
+
+/** Codes and decodes single chunks, each given in a buffer of its own (which may be transferred away). */
+export interface ChunkRunner {
+  readonly threads: number;
+  encode(input: Uint8Array, layout: PairLayout): Promise<EncodedChunk>;
+  decode(chunk: Uint8Array, layout: PairLayout, elements: number): Promise<Uint8Array>;
 }
 
 const pools = new Map<number, Piscina>();
@@ -51,86 +55,96 @@ function poolOf(threads: number): Piscina {
   return pool;
 }
 
-function threadsOf(options: ParallelOptions): number {
+export function threadsOf(options: ParallelOptions): number {
   const threads = options.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new AnsfError("BAD_ARGUMENT", `threads must be an integer from 1 to 256, not ${threads}`);
   return threads;
 }
 
-function shared(bytes: Uint8Array): SharedArrayBuffer {
-  if (bytes.buffer instanceof SharedArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes.buffer;
-  const sab = new SharedArrayBuffer(bytes.length);
-  new Uint8Array(sab).set(bytes);
-  return sab;
+function aborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AnsfError("ABORTED", "aborted");
 }
 
-/** Runs tasks on the pool; an abort (or any failure) cancels the rest. */
-async function runAll<T>(pool: Piscina, tasks: (EncodeTask | DecodeTask)[], signal: AbortSignal | undefined): Promise<T[]> {
-  if (signal?.aborted) throw new AnsfError("ABORTED", "aborted before it started");
-  const local = new AbortController();
-  // Every queued task listens on the one signal.
-  setMaxListeners(tasks.length + 1, local.signal);
-  const onAbort = () => local.abort();
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    return await Promise.all(tasks.map((t) => pool.run(t, { signal: local.signal }) as Promise<T>));
-  } catch (err) {
-    local.abort();
-    if (signal?.aborted) throw new AnsfError("ABORTED", "aborted", { cause: err });
-    throw revive(err);
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-  }
+function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
+  return {
+    threads: 1,
+    async encode(input, layout) {
+      aborted(options.signal);
+      return encodeChunk(core(), input, layout, options);
+    },
+    async decode(chunk, layout, elements) {
+      aborted(options.signal);
+      const out = new Uint8Array(elements * layout.width);
+      decodeChunk(core(), chunk, layout, elements, out);
+      return out;
+    },
+  };
 }
 
-/** Codes the planned segments of `input` on the pool and assembles the container. */
-export async function encodePlans(source: Source, input: Uint8Array, plans: SegmentPlan[], options: EncodeOptions & ParallelOptions): Promise<{ stream: Uint8Array; segments: EncodedSegment[] }> {
-  const pool = poolOf(threadsOf(options));
-  const sab = shared(input);
-  const chunkOptions = { ...(options.k === undefined ? {} : { k: options.k }), ...(options.precisions ? { precisions: options.precisions } : {}) };
-  const tasks: EncodeTask[] = [];
-  const counts: number[] = [];
-  for (const p of plans) {
-    const ranges = chunkRanges(p.end - p.begin, p.layout, options);
-    counts.push(ranges.length);
-    for (const [b, e] of ranges) tasks.push({ op: "encode", input: sab, begin: p.begin + b, end: p.begin + e, layout: p.layout.id, options: chunkOptions });
-  }
-  const coded = await runAll<EncodedChunk>(pool, tasks, options.signal);
-  let at = 0;
-  const segments = plans.map((p, i) => {
-    const mine = coded.slice(at, at + counts[i]!);
-    at += counts[i]!;
-    return finishSegment(p.layout, p.shape, p.end - p.begin, mine);
-  });
-  return { stream: assemble(source, segments), segments };
-}
-
-/** Decodes every chunk of `stream` on the pool into one shared buffer. */
-export async function decodeAll(stream: Uint8Array, options: ParallelOptions, index: Index = parseContainer(stream)): Promise<Uint8Array> {
-  const threads = threadsOf(options);
+function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): ChunkRunner {
   const pool = poolOf(threads);
-  const input = shared(stream);
-  const out = new SharedArrayBuffer(index.size);
-  // Batches of about 1/(4·threads) of the output (at least 1 MiB) keep
-  // every thread busy while amortising each task's message round trip.
-  const target = Math.max(1 << 20, index.size / (4 * threads));
-  const tasks: DecodeTask[] = [];
-  let batch: DecodeTask | undefined;
-  let batchBytes = 0;
-  for (const s of index.segments) {
-    let outOffset = s.offset;
-    for (const c of s.chunks) {
-      if (!batch || batchBytes >= target) {
-        batch = { op: "decode", stream: input, out, chunks: [] };
-        tasks.push(batch);
-        batchBytes = 0;
-      }
-      batch.chunks.push({ begin: c.offset, end: c.offset + c.length, layout: s.layout.id, elements: c.elements, outOffset });
-      const bytes = c.elements * s.layout.width;
-      outOffset += bytes;
-      batchBytes += bytes;
+  const chunkOptions = { ...(options.k === undefined ? {} : { k: options.k }), ...(options.precisions ? { precisions: options.precisions } : {}) };
+  const signal = options.signal;
+  // The signal is checked around each task rather than handed to Piscina:
+  // aborting a running Piscina task races with its reply (an uncaught
+  // "Unexpected message from Worker"), and a chunk takes milliseconds, so
+  // letting the few in flight finish still stops the job promptly.
+  const run = async <T>(task: EncodeTask | DecodeTask, transfer: ArrayBuffer): Promise<T> => {
+    aborted(signal);
+    let result: T;
+    try {
+      result = (await pool.run(task, { transferList: [transfer] })) as T;
+    } catch (err) {
+      throw revive(err);
     }
+    aborted(signal);
+    return result;
+  };
+  return {
+    threads,
+    encode(input, layout) {
+      const buffer = ownBuffer(input);
+      return run<EncodedChunk>({ op: "encode", input: buffer, begin: 0, end: buffer.byteLength, layout: layout.id, options: chunkOptions }, buffer);
+    },
+    decode(chunk, layout, elements) {
+      const buffer = ownBuffer(chunk);
+      const task: DecodeTask = { op: "decode", stream: buffer, chunks: [{ begin: 0, end: buffer.byteLength, layout: layout.id, elements, outOffset: 0 }] };
+      return run<Uint8Array>(task, buffer);
+    },
+  };
+}
+
+/** The buffer behind `bytes`, which must be all of it (so that transferring it moves nothing else). */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
+  return Uint8Array.prototype.slice.call(bytes).buffer as ArrayBuffer;
+}
+
+export function runnerFor(options: EncodeOptions & ParallelOptions): ChunkRunner {
+  const threads = threadsOf(options);
+  return threads === 1 ? inlineRunner(options) : poolRunner(threads, options);
+}
+
+/**
+ * Runs jobs with at most `window` in flight and yields their results in
+ * order, so memory stays bounded by the window whatever the input size.
+ * After a failure no new job starts; the ones in flight are left to settle.
+ */
+export async function* ordered<T>(jobs: Iterable<() => Promise<T>>, window: number): AsyncGenerator<T> {
+  const queue: Promise<T>[] = [];
+  const it = jobs[Symbol.iterator]();
+  const launch = () => {
+    const next = it.next();
+    if (next.done) return false;
+    const p = next.value();
+    p.catch(() => undefined);
+    queue.push(p);
+    return true;
+  };
+  while (queue.length < window && launch());
+  while (queue.length > 0) {
+    const result = await queue.shift()!;
+    launch();
+    yield result;
   }
-  await runAll<null>(pool, tasks, options.signal);
-  return new Uint8Array(out);
 }

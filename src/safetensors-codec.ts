@@ -5,7 +5,7 @@
 import type { ChunkChoice } from "./chunk.js";
 import { assemble } from "./codec.js";
 import { layoutOf, type CodedDtype, type PairLayout } from "./dtypes.js";
-import { parseSafetensors, type SafetensorsTensor } from "./safetensors.js";
+import { parseSafetensors, type SafetensorsFile, type SafetensorsTensor } from "./safetensors.js";
 import { encodeSegment, type EncodedSegment, type EncodeOptions } from "./segments.js";
 import { core } from "./wasm.js";
 
@@ -29,15 +29,14 @@ export interface SegmentPlan {
   shape: number[];
 }
 
-/** The segments of a safetensors file: its header bytes, then each tensor in data order. */
-export function planSafetensors(file: Uint8Array): { plans: SegmentPlan[]; tensors: SafetensorsTensor[] } {
-  const parsed = parseSafetensors(file);
+/** The segments of a parsed safetensors file: its header bytes, then each tensor in data order. */
+export function plansFromSafetensors(parsed: SafetensorsFile): SegmentPlan[] {
   const plans: SegmentPlan[] = [{ begin: 0, end: parsed.dataStart, layout: layoutOf("u8"), shape: [] }];
   for (const t of parsed.tensors) {
     const coded = CODED[t.dtype];
     plans.push({ begin: t.begin, end: t.end, layout: layoutOf(coded ?? "u8"), shape: coded ? t.shape : [] });
   }
-  return { plans, tensors: parsed.tensors };
+  return plans;
 }
 
 /** Per-tensor reports from the coded segments (segment 0 is the header). */
@@ -53,7 +52,9 @@ export function reportTensors(tensors: SafetensorsTensor[], segments: EncodedSeg
 }
 
 export function compressSafetensors(file: Uint8Array, options: EncodeOptions = {}): { stream: Uint8Array; tensors: TensorReport[] } {
-  const { plans, tensors } = planSafetensors(file);
+  const parsed = parseSafetensors(file);
+  const plans = plansFromSafetensors(parsed);
+  const tensors = parsed.tensors;
   const c = core();
   const segments = plans.map((p) => encodeSegment(c, file.subarray(p.begin, p.end), p.layout, p.shape, options));
   return { stream: assemble("safetensors", segments), tensors: reportTensors(tensors, segments) };

@@ -17,12 +17,6 @@ export interface EncodeOptions extends ChunkOptions {
   chunkElements?: number;
 }
 
-export interface EncodedChunk {
-  bytes: Uint8Array;
-  choice: ChunkChoice;
-  elements: number;
-}
-
 export interface EncodedSegment {
   segment: Omit<Segment, "offset">;
   chunks: Uint8Array[];
@@ -37,27 +31,31 @@ export function chunkRanges(length: number, layout: PairLayout, options: EncodeO
   return ranges;
 }
 
-/** The segment record for chunks coded (on any thread) from `chunkRanges`. */
-export function finishSegment(layout: PairLayout, shape: number[], length: number, coded: EncodedChunk[]): EncodedSegment {
+/** What the index records of one coded chunk. */
+export interface ChunkRecord {
+  elements: number;
+  length: number;
+  choice: ChunkChoice;
+}
+
+/** The index record of a segment from its coded chunks (in order); offsets are placed by the writer. */
+export function segmentRecord(layout: PairLayout, shape: number[], length: number, chunks: ChunkRecord[]): Omit<Segment, "offset"> {
   const kind = layout.mantissaBits === 0 && layout.width === 1 ? SEGMENT_BYTES : SEGMENT_TENSOR;
-  const boundBits = kind === SEGMENT_TENSOR ? coded.reduce((sum, c) => sum + c.choice.exponentBoundBits, 0) : 0;
+  const boundBits = kind === SEGMENT_TENSOR ? chunks.reduce((sum, c) => sum + c.choice.exponentBoundBits, 0) : 0;
   return {
-    segment: {
-      kind, layout, length, shape, boundBytes: Math.ceil(boundBits / 8),
-      chunks: coded.map((c) => ({ elements: c.elements, offset: 0, length: c.bytes.length })),
-    },
-    chunks: coded.map((c) => c.bytes),
-    choices: coded.map((c) => c.choice),
+    kind, layout, length, shape, boundBytes: Math.ceil(boundBits / 8),
+    chunks: chunks.map((c) => ({ elements: c.elements, offset: 0, length: c.length })),
   };
 }
 
 /** Codes `data` (elements of `layout`) chunk by chunk on this thread; chunk offsets are filled in by the container writer. */
 export function encodeSegment(core: Core, data: Uint8Array, layout: PairLayout, shape: number[], options: EncodeOptions = {}): EncodedSegment {
-  const coded = chunkRanges(data.length, layout, options).map(([begin, end]) => ({
-    ...encodeChunk(core, data.subarray(begin, end), layout, options),
-    elements: (end - begin) / layout.width,
-  }));
-  return finishSegment(layout, shape, data.length, coded);
+  const coded = chunkRanges(data.length, layout, options).map(([begin, end]) => encodeChunk(core, data.subarray(begin, end), layout, options));
+  return {
+    segment: segmentRecord(layout, shape, data.length, coded.map((c) => ({ elements: c.choice.elements, length: c.bytes.length, choice: c.choice }))),
+    chunks: coded.map((c) => c.bytes),
+    choices: coded.map((c) => c.choice),
+  };
 }
 
 /** Decodes a segment's chunks from `stream` (the whole container) into `out` (segment.length bytes). */

@@ -114,3 +114,44 @@ describe("ansfloat CLI", () => {
     expect(run(["--help"]).stdout.toString()).toContain("Usage: ansfloat");
   });
 });
+
+describe("ansfloat CLI streams, threads and GGUF", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ansfloat-cli2-"));
+  const original = readFileSync(FIXTURE);
+
+  it("reads standard input and writes standard output with -", () => {
+    const packed = spawnSync(process.execPath, [CLI, "-q", "-"], { input: original });
+    expect(packed.status).toBe(0);
+    expect(Buffer.from(packed.stdout).equals(Buffer.from(compress(original)))).toBe(true);
+    const restored = spawnSync(process.execPath, [CLI, "-d", "-q", "-"], { input: packed.stdout });
+    expect(restored.status).toBe(0);
+    expect(Buffer.from(restored.stdout).equals(original)).toBe(true);
+  });
+
+  it("writes the same bytes with -T 1 and -T 2", () => {
+    const one = run(["-c", "-T", "1", FIXTURE]).stdout;
+    const two = run(["-c", "-T", "2", FIXTURE]).stdout;
+    expect(one.equals(two)).toBe(true);
+    expect(run(["-T", "0", FIXTURE]).stderr).toContain("-T takes a positive whole number");
+  });
+
+  const gguf = "../shared/data/llm/stories260K.bf16.gguf";
+  it.skipIf(!existsSync(gguf))("round-trips a GGUF file byte for byte", () => {
+    const src = join(dir, "model.gguf");
+    copyFileSync(gguf, src);
+    const r = run([src]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/model\.gguf: 524736 -> \d+ bytes \(1\.[45]\d+x/);
+    expect(run(["-d", "-c", `${src}.ansf`]).stdout.equals(readFileSync(gguf))).toBe(true);
+  });
+
+  it("runs the hardware model through hw-sim", () => {
+    const packed = join(dir, "m.ansf");
+    writeFileSync(packed, compress(original));
+    const r = run(["hw-sim", packed, "--json"]);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout.toString());
+    expect(report.bit_exact).toBe(true);
+    expect(report.symbols).toBe(260032);
+  });
+});

@@ -1,0 +1,102 @@
+// Where bytes come from and go to when a file is processed in pieces:
+// positional reads from a file (or a buffer already in memory), and writes
+// to a Node stream that respect its back-pressure.
+
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { Writable } from "node:stream";
+import { AnsfError } from "./errors.js";
+
+/** Random access to the bytes of an input. */
+export interface Reader {
+  readonly size: number;
+  /** Exactly `length` bytes from `position`, in a buffer of their own. */
+  read(position: number, length: number): Uint8Array;
+  close(): void;
+}
+
+export function memoryReader(bytes: Uint8Array): Reader {
+  return {
+    size: bytes.length,
+    read(position, length) {
+      if (position + length > bytes.length) throw new AnsfError("TRUNCATED", `input ends at ${bytes.length}, before ${position + length}`);
+      // A copy even for a Buffer (whose slice() is a view): callers may transfer it.
+      return Uint8Array.prototype.slice.call(bytes, position, position + length);
+    },
+    close() {},
+  };
+}
+
+export function fileReader(path: string): Reader {
+  let fd: number | undefined = openSync(path, "r");
+  const size = fstatSync(fd).size;
+  return {
+    size,
+    read(position, length) {
+      if (fd === undefined) throw new AnsfError("BAD_ARGUMENT", `${path} is closed`);
+      const buf = new Uint8Array(length);
+      for (let done = 0; done < length; ) {
+        const got = readSync(fd, buf, done, length - done, position + done);
+        if (got === 0) throw new AnsfError("TRUNCATED", `${path} ends at ${position + done}, before ${position + length}`);
+        done += got;
+      }
+      return buf;
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
+}
+
+/** Writes `data`, waiting for 'drain' when the stream's buffer is full. */
+export async function writeAll(out: Writable, data: Uint8Array): Promise<void> {
+  if (out.write(data)) return;
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = () => {
+      out.off("error", onError);
+      resolve();
+    };
+    const onError = (err: Error) => {
+      out.off("drain", onDrain);
+      reject(new AnsfError("IO_ERROR", `write failed: ${err.message}`, { cause: err }));
+    };
+    out.once("drain", onDrain);
+    out.once("error", onError);
+  });
+}
+
+/** A Writable that gathers what is written, into `target` when given (which must be large enough). */
+export class MemorySink extends Writable {
+  private readonly parts: Uint8Array[] = [];
+  private length = 0;
+
+  constructor(private readonly target?: Uint8Array) {
+    super({ highWaterMark: 64 << 20 });
+  }
+
+  override _write(chunk: Uint8Array, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.target) {
+      if (this.length + chunk.length > this.target.length) {
+        done(new AnsfError("BAD_ARGUMENT", `output buffer of ${this.target.length} bytes is too small`));
+        return;
+      }
+      this.target.set(chunk, this.length);
+    } else {
+      this.parts.push(chunk);
+    }
+    this.length += chunk.length;
+    done();
+  }
+
+  /** Everything written, as one buffer (a view of `target` when one was given). */
+  bytes(): Uint8Array {
+    if (this.target) return this.target.subarray(0, this.length);
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
