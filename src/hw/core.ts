@@ -1,0 +1,430 @@
+// One decoder core, clock by clock.
+//
+//            +-----------------------------------------------------------+
+//            |        recirculation line, N − D registers (if N > D)      |
+//            v                                                           |
+//  loader -> [0 LOOKUP] -> [.. regs ..] -> [MUL] -> [.. regs ..] -> [D−1 RENORM] ->+
+//              |  slot = x mod 2^P          y = freq·(x >> P) + bias      |  x = y < 2^16 ? y<<16 | word : y
+//              v                                                          v
+//           decode table (BRAM)                     word FIFO (16 bit), raw FIFO (w bit) -> output FIFO -> port
+//
+// The N lane states are tokens on a ring of R = max(N, D) registers: the D
+// pipeline registers plus a recirculation line (an addressable shift
+// register, SRL-style, so N is a per-chunk setting). A token moves one
+// register per clock, so each lane returns to the LOOKUP stage every R clocks
+// and its next symbol issues only after its previous update has left the
+// pipeline. With N ≥ D the core issues one symbol per clock; with N < D the
+// ring carries D − N bubbles and issues N symbols every D clocks.
+//
+// Tokens enter the lookup stage in lane order 0, 1, …, N − 1, 0, 1, … and the
+// pipeline is in order, so symbols renormalise in exactly the decoder's
+// symbol order (round by round, lanes ascending) and the word FIFO is popped
+// in the order the encoder's words were laid out. A design that retired
+// lanes out of order would need per-lane word streams; this one does not.
+//
+// Stalls freeze the whole ring for a clock (one clock enable): the
+// renormaliser needs a word the word FIFO lacks, the output assembler needs
+// raw bits the raw FIFO lacks, or the output FIFO is full.
+//
+// Signal widths: x, y 32 bits; slot, bias P ≤ 15 bits; freq P + 1 ≤ 16 bits;
+// x >> P 32 − P ≤ 21 bits; code E + k ≤ 12 bits; word 16 bits; raw field
+// w ≤ 24 bits; output word 8·width ≤ 32 bits; lane 5 bits (N ≤ 32). The
+// multiply is 16 × 21 bits, inside one DSP48E2 (27 × 18) with its post-adder
+// taking the bias; its result freq·(x >> P) + bias < freq·((x >> P) + 1)
+// ≤ 2^P · 2^(32−P) = 2^32 fits 32 bits, so Math.imul's low 32 bits are the
+// exact product and the top bits of the DSP output are provably zero.
+
+import { stagePlan, type CoreConfig, type StageRole } from "./config.js";
+import { FetchUnit } from "./fetch.js";
+import { ansfH32 } from "./h32.js";
+import type { ChunkJob } from "./job.js";
+import type { MemoryArbiter } from "./memory.js";
+import { OutputPort } from "./port.js";
+import { DecodeTable, TableBuilder } from "./table.js";
+
+const RANS_L = 0x10000;
+const REGISTER_ROLES = new Set<StageRole>(["bram-reg", "dsp-mreg", "dsp-preg", "retime"]);
+
+/** A lane token, i.e. the contents of one ring register. */
+class Token {
+  /** A lane occupies this register (false: a bubble). */
+  valid = false;
+  lane = 0;
+  /** Decoding a symbol on this pass (false: the state rides along unchanged). */
+  active = false;
+  /** Element being decoded: the model's bookkeeping, not a hardware signal. */
+  element = 0;
+  x = 0;
+  slot = 0;
+  freq = 0;
+  bias = 0;
+  sym = 0;
+  y = 0;
+}
+
+export interface ChunkStats {
+  core: number;
+  /** Clock at which the chunk became the core's current chunk. */
+  start: number;
+  /** Clock of its first symbol issue, of its last renormalisation, and of its last output word. */
+  firstIssue: number;
+  runEnd: number;
+  end: number;
+  /** From start to first issue: state load, table fill not hidden, ring spin. */
+  setupCycles: number;
+  /** From first issue to last renormalisation, inclusive. */
+  runCycles: number;
+  /** Run clocks with the ring frozen, and why (one cause per clock, in this order). */
+  stallCycles: number;
+  stallWord: number;
+  stallRaw: number;
+  stallOut: number;
+  /** Run clocks that issued no symbol though symbols remained: ring bubbles (N < D). */
+  bubbleCycles: number;
+  /** Clocks the table builder spent on this chunk (2^P). */
+  tableFillCycles: number;
+  /** Payload words consumed. */
+  words: number;
+}
+
+export interface ChunkResult {
+  job: ChunkJob;
+  /** Decoded bytes, as the output port delivered them. */
+  output: Uint8Array;
+  /** Clock at which each element was assembled (renormalisation stage). */
+  cycleOf: Float64Array;
+  finalStates: Uint32Array;
+  /** Integrity failures the core flags (empty for a good chunk). */
+  errors: string[];
+  stats: ChunkStats;
+}
+
+/** load: lane states enter the ring; spin: bubbles pass (N < D); wait: for the table; run; drain: output FIFO empties. */
+type Phase = "load" | "spin" | "wait" | "run" | "drain";
+
+interface Queued {
+  job: ChunkJob;
+  buffer: number;
+  tableReady: boolean;
+  tableFillCycles: number;
+}
+
+export class DecoderCore {
+  private readonly depth: number;
+  /** Positions and roles of the stages that compute; the others are plain registers. */
+  private readonly stages: { position: number; role: StageRole }[];
+  private readonly tables: DecodeTable[];
+  private readonly builder = new TableBuilder();
+  private building: Queued | undefined;
+  private readonly queue: Queued[] = [];
+  private nextBuffer = 0;
+
+  private readonly input: FetchUnit;
+  /** Word-stream bytes the loader and the renormaliser have taken. */
+  private consumedWords = 0;
+
+  // The ring.
+  private ring: Token[] = [];
+  private base = 0;
+  private ringSize = 0;
+  private phase: Phase = "load";
+  private loaded = 0;
+  private spinLeft = 0;
+  private issued = 0;
+  private retired = 0;
+
+  private readonly output: OutputPort;
+
+  // The current chunk.
+  private job: ChunkJob | undefined;
+  private table: DecodeTable | undefined;
+  private decoded = new Uint8Array(0);
+  private cycleOf = new Float64Array(0);
+  private errors: string[] = [];
+  private stats: ChunkStats | undefined;
+  private aborted = false;
+  /** Clocks since anything moved: a guard against modelling bugs that would hang. */
+  private idle = 0;
+  busyCycles = 0;
+
+  constructor(
+    readonly id: number,
+    private readonly cfg: CoreConfig,
+    memory: MemoryArbiter,
+  ) {
+    const plan = stagePlan(cfg.depth, cfg.table);
+    this.depth = plan.length;
+    this.stages = plan.map((role, position) => ({ position, role })).filter((s) => !REGISTER_ROLES.has(s.role));
+    this.tables = Array.from({ length: cfg.tableBuffers }, () => new DecodeTable());
+    this.input = new FetchUnit(cfg, memory);
+    this.output = new OutputPort(cfg);
+  }
+
+  /** A descriptor slot is free (one per table buffer). */
+  get canAccept(): boolean {
+    return this.queue.length < this.cfg.tableBuffers;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  accept(job: ChunkJob): void {
+    if (!this.canAccept) throw new Error("internal: core descriptor queue full");
+    this.queue.push({ job, buffer: this.nextBuffer, tableReady: false, tableFillCycles: 0 });
+    this.nextBuffer = (this.nextBuffer + 1) % this.cfg.tableBuffers;
+  }
+
+  /** One clock. Returns the chunk that completed in it, if any. */
+  tick(cycle: number): ChunkResult | undefined {
+    if (this.queue.length === 0) return undefined;
+    if (!this.job) this.begin(this.queue[0]!, cycle);
+    this.busyCycles++;
+    let moved = this.input.land(cycle);
+    moved = this.datapath(cycle) || moved;
+    moved = this.output.send() || moved;
+    moved = this.buildTables() || moved;
+    moved = this.input.issue(cycle) || moved;
+    this.idle = moved ? 0 : this.idle + 1;
+    if (this.idle > 4 * this.cfg.memLatency + 100000) throw new Error(`internal: core ${this.id} made no progress for ${this.idle} clocks`);
+    if ((this.phase === "drain" && this.output.fifo.level === 0) || this.aborted) return this.finish(cycle);
+    return undefined;
+  }
+
+  // ---- chunk start and end ------------------------------------------------
+
+  private begin(q: Queued, cycle: number): void {
+    const job = q.job;
+    this.job = job;
+    this.table = this.tables[q.buffer]!;
+    this.input.start(job);
+    this.consumedWords = 0;
+    this.ringSize = Math.max(job.lanes, this.depth);
+    this.ring = Array.from({ length: this.ringSize }, () => new Token());
+    this.base = 0;
+    this.phase = "load";
+    this.loaded = this.issued = this.retired = 0;
+    this.spinLeft = this.ringSize - job.lanes;
+    this.decoded = new Uint8Array(job.n * job.layout.width);
+    this.cycleOf = new Float64Array(job.n);
+    this.output.start(this.decoded, this.cycleOf, job.layout.width);
+    this.errors = [];
+    this.aborted = false;
+    this.idle = 0;
+    this.stats = {
+      core: this.id, start: cycle, firstIssue: -1, runEnd: -1, end: -1,
+      setupCycles: 0, runCycles: 0, stallCycles: 0, stallWord: 0, stallRaw: 0, stallOut: 0,
+      bubbleCycles: 0, tableFillCycles: 0, words: 0,
+    };
+  }
+
+  private finish(cycle: number): ChunkResult {
+    const job = this.job!;
+    const stats = this.stats!;
+    const q = this.queue.shift()!;
+    stats.end = cycle;
+    stats.tableFillCycles = q.tableFillCycles;
+    if (stats.firstIssue >= 0) {
+      stats.setupCycles = stats.firstIssue - stats.start;
+      stats.runCycles = (stats.runEnd >= 0 ? stats.runEnd : cycle) - stats.firstIssue + 1;
+    } else {
+      stats.setupCycles = cycle - stats.start + 1;
+    }
+    const finalStates = new Uint32Array(job.lanes);
+    for (const t of this.ring) if (t.valid) finalStates[t.lane] = t.x;
+    if (!this.aborted) this.endChecks(job);
+    const result: ChunkResult = { job, output: this.decoded, cycleOf: this.cycleOf, finalStates, errors: this.errors, stats };
+    this.job = undefined;
+    this.table = undefined;
+    this.ring = [];
+    return result;
+  }
+
+  /** The end conditions of docs/FORMAT.md, checked as the hardware would flag them. */
+  private endChecks(job: ChunkJob): void {
+    const wordBytes = 4 * job.lanes + job.payloadBytes;
+    if (job.payloadBytes % 2 !== 0) this.errors.push(`payload of ${job.payloadBytes} bytes is not whole 16-bit words`);
+    if (this.consumedWords !== wordBytes) {
+      this.errors.push(`payload not fully consumed: ${wordBytes - this.consumedWords} of ${job.payloadBytes} bytes left`);
+    }
+    const rawBitsUsed = job.n * job.rawBits;
+    const raw = this.input.raw;
+    const rawTaken = 8 * (this.input.fetchedRaw - raw.level) + raw.bitOffset;
+    if (rawTaken !== rawBitsUsed) this.errors.push(`raw plane: ${rawTaken} bits consumed, expected ${rawBitsUsed}`);
+    const sum = ansfH32(this.decoded);
+    if (sum !== job.checksum) {
+      this.errors.push(`checksum 0x${sum.toString(16).padStart(8, "0")} differs from the stored 0x${job.checksum.toString(16).padStart(8, "0")}`);
+    }
+  }
+
+  // ---- table fill --------------------------------------------------------------
+
+  /** One slot per clock into the oldest queued chunk's buffer that is not yet filled. */
+  private buildTables(): boolean {
+    if (!this.building) {
+      this.building = this.queue.find((q) => !q.tableReady);
+      if (!this.building) return false;
+      this.builder.begin(this.tables[this.building.buffer]!, this.building.job.freqs, this.building.job.precision);
+    }
+    const q = this.building;
+    q.tableFillCycles++;
+    if (this.builder.step()) {
+      q.tableReady = true;
+      this.building = undefined;
+    }
+    return true;
+  }
+
+  // ---- the ring ------------------------------------------------------------
+
+  private at(position: number): Token {
+    return this.ring[(this.base + position) % this.ringSize]!;
+  }
+
+  /** Clock enable: every token moves one register on; the one leaving R − 1 re-enters at 0. */
+  private shift(): Token {
+    this.base = this.base === 0 ? this.ringSize - 1 : this.base - 1;
+    return this.ring[this.base]!;
+  }
+
+  private datapath(cycle: number): boolean {
+    const job = this.job!;
+    switch (this.phase) {
+      case "load": {
+        // The loader takes one 32-bit state per clock from the word FIFO into register 0.
+        if (this.input.words.level < 4) return false;
+        const t = this.shift();
+        t.valid = true;
+        t.active = false;
+        t.lane = this.loaded;
+        t.x = this.input.words.popU32();
+        this.consumedWords += 4;
+        if (t.x < RANS_L) this.errors.push(`lane ${t.lane} starts in state ${t.x}, below 2^16`);
+        // A lane with no element at all must already be in the final state.
+        if (t.lane >= job.n && t.x !== RANS_L) this.errors.push(`lane ${t.lane} codes no element but starts in state 0x${t.x.toString(16)}, not 2^16`);
+        if (++this.loaded === job.lanes) this.phase = this.spinLeft > 0 ? "spin" : "wait";
+        return true;
+      }
+      case "spin": {
+        // N < D: bubbles pass until lane 0 is about to re-enter register 0.
+        this.shift().active = false;
+        if (--this.spinLeft === 0) this.phase = "wait";
+        return true;
+      }
+      case "wait":
+        if (!this.queue[0]!.tableReady) return false;
+        this.phase = "run";
+        this.stats!.firstIssue = cycle;
+        return this.run(cycle);
+      case "run":
+        return this.run(cycle);
+      case "drain":
+        return false;
+    }
+  }
+
+  /** One clock of decoding. */
+  private run(cycle: number): boolean {
+    const job = this.job!;
+    const stats = this.stats!;
+    const D = this.depth;
+    // The token about to enter RENORM sits in register D − 2 now; its y is final.
+    const next = this.at(D - 2);
+    if (next.active) {
+      const needWord = next.y >>> 16 === 0;
+      if (needWord && this.input.words.level < 2) {
+        if (this.consumedWords + 2 > job.words.length) {
+          this.errors.push(`rANS payload overrun at element ${next.element} (lane ${next.lane}, clock ${cycle})`);
+          this.aborted = true;
+          return false;
+        }
+        stats.stallCycles++;
+        stats.stallWord++;
+        return false;
+      }
+      if (job.rawBits > 0 && this.input.raw.bits < job.rawBits) {
+        stats.stallCycles++;
+        stats.stallRaw++;
+        return false;
+      }
+      if (this.output.fifo.full) {
+        stats.stallCycles++;
+        stats.stallOut++;
+        return false;
+      }
+    }
+
+    const issue = this.shift();
+    if (issue.valid && this.issued < job.n) {
+      issue.active = true;
+      issue.element = this.issued++;
+      if (issue.lane !== issue.element % job.lanes) throw new Error(`internal: lane ${issue.lane} issued element ${issue.element}`);
+    } else {
+      issue.active = false;
+      if (this.issued < job.n) stats.bubbleCycles++;
+    }
+
+    const table = this.table!;
+    const P = job.precision;
+    const slotMask = (1 << P) - 1;
+    for (const stage of this.stages) {
+      const t = this.at(stage.position);
+      if (!t.active) continue;
+      switch (stage.role) {
+        case "lookup": {
+          const s = t.x & slotMask;
+          t.freq = table.freq[s]!;
+          t.bias = table.bias[s]!;
+          t.sym = table.sym[s]!;
+          break;
+        }
+        case "sym":
+          t.slot = t.x & slotMask;
+          t.sym = table.sym[t.slot]!;
+          break;
+        case "info":
+          t.freq = table.infoFreq[t.sym]!;
+          t.bias = (t.slot - table.infoStart[t.sym]!) & slotMask;
+          break;
+        case "mul":
+          t.y = (Math.imul(t.freq, t.x >>> P) + t.bias) >>> 0;
+          break;
+        case "renorm":
+          this.renormalise(t, cycle);
+          break;
+        default:
+          break;
+      }
+    }
+    return true;
+  }
+
+  /** RENORM stage: state update, word pop, output assembly, end-of-lane check. */
+  private renormalise(t: Token, cycle: number): void {
+    const job = this.job!;
+    let x = t.y;
+    if (x >>> 16 === 0) {
+      // y < 2^16, so y << 16 fits 32 bits.
+      x = ((x << 16) | this.input.words.popU16()) >>> 0;
+      this.consumedWords += 2;
+      this.stats!.words++;
+    }
+    t.x = x;
+    // Coding pair back to an element: sign << (8·width − 1) | code << c | low c bits.
+    const w = job.rawBits;
+    const c = job.shift;
+    const raw = w > 0 ? this.input.raw.takeBits(w) : 0;
+    const sign = job.layout.signed ? (raw >>> c) & 1 : 0;
+    const low = raw & ((1 << c) - 1);
+    const value = ((sign << (8 * job.layout.width - 1)) | (t.sym << c) | low) >>> 0;
+    this.output.fifo.push(value, t.element, cycle);
+    // A lane's last symbol must leave it in the encoder's initial state.
+    if (t.element + job.lanes >= job.n && x !== RANS_L) {
+      this.errors.push(`lane ${t.lane} ends in state 0x${x.toString(16)}, not 2^16`);
+    }
+    if (++this.retired === job.n) {
+      this.phase = "drain";
+      this.stats!.runEnd = cycle;
+    }
+  }
+}

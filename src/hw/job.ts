@@ -1,0 +1,101 @@
+// Chunk descriptors: what the host hands a decoder core.
+//
+// Only the format parsing is shared with the software decoder
+// (parseContainer, readChunkHeader, the element layouts); everything a core
+// computes from here on is this model's own.
+
+import { MODE_DEFLATE, MODE_RANS, MODE_STORED, readChunkHeader } from "../chunk.js";
+import { parseContainer, type Index } from "../container.js";
+import { codeBits, codeShift, rawBits, type PairLayout } from "../dtypes.js";
+
+/** A chunk of the stream, in stream order. */
+export interface ChunkRef {
+  /** Chunk number across all segments. */
+  id: number;
+  segment: number;
+  /** Chunk number within its segment. */
+  chunk: number;
+  layout: PairLayout;
+  /** Elements it decodes to. */
+  n: number;
+  offset: number;
+  length: number;
+  mode: number;
+  checksum: number;
+}
+
+/** Descriptor of one rANS chunk for a core. */
+export interface ChunkJob extends ChunkRef {
+  k: number;
+  precision: number;
+  /** N, interleaved lanes. */
+  lanes: number;
+  /** Code bits E + k. */
+  codeBits: number;
+  /** c, the code's shift within an element (low mantissa bits left raw). */
+  shift: number;
+  /** w, raw bits per element: sign and the c low mantissa bits. */
+  rawBits: number;
+  freqs: Uint32Array;
+  /** Word stream: N little-endian u32 lane states, then the payload's u16 words. */
+  words: Uint8Array;
+  payloadBytes: number;
+  /** The raw plane: n fields of w bits, LSB first. */
+  raw: Uint8Array;
+}
+
+export function chunkRefs(stream: Uint8Array, index: Index = parseContainer(stream)): ChunkRef[] {
+  const refs: ChunkRef[] = [];
+  index.segments.forEach((s, segment) => {
+    s.chunks.forEach((c, chunk) => {
+      const bytes = stream.subarray(c.offset, c.offset + c.length);
+      const h = readChunkHeader(bytes, s.layout, c.elements);
+      refs.push({ id: refs.length, segment, chunk, layout: s.layout, n: c.elements, offset: c.offset, length: c.length, mode: h.mode, checksum: h.checksum });
+    });
+  });
+  return refs;
+}
+
+export function isRans(ref: ChunkRef): boolean {
+  return ref.mode === MODE_RANS;
+}
+
+export function isStored(ref: ChunkRef): boolean {
+  return ref.mode === MODE_STORED;
+}
+
+export function isDeflate(ref: ChunkRef): boolean {
+  return ref.mode === MODE_DEFLATE;
+}
+
+/** The core descriptor of a rANS chunk. */
+export function chunkJob(stream: Uint8Array, ref: ChunkRef): ChunkJob {
+  const bytes = stream.subarray(ref.offset, ref.offset + ref.length);
+  const h = readChunkHeader(bytes, ref.layout, ref.n);
+  const payloadEnd = h.payloadOffset + h.payloadLength;
+  return {
+    ...ref,
+    k: h.k,
+    precision: h.precision,
+    lanes: h.lanes,
+    codeBits: codeBits(ref.layout, h.k),
+    shift: codeShift(ref.layout, h.k),
+    rawBits: rawBits(ref.layout, h.k),
+    freqs: h.freqs,
+    words: bytes.subarray(h.statesOffset, payloadEnd),
+    payloadBytes: h.payloadLength,
+    raw: bytes.subarray(h.rawOffset, h.rawOffset + h.rawLength),
+  };
+}
+
+/**
+ * A deterministic sample of `count` items spread evenly over `items`, always
+ * including the first and the last; all of them when count ≥ items.length.
+ */
+export function sample<T>(items: T[], count: number): T[] {
+  if (count >= items.length) return items;
+  if (count <= 1) return items.slice(0, Math.max(count, 0));
+  const picked = new Set<number>();
+  for (let i = 0; i < count; i++) picked.add(Math.round((i * (items.length - 1)) / (count - 1)));
+  return [...picked].sort((a, b) => a - b).map((i) => items[i]!);
+}

@@ -1,0 +1,154 @@
+// hw-vectors: per chunk, what an RTL test bench needs to drive one decoder
+// core and check it, as $readmemh files (one hexadecimal word per line).
+// The expected words are the model's, written only when they equal the Wasm
+// decoder's word for word.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { AnsfError } from "../errors.js";
+import { hex } from "./bits.js";
+import type { SystemConfig } from "./config.js";
+import type { ChunkResult } from "./core.js";
+import type { ChunkJob } from "./job.js";
+import { buildTable } from "./table.js";
+import { verifyStream, type HwReport } from "./verify.js";
+
+export interface VectorsResult {
+  report: HwReport;
+  directories: string[];
+}
+
+export async function writeVectors(stream: Uint8Array, outDir: string, config: Partial<SystemConfig>, sampleCount?: number): Promise<VectorsResult> {
+  mkdirSync(outDir, { recursive: true });
+  const directories: string[] = [];
+  const manifest: object[] = [];
+  const report = await verifyStream(stream, {
+    config,
+    ...(sampleCount === undefined ? {} : { sample: sampleCount }),
+    onChunk: (result, reference) => {
+      if (!reference || result.errors.length > 0 || !Buffer.from(result.output).equals(Buffer.from(reference))) return;
+      const name = `chunk_${String(result.job.id).padStart(5, "0")}`;
+      writeChunk(join(outDir, name), result);
+      directories.push(name);
+      manifest.push({ directory: name, ...chunkParams(result.job), cycles: result.stats });
+    },
+  });
+  if (!report.bit_exact) {
+    const m = report.mismatches[0];
+    const f = report.failures[0];
+    const why = m
+      ? `chunk ${m.chunk} lane ${m.lane} symbol ${m.symbol} (clock ${m.cycle}): model ${m.model}, wasm ${m.wasm}`
+      : f
+        ? `chunk ${f.chunk}: ${[...f.model, ...(f.wasm ? [`wasm ${f.wasm}`] : [])].join("; ")}`
+        : "index checksum mismatch";
+    throw new AnsfError("CORRUPT_STREAM", `model and Wasm decoder disagree, no vectors written for failing chunks: ${why}`);
+  }
+  writeFileSync(join(outDir, "manifest.json"), `${JSON.stringify({ config: report.config, chunks: manifest }, null, 1)}\n`);
+  writeFileSync(join(outDir, "README.md"), README);
+  return { report, directories };
+}
+
+function chunkParams(job: ChunkJob) {
+  return {
+    chunk: job.id, segment: job.segment, segment_chunk: job.chunk, layout: job.layout.name, width_bytes: job.layout.width,
+    n: job.n, k: job.k, precision: job.precision, lanes: job.lanes, code_bits: job.codeBits, shift: job.shift,
+    raw_bits: job.rawBits, signed: job.layout.signed, payload_words: job.payloadBytes / 2, raw_bytes: job.raw.length,
+    checksum: `0x${hex(job.checksum, 32)}`,
+  };
+}
+
+function lines(count: number, bits: number, value: (i: number) => number | bigint): string {
+  const digits = Math.ceil(bits / 4);
+  const out: string[] = new Array(count);
+  for (let i = 0; i < count; i++) out[i] = value(i).toString(16).padStart(digits, "0");
+  return out.join("\n") + "\n";
+}
+
+function writeChunk(dir: string, r: ChunkResult): void {
+  const job = r.job;
+  const P = job.precision;
+  mkdirSync(dir, { recursive: true });
+  const put = (file: string, text: string) => writeFileSync(join(dir, file), text);
+  const t = buildTable(job.freqs, P);
+  const slots = 1 << P;
+  // Slot entry {code, bias, freq}: freq in bits [P:0], bias in [2P:P+1], code above. Up to 43 bits: BigInt to pack.
+  const entryBits = 2 * P + 1 + job.codeBits;
+  put("slot_table.hex", lines(slots, entryBits, (s) => (BigInt(t.sym[s]!) << BigInt(2 * P + 1)) | (BigInt(t.bias[s]!) << BigInt(P + 1)) | BigInt(t.freq[s]!)));
+  put("sym_table.hex", lines(slots, job.codeBits, (s) => t.sym[s]!));
+  const codes = 1 << job.codeBits;
+  // Per-code {start, freq}: freq in [P:0], start in [2P:P+1]; zero for absent codes.
+  put("sym_info.hex", lines(codes, 2 * P + 1, (c) => (job.freqs[c]! > 0 ? (t.infoStart[c]! * 2 ** (P + 1) + t.infoFreq[c]!) : 0)));
+  const present = [...job.freqs.keys()].filter((c) => job.freqs[c]! > 0);
+  // The table builder's input: present codes ascending, {code, freq} with freq in [15:0].
+  put("codes.hex", lines(present.length, 28, (i) => present[i]! * 65536 + job.freqs[present[i]!]!));
+  const words = new DataView(job.words.buffer, job.words.byteOffset, job.words.length);
+  put("states.hex", lines(job.lanes, 32, (j) => words.getUint32(4 * j, true)));
+  put("payload.hex", lines(job.payloadBytes / 2, 16, (i) => words.getUint16(4 * job.lanes + 2 * i, true)));
+  put("raw.hex", lines(job.raw.length, 8, (i) => job.raw[i]!));
+  const width = job.layout.width;
+  const out = new DataView(r.output.buffer, r.output.byteOffset, r.output.length);
+  const word = (e: number) => (width === 1 ? out.getUint8(e) : width === 2 ? out.getUint16(2 * e, true) : out.getUint32(4 * e, true));
+  put("expected.hex", lines(job.n, 8 * width, word));
+  const finalStates = Array.from(r.finalStates, (x) => `0x${hex(x, 32)}`);
+  put("chunk.json", `${JSON.stringify({ ...chunkParams(job), final_states: finalStates, model: r.stats }, null, 1)}\n`);
+}
+
+const README = `# Decoder-core test vectors
+
+Written by \`ansfloat hw-vectors\`: one directory per rANS chunk, every file a
+\`$readmemh\` image (one hexadecimal word per line, first line = address 0).
+The expected words come from the cycle model (src/hw/) and were checked word
+for word against the software (Wasm) decoder before being written.
+\`manifest.json\` lists the chunks with their parameters and the model's clock
+counts under the configuration it records; docs/HARDWARE.md describes the
+model.
+
+## Files per chunk
+
+| file | lines | width (bits) | content |
+|---|---|---|---|
+| chunk.json | | | n, layout, k, precision P, lanes N, code bits E+k, shift c, raw bits w, signed, checksum, final states, model cycle counts |
+| codes.hex | present codes | 28 | table-builder input, ascending codes: code << 16 \\| freq |
+| slot_table.hex | 2^P | 2P+1+E+k | slot entry: code << (2P+1) \\| bias << (P+1) \\| freq |
+| sym_table.hex | 2^P | E+k | split organisation: code of each slot |
+| sym_info.hex | 2^(E+k) | 2P+1 | split organisation: start << (P+1) \\| freq (0 for absent codes) |
+| states.hex | N | 32 | initial state of lanes 0 … N−1 |
+| payload.hex | payload words | 16 | renormalisation words in consumption order |
+| raw.hex | ⌈n·w/8⌉ | 8 | raw plane bytes; element e's w-bit field starts at bit e·w, LSB first |
+| expected.hex | n | 8·width | decoded elements in order |
+
+## Core interface
+
+| port | dir | width | meaning |
+|---|---|---|---|
+| clk, rst | in | 1 | one clock; synchronous reset |
+| cfg_n | in | 26 | elements in the chunk (a chunk decodes to at most 64 MiB) |
+| cfg_precision | in | 4 | P, 11…15 |
+| cfg_lanes | in | 6 | N, 4…32 in steps of 4 |
+| cfg_shift | in | 5 | c, 0…23: code position in the element |
+| cfg_raw_bits | in | 5 | w = c + signed, 0…24 |
+| cfg_signed | in | 1 | sign bit stored raw |
+| cfg_width | in | 3 | element bytes: 1, 2 or 4 |
+| cfg_payload_bytes | in | 32 | payload length, for the overrun and underrun checks |
+| code_tdata | in | 28 | table builder: {code[11:0], freq[15:0]}; the core writes one slot per clock (2^P clocks per table) |
+| code_tvalid / code_tready | in / out | 1 | |
+| word_tdata | in | 8·B | word stream: N u32 states, then u16 payload words, little-endian, B bytes per beat |
+| word_tkeep | in | B | valid bytes of the beat (the last beat may be partial) |
+| word_tvalid / word_tready | in / out | 1 | |
+| raw_tdata, raw_tkeep | in | 8·B, B | raw plane bytes |
+| raw_tvalid / raw_tready | in / out | 1 | |
+| out_tdata | out | 32 | element, low 8·width bits |
+| out_tlast | out | 1 | last element of the chunk |
+| out_tvalid / out_tready | out / in | 1 | |
+| done | out | 1 | chunk finished (pulse) |
+| err | out | 4 | {checksum, final state ≠ 2^16, payload overrun, payload underrun} |
+
+Every stream uses the AXI-Stream handshake: a beat moves on a rising edge
+where valid and ready are both high. Inside the core, the lane states ride a
+ring of max(N, D) registers through the D pipeline stages, and one clock
+enable freezes the whole ring when the renormaliser needs a word the word
+FIFO lacks, when the output assembler needs raw bits the raw FIFO lacks, or
+when the output FIFO is full (out_tready low): those are the model's stall
+clocks. Without stalls a chunk takes, from its first symbol,
+⌊(n−1)/N⌋·max(N, D) + ((n−1) mod N) + D clocks.
+`;
