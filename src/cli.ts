@@ -4,7 +4,7 @@
 // temporary file and moved into place only when complete, and an existing
 // file is never replaced without -f.
 
-import { closeSync, createWriteStream, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, createWriteStream, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
@@ -30,6 +30,8 @@ Options:
   -t, --test           test compressed files
   -l, --list           list the contents of compressed files
   -T, --threads N      worker threads (default: all cores; 1 = no worker pool)
+  -r, --recursive      a directory argument means its safetensors and GGUF files
+                       (with -d, -t, -l: its .ansf files), at any depth
   -o, --output FILE    write to FILE (one input only)
   -c, --stdout         write to standard output
   -f, --force          overwrite existing files
@@ -58,6 +60,7 @@ interface Options {
   raw: boolean;
   dtype: string | undefined;
   threads: number | undefined;
+  recursive: boolean;
 }
 
 function parse(argv: string[]): { options: Options; files: string[] } | "help" | "version" {
@@ -78,6 +81,7 @@ function parse(argv: string[]): { options: Options; files: string[] } | "help" |
       raw: { type: "boolean" },
       dtype: { type: "string" },
       threads: { type: "string", short: "T" },
+      recursive: { type: "boolean", short: "r" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
     },
@@ -98,6 +102,7 @@ function parse(argv: string[]): { options: Options; files: string[] } | "help" |
     raw: values.raw ?? false,
     dtype: values.dtype,
     threads: values.threads === undefined ? undefined : Number(values.threads),
+    recursive: values.recursive ?? false,
   };
   if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
     throw new AnsfError("BAD_ARGUMENT", `-T takes a positive whole number, not "${values.threads}"`);
@@ -106,7 +111,6 @@ function parse(argv: string[]): { options: Options; files: string[] } | "help" |
   if ([options.decompress, options.test, options.list].filter(Boolean).length > 1) {
     throw new AnsfError("BAD_ARGUMENT", "choose one of -d, -t and -l");
   }
-  if (options.output !== undefined && positionals.length > 1) throw new AnsfError("BAD_ARGUMENT", "-o takes one input file");
   if (options.output !== undefined && options.stdout) throw new AnsfError("BAD_ARGUMENT", "-o and -c exclude each other");
   if (options.raw && !options.dtype) throw new AnsfError("BAD_ARGUMENT", "--raw needs --dtype");
   return { options, files: positionals };
@@ -329,6 +333,18 @@ function listFile(file: string, options: Options): void {
   process.stdout.write(options.json ? `${JSON.stringify({ file, ...info })}\n` : formatList(file, info));
 }
 
+/** A directory under -r becomes the files in it that this mode works on (a Hugging Face folder's shards). */
+function expand(path: string, options: Options): string[] {
+  if (path === "-" || !exists(path) || !statSync(path).isDirectory()) return [path];
+  if (!options.recursive) throw new AnsfError("BAD_ARGUMENT", `${path} is a directory (use -r)`);
+  const wanted = options.decompress || options.test || options.list ? [SUFFIX] : [".safetensors", ".gguf"];
+  return readdirSync(path, { recursive: true, encoding: "utf8" })
+    .filter((name) => wanted.some((suffix) => name.endsWith(suffix)))
+    .sort()
+    .map((name) => join(path, name))
+    .filter((p) => statSync(p).isFile());
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command] = argv;
   if (command === "hw-sim" || command === "hw-vectors") {
@@ -350,8 +366,19 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`ansfloat ${VERSION}\n`);
     return 0;
   }
-  const { options, files } = parsed;
+  const { options } = parsed;
   let status = 0;
+  let files: string[];
+  try {
+    files = parsed.files.flatMap((f) => expand(f, options));
+  } catch (err) {
+    process.stderr.write(`ansfloat: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (options.output !== undefined && files.length > 1) {
+    process.stderr.write("ansfloat: -o takes one input file\n");
+    return 1;
+  }
   for (const file of files) {
     try {
       if (options.list) listFile(file, options);

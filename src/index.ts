@@ -132,4 +132,4 @@ export async function decompressAsync(stream: Uint8Array, options: DecodeOptions
   return decodeToMemory(stream, options, parseContainer(stream));
 }
 
-export { open, AnsfFile, type TensorInfo, type TensorReadOptions } from "./loader.js";
+export { open, openModel, AnsfFile, AnsfModel, type TensorInfo, type TensorReadOptions } from "./loader.js";

@@ -3,11 +3,14 @@
 // and decodes just that tensor's chunks; slice() just the chunks a range
 // of elements covers. No global state: each handle owns its descriptor.
 
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { decodeChunk } from "./chunk.js";
-import { FOOTER_BYTES, HEADER_BYTES, readFooter, readHeader, readIndex, SEGMENT_TENSOR, type Index, type Segment } from "./container.js";
+import { SEGMENT_TENSOR, type Index, type Segment } from "./container.js";
 import { AnsfError } from "./errors.js";
+import { fileReader, type Reader } from "./io.js";
 import { parseSafetensorsHeader } from "./safetensors.js";
+import { readIndexFrom } from "./stream.js";
 import { core } from "./wasm.js";
 
 export interface TensorInfo {
@@ -46,36 +49,21 @@ function fp16ToFloat32(): Float32Array {
 }
 
 export class AnsfFile {
-  private fd: number | undefined;
+  private readonly reader: Reader;
   private readonly index: Index;
   private readonly byName = new Map<string, { info: TensorInfo; segment: Segment }>();
   /** Tensors in file order. */
   readonly tensors: TensorInfo[] = [];
 
   constructor(readonly path: string) {
-    this.fd = openSync(path, "r");
+    this.reader = fileReader(path);
     try {
-      const size = fstatSync(this.fd).size;
-      const source = readHeader(this.read(0, Math.min(HEADER_BYTES, size)));
-      const { indexOffset, indexLength } = readFooter(this.read(size - FOOTER_BYTES, FOOTER_BYTES), size);
-      this.index = readIndex(source, this.read(indexOffset, indexLength), indexOffset);
+      this.index = readIndexFrom(this.reader);
       this.nameSegments();
     } catch (err) {
       this.close();
       throw err;
     }
-  }
-
-  private read(position: number, length: number): Uint8Array {
-    if (this.fd === undefined) throw new AnsfError("BAD_ARGUMENT", `${this.path} is closed`);
-    const buf = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const got = readSync(this.fd, buf, done, length - done, position + done);
-      if (got === 0) throw new AnsfError("TRUNCATED", `${this.path} ends early`);
-      done += got;
-    }
-    return buf;
   }
 
   private nameSegments(): void {
@@ -115,7 +103,7 @@ export class AnsfFile {
     for (const c of segment.chunks) {
       const last = first + c.elements;
       if (last > begin && first < end) {
-        const chunk = this.read(c.offset, c.length);
+        const chunk = this.reader.read(c.offset, c.length);
         const from = Math.max(begin, first);
         const to = Math.min(end, last);
         if (from === first && to === last) {
@@ -166,12 +154,74 @@ export class AnsfFile {
 
   /** Releases the file descriptor; the handle cannot read afterwards. */
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.reader.close();
   }
 }
 
 /** Opens a .ansf file for lazy, per-tensor decoding. Call close() when done. */
 export function open(path: string): AnsfFile {
   return new AnsfFile(path);
+}
+
+/**
+ * A sharded Hugging Face folder (`model.safetensors.index.json` with its
+ * `weight_map`, shards compressed to `SHARD.ansf` beside it): tensors are
+ * resolved through the index, and each shard is opened on first use.
+ */
+export class AnsfModel {
+  private readonly shards = new Map<string, AnsfFile>();
+  private readonly weightMap: Map<string, string>;
+
+  constructor(readonly dir: string) {
+    const indexPath = join(dir, "model.safetensors.index.json");
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(indexPath, "utf8"));
+    } catch (err) {
+      throw new AnsfError("IO_ERROR", `cannot read ${indexPath}: ${(err as Error).message}`, { cause: err });
+    }
+    const map = (parsed as { weight_map?: unknown } | null)?.weight_map;
+    if (typeof map !== "object" || map === null) throw new AnsfError("BAD_SAFETENSORS", `${indexPath} has no weight_map object`);
+    this.weightMap = new Map();
+    for (const [name, shard] of Object.entries(map)) {
+      if (typeof shard !== "string" || shard !== basename(shard)) throw new AnsfError("BAD_SAFETENSORS", `${indexPath}: tensor "${name}" maps to "${String(shard)}", not a file name in the folder`);
+      this.weightMap.set(name, shard);
+    }
+  }
+
+  /** Tensor names, in the index's order. */
+  get names(): string[] {
+    return [...this.weightMap.keys()];
+  }
+
+  /** The open shard holding `name`. */
+  shardOf(name: string): AnsfFile {
+    const shard = this.weightMap.get(name);
+    if (shard === undefined) throw new AnsfError("BAD_ARGUMENT", `no tensor named "${name}" in ${this.dir}`);
+    let file = this.shards.get(shard);
+    if (!file) {
+      file = open(join(this.dir, `${shard}.ansf`));
+      this.shards.set(shard, file);
+    }
+    return file;
+  }
+
+  tensor(name: string, options: TensorReadOptions = {}): Uint8Array {
+    return this.shardOf(name).tensor(name, options);
+  }
+
+  float32(name: string): Float32Array {
+    return this.shardOf(name).float32(name);
+  }
+
+  /** Closes every shard opened so far. */
+  close(): void {
+    for (const f of this.shards.values()) f.close();
+    this.shards.clear();
+  }
+}
+
+/** Opens a folder of compressed shards for lazy, per-tensor decoding. Call close() when done. */
+export function openModel(dir: string): AnsfModel {
+  return new AnsfModel(dir);
 }

@@ -56,3 +56,31 @@ describe("lazy loader", () => {
     expect(() => open(bogus)).toThrow(expect.objectContaining({ code: "BAD_MAGIC" }));
   });
 });
+
+describe("sharded Hugging Face folders", () => {
+  it("compresses every shard with -r and resolves tensors through model.safetensors.index.json", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { openModel } = await import("../src/index.js");
+    const { writeSafetensors } = await import("../src/safetensors.js");
+    const folder = mkdtempSync(join(tmpdir(), "ansfloat-sharded-"));
+    const parsed = parseSafetensors(FIXTURE);
+    const halves = [parsed.tensors.slice(0, 20), parsed.tensors.slice(20)];
+    const weightMap: Record<string, string> = {};
+    halves.forEach((tensors, i) => {
+      const shard = `model-0000${i + 1}-of-00002.safetensors`;
+      writeFileSync(join(folder, shard), writeSafetensors(tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: FIXTURE.subarray(t.begin, t.end) }))));
+      for (const t of tensors) weightMap[t.name] = shard;
+    });
+    writeFileSync(join(folder, "model.safetensors.index.json"), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const r = spawnSync(process.execPath, ["dist/src/cli.js", "-q", "-r", folder], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const model = openModel(folder);
+    expect(model.names).toHaveLength(47);
+    for (const t of parsed.tensors) expect(Buffer.from(model.tensor(t.name)).equals(FIXTURE.subarray(t.begin, t.end))).toBe(true);
+    model.close();
+    const noR = spawnSync(process.execPath, ["dist/src/cli.js", folder], { encoding: "utf8" });
+    expect(noR.status).toBe(1);
+    expect(noR.stderr).toBe(`ansfloat: ${folder} is a directory (use -r)\n`);
+  });
+});
