@@ -8,8 +8,8 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import { decodeChunk, encodeChunk, type EncodedChunk } from "./chunk.js";
-import type { PairLayout } from "./dtypes.js";
+import { decodeBatch, encodeBatch, type DecodePart, type EncodePart } from "./batch.js";
+import type { EncodedChunk } from "./chunk.js";
 import { AnsfError, revive } from "./errors.js";
 import type { EncodeOptions } from "./segments.js";
 import { core, coreModule } from "./wasm.js";
@@ -22,11 +22,11 @@ export interface ParallelOptions {
   signal?: AbortSignal;
 }
 
-/** Codes and decodes single chunks, each given in a buffer of its own (which may be transferred away). */
+/** Codes and decodes batches of chunks, each batch's input in a buffer of its own (which may be transferred away). */
 export interface ChunkRunner {
   readonly threads: number;
-  encode(input: Uint8Array, layout: PairLayout): Promise<EncodedChunk>;
-  decode(chunk: Uint8Array, layout: PairLayout, elements: number): Promise<Uint8Array>;
+  encode(input: Uint8Array, parts: EncodePart[]): Promise<EncodedChunk[]>;
+  decode(input: Uint8Array, parts: DecodePart[]): Promise<Uint8Array>;
 }
 
 const pools = new Map<number, Piscina>();
@@ -68,15 +68,13 @@ function aborted(signal: AbortSignal | undefined): void {
 function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
   return {
     threads: 1,
-    async encode(input, layout) {
+    async encode(input, parts) {
       aborted(options.signal);
-      return encodeChunk(core(), input, layout, options);
+      return encodeBatch(core(), input, parts, options);
     },
-    async decode(chunk, layout, elements) {
+    async decode(input, parts) {
       aborted(options.signal);
-      const out = new Uint8Array(elements * layout.width);
-      decodeChunk(core(), chunk, layout, elements, out);
-      return out;
+      return decodeBatch(core(), input, parts);
     },
   };
 }
@@ -87,13 +85,13 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
   const signal = options.signal;
   // The signal is checked around each task rather than handed to Piscina:
   // aborting a running Piscina task races with its reply (an uncaught
-  // "Unexpected message from Worker"), and a chunk takes milliseconds, so
+  // "Unexpected message from Worker"), and a batch takes milliseconds, so
   // letting the few in flight finish still stops the job promptly.
-  const run = async <T>(task: EncodeTask | DecodeTask, transfer: ArrayBuffer): Promise<T> => {
+  const run = async <T>(task: EncodeTask | DecodeTask): Promise<T> => {
     aborted(signal);
     let result: T;
     try {
-      result = (await pool.run(task, { transferList: [transfer] })) as T;
+      result = (await pool.run(task, { transferList: [task.input] })) as T;
     } catch (err) {
       throw revive(err);
     }
@@ -102,14 +100,11 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
   };
   return {
     threads,
-    encode(input, layout) {
-      const buffer = ownBuffer(input);
-      return run<EncodedChunk>({ op: "encode", input: buffer, begin: 0, end: buffer.byteLength, layout: layout.id, options: chunkOptions }, buffer);
+    encode(input, parts) {
+      return run<EncodedChunk[]>({ op: "encode", input: ownBuffer(input), parts, options: chunkOptions });
     },
-    decode(chunk, layout, elements) {
-      const buffer = ownBuffer(chunk);
-      const task: DecodeTask = { op: "decode", stream: buffer, chunks: [{ begin: 0, end: buffer.byteLength, layout: layout.id, elements, outOffset: 0 }] };
-      return run<Uint8Array>(task, buffer);
+    decode(input, parts) {
+      return run<Uint8Array>({ op: "decode", input: ownBuffer(input), parts });
     },
   };
 }

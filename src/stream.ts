@@ -4,7 +4,6 @@
 // output is identical to the in-memory path's.
 
 import type { Writable } from "node:stream";
-import { readChunkHeader } from "./chunk.js";
 import { FOOTER_BYTES, HEADER_BYTES, readFooter, readHeader, readIndex, writeHeader, writeIndex, type Index, type Segment, type Source } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { isGguf, planGguf } from "./gguf-codec.js";
@@ -28,6 +27,29 @@ export interface CompressResult {
   segments: { plan: SegmentPlan; chunks: ChunkRecord[] }[];
 }
 
+/**
+ * Consecutive items grouped into batches of about BATCH_BYTES of original
+ * data (a chunk larger than that is a batch alone): few enough messages
+ * between threads, small enough to keep memory bounded and both cores busy.
+ */
+const BATCH_BYTES = 4 << 20;
+
+function batches<T>(items: T[], bytesOf: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let size = 0;
+  for (const item of items) {
+    const last = out[out.length - 1];
+    if (!last || size >= BATCH_BYTES) {
+      out.push([item]);
+      size = 0;
+    } else {
+      last.push(item);
+    }
+    size += bytesOf(item);
+  }
+  return out;
+}
+
 /** The segments of a safetensors or GGUF file, from its header alone. */
 export async function planFile(reader: Reader): Promise<{ source: Source; plans: SegmentPlan[]; names: string[] }> {
   const head = reader.read(0, Math.min(8, reader.size));
@@ -44,22 +66,24 @@ export async function compressPlans(reader: Reader, out: Writable, source: Sourc
   const runner = runnerFor(options);
   await writeAll(out, writeHeader(source));
   let written = HEADER_BYTES;
-  const jobs: (() => Promise<{ plan: number; record: ChunkRecord; bytes: Uint8Array }>)[] = [];
-  plans.forEach((plan, i) => {
-    for (const [b, e] of chunkRanges(plan.end - plan.begin, plan.layout, options)) {
-      jobs.push(async () => {
-        const coded = await runner.encode(reader.read(plan.begin + b, e - b), plan.layout);
-        return { plan: i, bytes: coded.bytes, record: { elements: coded.choice.elements, length: coded.bytes.length, choice: coded.choice } };
-      });
-    }
+  const items = plans.flatMap((plan, i) =>
+    chunkRanges(plan.end - plan.begin, plan.layout, options).map(([b, e]) => ({ plan: i, begin: plan.begin + b, end: plan.begin + e })),
+  );
+  const jobs = batches(items, (item) => item.end - item.begin).map((batch) => async () => {
+    const base = batch[0]!.begin;
+    const input = reader.read(base, batch[batch.length - 1]!.end - base);
+    const coded = await runner.encode(input, batch.map((it) => ({ begin: it.begin - base, end: it.end - base, layout: plans[it.plan]!.layout.id })));
+    return coded.map((c, j) => ({ plan: batch[j]!.plan, bytes: c.bytes, record: { elements: c.choice.elements, length: c.bytes.length, choice: c.choice } }));
   });
   const segments = plans.map((plan) => ({ plan, chunks: [] as ChunkRecord[] }));
   let done = 0;
-  for await (const chunk of ordered(jobs, 2 * runner.threads)) {
-    await writeAll(out, chunk.bytes);
-    written += chunk.bytes.length;
-    segments[chunk.plan]!.chunks.push(chunk.record);
-    done += chunk.record.elements * plans[chunk.plan]!.layout.width;
+  for await (const batch of ordered(jobs, 2 * runner.threads)) {
+    for (const chunk of batch) {
+      await writeAll(out, chunk.bytes);
+      written += chunk.bytes.length;
+      segments[chunk.plan]!.chunks.push(chunk.record);
+      done += chunk.record.elements * plans[chunk.plan]!.layout.width;
+    }
     options.onProgress?.(done, reader.size);
   }
   const index: Index = { source, size: reader.size, segments: [] };
@@ -89,14 +113,14 @@ export function readIndexFrom(reader: Reader): Index {
 /** Restores the original file of an .ansf stream to `out`, chunk by chunk. Returns its size. */
 export async function decompressStream(reader: Reader, out: Writable, options: StreamOptions = {}, index: Index = readIndexFrom(reader)): Promise<number> {
   const runner = runnerFor(options);
-  const jobs = index.segments.flatMap((s) =>
-    s.chunks.map((c) => async () => {
-      const chunk = reader.read(c.offset, c.length);
-      // Validate here, so a corrupt header fails before any thread is asked to allocate for it.
-      readChunkHeader(chunk, s.layout, c.elements);
-      return runner.decode(chunk, s.layout, c.elements);
-    }),
-  );
+  const items = index.segments.flatMap((s) => s.chunks.map((c) => ({ chunk: c, layout: s.layout })));
+  const jobs = batches(items, (it) => it.chunk.elements * it.layout.width).map((batch) => async () => {
+    const base = batch[0]!.chunk.offset;
+    const last = batch[batch.length - 1]!.chunk;
+    const input = reader.read(base, last.offset + last.length - base);
+    const parts = batch.map(({ chunk, layout }) => ({ begin: chunk.offset - base, end: chunk.offset - base + chunk.length, layout: layout.id, elements: chunk.elements }));
+    return runner.decode(input, parts);
+  });
   let done = 0;
   for await (const decoded of ordered(jobs, 2 * runner.threads)) {
     await writeAll(out, decoded);

@@ -1,0 +1,35 @@
+// A batch: consecutive chunks read with one positional read and handled by
+// one task, on whichever thread. Chunks lie back to back both in the
+// original file and in the container, so a batch is one contiguous range.
+
+import { decodeChunk, encodeChunk, type ChunkOptions, type EncodedChunk } from "./chunk.js";
+import { layoutById } from "./dtypes.js";
+import type { Core } from "./wasm.js";
+
+/** A chunk to code: its bytes within the batch's input, and its element layout id. */
+export interface EncodePart {
+  begin: number;
+  end: number;
+  layout: number;
+}
+
+/** A chunk to decode: its bytes within the batch's input. */
+export interface DecodePart extends EncodePart {
+  elements: number;
+}
+
+export function encodeBatch(core: Core, input: Uint8Array, parts: EncodePart[], options: ChunkOptions): EncodedChunk[] {
+  return parts.map((p) => encodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), options));
+}
+
+/** Decodes the parts into one buffer, in order. */
+export function decodeBatch(core: Core, input: Uint8Array, parts: DecodePart[]): Uint8Array {
+  const sizes = parts.map((p) => p.elements * layoutById(p.layout).width);
+  const out = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+  let at = 0;
+  parts.forEach((p, i) => {
+    decodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), p.elements, out.subarray(at, at + sizes[i]!));
+    at += sizes[i]!;
+  });
+  return out;
+}
