@@ -164,9 +164,18 @@ export class BitReader {
     return b;
   }
 
+  /** The next n (< 25) bits, least significant first, a byte at a time. */
   bits(n: number): number {
     let v = 0;
-    for (let i = 0; i < n; i++) v |= this.bit() << i;
+    for (let got = 0; got < n; ) {
+      const byte = this.pos >>> 3;
+      if (byte >= this.buf.length) throw new AnsfError("CORRUPT_STREAM", `${this.what}: bit stream ends early`);
+      const shift = this.pos & 7;
+      const take = Math.min(8 - shift, n - got);
+      v |= ((this.buf[byte]! >>> shift) & ((1 << take) - 1)) << got;
+      got += take;
+      this.pos += take;
+    }
     return v >>> 0;
   }
 
