@@ -3,14 +3,17 @@
 // chunk; nothing here is called per element.
 
 import { initRawTables } from "./rawbits";
-import { initRansTables } from "./rans";
+import { initDecodeTables } from "./decode";
+import { initEncodeTables } from "./rans";
 
 export { checksum } from "./checksum";
 export { histogram, packRaw } from "./split";
-export { buildDecodeTable, buildEncodeTable, encodeCodes, decodeCodes } from "./rans";
+export { buildEncodeTable, encodeCodes } from "./rans";
+export { buildDecodeTable, decodeCodes } from "./decode";
 
 initRawTables();
-initRansTables();
+initDecodeTables();
+initEncodeTables();
 
 /** First byte of memory free for the caller's buffers. */
 export function heapBase(): usize {

@@ -1,0 +1,393 @@
+// The rANS decoder fused with the coding-pair merge (docs/FORMAT.md §Chunk).
+//
+// A decode step per lane: entry = table[x & (2^P - 1)],
+// x = freq * (x >> P) + (slot - start), then one 16-bit word when x < 2^16.
+// Four lanes share a v128; words for the lanes of a vector are consecutive
+// in the stream, in lane order, so one swizzle from a 16-entry table (indexed
+// by the 4-bit mask of lanes in need) hands each lane its word.
+//
+// The 32-lane loop (what the encoder picks for large chunks) is bound by the
+// three vector ALU ports of x86 under V8, so it is built to spend few vector
+// instructions per element:
+//  - Its 8 state vectors live in locals, not memory, and it is instantiated
+//    per common P so that x >> P is a shift by an immediate (V8 rebuilds a
+//    variable shift count, through a general register, at every use).
+//  - Table entries are 64-bit (freq | bias << 16, code << c): two 64-bit
+//    loads and one shuffle give four lanes' freq and bias, one more shuffle
+//    their codes. 32-bit entries would save the shuffles but cost more
+//    instructions to gather (one insert per lane) and unpack (three fields).
+//  - Table offsets for the next round are stored to scratch memory as soon
+//    as a state is final and read back as scalars: four scalar loads are
+//    cheaper than extracting four lanes. With fewer lanes (small chunks) the
+//    chain from one state to the next is the limit, not throughput, and
+//    extracting lanes is the shorter path.
+//  - Renormalisation is branch-free with no compare or blend: the sign bits
+//    of "high half == 0" index two swizzles, one moving those lanes' low
+//    halves up, one dropping the next words into the freed low halves.
+//  - The merge with the raw plane works on eight 16-bit outputs at once when
+//    the raw field fits two bytes (bf16 always; fp16 when k >= 2): one
+//    swizzle and one multiply unpack eight fields, one arithmetic shift and
+//    one mask place sign and low bits around the codes.
+
+import { decodeTable, MAX_PRECISION, RANS_L } from "./rans";
+import { unpack1, unpack4Top, unpack8Table, unpack8Top, MAX_RAW_BITS_16 } from "./rawbits";
+
+// Per 4-bit mask m of lanes below 2^16: +0 the swizzle handing the next words
+// (u16, in lane order) to those lanes' low halves, zero elsewhere; +16 the
+// swizzle moving those lanes' low halves to their high halves, leaving their
+// low halves zero and the other lanes as they are.
+const renormTable = memory.data(16 * 32, 16);
+// Byte offsets into decodeTable of each lane's next slot, for 8 vectors.
+const slotScratch = memory.data(128, 16);
+// The 32-lane loop's `keep` mask (see merge4), read from memory at each use
+// rather than held in a local: 8 states and the loop's constants already
+// fill the 16 vector registers (a local measured slower, with more spills).
+const keepScratch = memory.data(16, 16);
+
+export function initDecodeTables(): void {
+  for (let m = 0; m < 16; m++) {
+    let next = 0;
+    for (let lane = 0; lane < 4; lane++) {
+      const t = renormTable + usize(m * 32 + lane * 4);
+      const need = (m & (1 << lane)) != 0;
+      for (let j = 0; j < 4; j++) {
+        let word: u8 = 0x80;
+        let state = u8(lane * 4 + j);
+        if (need) {
+          if (j < 2) word = u8(2 * next + j);
+          state = j < 2 ? 0x80 : u8(lane * 4 + j - 2);
+        }
+        store<u8>(t + usize(j), word);
+        store<u8>(t + usize(j), state, 16);
+      }
+      if (need) next++;
+    }
+  }
+}
+
+/**
+ * Fills the decode slot table from normalised frequencies (u32 per code,
+ * summing to 2^P). Per slot, 8 bytes: lo32 = freq | (slot - start) << 16,
+ * hi32 = code << c, the code's bits in place in the restored element.
+ * Returns false when the frequencies do not sum to 2^P.
+ */
+export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c: u32): bool {
+  if (precision > MAX_PRECISION) return false;
+  const total: u32 = 1 << precision;
+  let slot: u32 = 0;
+  for (let s: u32 = 0; s < alphabet; s++) {
+    const f = load<u32>(freqs + (usize(s) << 2));
+    if (f > total - slot) return false;
+    const hi = u64(s << c) << 32;
+    for (let j: u32 = 0; j < f; j++) {
+      store<u64>(decodeTable + (usize(slot + j) << 3), hi | u64(f | (j << 16)));
+    }
+    slot += f;
+  }
+  return slot == total;
+}
+
+/** Byte offsets into decodeTable of the slots of a state vector. */
+// @ts-ignore: decorator
+@inline function slotOffsets(x: v128, slotMask: v128): v128 {
+  return i32x4.shl(v128.and(x, slotMask), 3);
+}
+
+/** Two lanes' table entries, from their byte offsets into decodeTable. */
+// @ts-ignore: decorator
+@inline function entries(o0: u32, o1: u32): v128 {
+  return v128.load64_lane(usize(o1), v128.load64_zero(usize(o0), decodeTable), 1, decodeTable);
+}
+
+/** Two lanes' table entries, from their offsets stored at `at`. */
+// @ts-ignore: decorator
+@inline function entriesAt(at: usize): v128 {
+  return entries(load<u32>(at), load<u32>(at, 4));
+}
+
+/** The decode step before renormalisation; a, b: entries of lanes 0, 1 and 2, 3. */
+// @ts-ignore: decorator
+@inline function advance(x: v128, a: v128, b: v128, P: i32): v128 {
+  const fb = i32x4.shuffle(a, b, 0, 2, 4, 6);
+  return i32x4.add(i32x4.mul(v128.and(fb, i32x4.splat(0xffff)), i32x4.shr_u(x, P)), i32x4.shr_u(fb, 16));
+}
+
+/** Each lane's code << c, from its entries (as for advance). */
+// @ts-ignore: decorator
+@inline function codes(a: v128, b: v128): v128 {
+  return i32x4.shuffle(a, b, 1, 3, 5, 7);
+}
+
+/** Bit j set when lane j is below 2^16: the sign of "high half == 0". */
+// @ts-ignore: decorator
+@inline function needBits(y: v128): usize {
+  return usize(i32x4.bitmask(i16x8.eq(y, i16x8.splat(0))));
+}
+
+/** Renormalised states: lanes below 2^16 take the next words from `ptr`. */
+// @ts-ignore: decorator
+@inline function refill(y: v128, ptr: usize): v128 {
+  const t = needBits(y) << 5;
+  const shifted = v128.swizzle(y, v128.load(t, renormTable + 16));
+  return v128.or(shifted, v128.swizzle(v128.load64_zero(ptr), v128.load(t, renormTable)));
+}
+
+/** Bytes of words refill(y, ...) takes. */
+// @ts-ignore: decorator
+@inline function consumed(y: v128): usize {
+  return usize(popcnt(needBits(y))) << 1;
+}
+
+/**
+ * Restored elements from raw fields at the top of i32 lanes (unpack4Top) and
+ * codes in place: shifting the field down arithmetically copies the sign over
+ * bits c.., and `keep` (sign bit | low c bits) drops all but the top copy.
+ */
+// @ts-ignore: decorator
+@inline function merge4(top: v128, w: usize, code: v128, keep: v128): v128 {
+  return v128.or(v128.and(i32x4.shr_s(top, 32 - i32(w)), keep), code);
+}
+
+/**
+ * Writes elements e..e+7 from the codes of two state vectors (as i32 lanes,
+ * see codes). `rp` is the raw plane at element e, used when the fields fit
+ * 16-bit lanes (`narrow`); bytes (w = 0) have no raw fields.
+ */
+// @ts-ignore: decorator
+@inline function write8<T>(dst: usize, e: usize, c0: v128, c1: v128, raw: usize, rp: usize, w: usize, narrow: bool): void {
+  const o = dst + e * sizeof<T>();
+  if (sizeof<T>() == 1) {
+    const h = i16x8.narrow_i32x4_u(c0, c1);
+    v128.store64_lane(o, i8x16.narrow_i16x8_u(h, h), 0);
+    return;
+  }
+  const keep = v128.load(keepScratch);
+  if (sizeof<T>() == 2 && narrow) {
+    const t = unpack8Table(u32(w));
+    const r = i16x8.shr_s(unpack8Top(rp, t), 16 - i32(w));
+    v128.store(o, v128.or(v128.and(r, keep), i16x8.narrow_i32x4_u(c0, c1)));
+  } else if (sizeof<T>() == 2) {
+    const lo = v128.and(i32x4.shr_s(unpack4Top(raw, e, w), 32 - i32(w)), keep);
+    const hi = v128.and(i32x4.shr_s(unpack4Top(raw, e + 4, w), 32 - i32(w)), keep);
+    v128.store(o, v128.or(i16x8.narrow_i32x4_u(lo, hi), i16x8.narrow_i32x4_u(c0, c1)));
+  } else {
+    v128.store(o, merge4(unpack4Top(raw, e, w), w, c0, keep));
+    v128.store(o, merge4(unpack4Top(raw, e + 4, w), w, c1, keep), 16);
+  }
+}
+
+/** The `keep` mask of merge4 (i32 lanes) or of write8's i16 lanes (`narrow`). */
+// @ts-ignore: decorator
+@inline function keepMask<T>(c: u32, signed: u32, narrow: bool): v128 {
+  const low = (u32(1) << c) - 1;
+  if (narrow) return i16x8.splat(i16(low | (signed << 15)));
+  return i32x4.splat(low | (signed << (sizeof<T>() * 8 - 1)));
+}
+
+/**
+ * Full rounds of 32 lanes, states held in 8 v128 locals. Decodes n elements
+ * (a multiple of 32); returns the payload read pointer, or 0 on overrun.
+ * Inlined into the functions below with P and `narrow` constant.
+ */
+// @ts-ignore: decorator
+@inline function rounds32<T>(dst: usize, n: usize, c: u32, signed: u32, P: i32, narrow: bool, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  const w = usize(c + signed);
+  v128.store(keepScratch, keepMask<T>(c, signed, narrow));
+  const slotMask = i32x4.splat((1 << P) - 1);
+  const sc = slotScratch;
+  let x0 = v128.load(states, 0);
+  let x1 = v128.load(states, 16);
+  let x2 = v128.load(states, 32);
+  let x3 = v128.load(states, 48);
+  let x4 = v128.load(states, 64);
+  let x5 = v128.load(states, 80);
+  let x6 = v128.load(states, 96);
+  let x7 = v128.load(states, 112);
+  v128.store(sc, slotOffsets(x0, slotMask), 0);
+  v128.store(sc, slotOffsets(x1, slotMask), 16);
+  v128.store(sc, slotOffsets(x2, slotMask), 32);
+  v128.store(sc, slotOffsets(x3, slotMask), 48);
+  v128.store(sc, slotOffsets(x4, slotMask), 64);
+  v128.store(sc, slotOffsets(x5, slotMask), 80);
+  v128.store(sc, slotOffsets(x6, slotMask), 96);
+  v128.store(sc, slotOffsets(x7, slotMask), 112);
+  let ptr = payload;
+  let rp = raw;
+  for (let e: usize = 0; e < n; e += 32) {
+    // A round reads at most 64 bytes (+8 of lookahead) past this check.
+    if (ptr > payloadEnd) return 0;
+    // Each vector: gather, step, renormalise, store next round's offsets.
+    let a = entriesAt(sc), b = entriesAt(sc + 8);
+    let y = advance(x0, a, b, P);
+    x0 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x0, slotMask), 0);
+    let c0 = codes(a, b);
+    a = entriesAt(sc + 16); b = entriesAt(sc + 24);
+    y = advance(x1, a, b, P);
+    x1 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x1, slotMask), 16);
+    write8<T>(dst, e, c0, codes(a, b), raw, rp, w, narrow);
+
+    a = entriesAt(sc + 32); b = entriesAt(sc + 40);
+    y = advance(x2, a, b, P);
+    x2 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x2, slotMask), 32);
+    c0 = codes(a, b);
+    a = entriesAt(sc + 48); b = entriesAt(sc + 56);
+    y = advance(x3, a, b, P);
+    x3 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x3, slotMask), 48);
+    write8<T>(dst, e + 8, c0, codes(a, b), raw, rp + w, w, narrow);
+
+    a = entriesAt(sc + 64); b = entriesAt(sc + 72);
+    y = advance(x4, a, b, P);
+    x4 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x4, slotMask), 64);
+    c0 = codes(a, b);
+    a = entriesAt(sc + 80); b = entriesAt(sc + 88);
+    y = advance(x5, a, b, P);
+    x5 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x5, slotMask), 80);
+    write8<T>(dst, e + 16, c0, codes(a, b), raw, rp + 2 * w, w, narrow);
+
+    a = entriesAt(sc + 96); b = entriesAt(sc + 104);
+    y = advance(x6, a, b, P);
+    x6 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x6, slotMask), 96);
+    c0 = codes(a, b);
+    a = entriesAt(sc + 112); b = entriesAt(sc + 120);
+    y = advance(x7, a, b, P);
+    x7 = refill(y, ptr); ptr += consumed(y);
+    v128.store(sc, slotOffsets(x7, slotMask), 112);
+    write8<T>(dst, e + 24, c0, codes(a, b), raw, rp + 3 * w, w, narrow);
+    rp += 4 * w;
+  }
+  v128.store(states, x0, 0);
+  v128.store(states, x1, 16);
+  v128.store(states, x2, 32);
+  v128.store(states, x3, 48);
+  v128.store(states, x4, 64);
+  v128.store(states, x5, 80);
+  v128.store(states, x6, 96);
+  v128.store(states, x7, 112);
+  return ptr;
+}
+
+/**
+ * Full rounds for any lane count (a multiple of 4), states in memory: small
+ * chunks. Decodes n elements (a multiple of `lanes`).
+ */
+function rounds<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, lanes: usize, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  const w = usize(c + signed);
+  const keep = keepMask<T>(c, signed, false);
+  const P = i32(precision);
+  const slotMask = i32x4.splat((1 << P) - 1);
+  let ptr = payload;
+  for (let e: usize = 0; e < n; ) {
+    if (ptr > payloadEnd) return 0;
+    for (let sp = states; sp < states + (lanes << 2); sp += 16) {
+      const x = v128.load(sp);
+      const at = slotOffsets(x, slotMask);
+      const a = entries(i32x4.extract_lane(at, 0), i32x4.extract_lane(at, 1));
+      const b = entries(i32x4.extract_lane(at, 2), i32x4.extract_lane(at, 3));
+      const y = advance(x, a, b, P);
+      v128.store(sp, refill(y, ptr));
+      ptr += consumed(y);
+      const code = codes(a, b);
+      const out = merge4(unpack4Top(raw, e, w), w, code, keep);
+      const o = dst + e * sizeof<T>();
+      if (sizeof<T>() == 4) {
+        v128.store(o, out);
+      } else if (sizeof<T>() == 2) {
+        v128.store64_lane(o, i16x8.narrow_i32x4_u(out, out), 0);
+      } else {
+        const h = i16x8.narrow_i32x4_u(out, out);
+        v128.store32_lane(o, i8x16.narrow_i16x8_u(h, h), 0);
+      }
+      e += 4;
+    }
+  }
+  return ptr;
+}
+
+/** The partial last round, elements e..n-1 in lanes 0.., one at a time. */
+function tail<T>(dst: usize, e: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, ptr: usize, raw: usize): usize {
+  const w = c + signed;
+  const slotMask: u32 = (u32(1) << precision) - 1;
+  const low: u32 = (u32(1) << c) - 1;
+  const signShift = u32(sizeof<T>() * 8 - 1);
+  for (let sp = states; e < n; sp += 4, e++) {
+    let x = load<u32>(sp);
+    const entry = load<u64>(decodeTable + (usize(x & slotMask) << 3));
+    const fb = u32(entry);
+    x = (fb & 0xffff) * (x >> precision) + (fb >> 16);
+    if (x < RANS_L) {
+      x = (x << 16) | u32(load<u16>(ptr));
+      ptr += 2;
+    }
+    store<u32>(sp, x);
+    const r = unpack1(raw, e, w);
+    store<T>(dst + e * sizeof<T>(), <T>(((r >> c) << signShift) | u32(entry >> 32) | (r & low)));
+  }
+  return ptr;
+}
+
+// The 32-lane shapes, each its own function: x >> P by an immediate for the
+// encoder's default precisions (11, 12), any P otherwise. V8 optimises a
+// function at a time in the background; one function holding every shape
+// takes it ~10 ms, during which decoding runs unoptimised.
+function narrow32P11(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, 11, true, states, payload, payloadEnd, raw);
+}
+function narrow32P12(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, 12, true, states, payload, payloadEnd, raw);
+}
+function narrow32(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, i32(precision), true, states, payload, payloadEnd, raw);
+}
+function wide32P11<T>(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<T>(dst, n, c, signed, 11, false, states, payload, payloadEnd, raw);
+}
+function wide32P12<T>(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<T>(dst, n, c, signed, 12, false, states, payload, payloadEnd, raw);
+}
+function wide32<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<T>(dst, n, c, signed, i32(precision), false, states, payload, payloadEnd, raw);
+}
+
+function decodeAs<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, lanes: usize, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  const w = c + signed;
+  const full = n - n % lanes;
+  // Fields of two bytes or less (bf16 always, fp16 for k >= 2) merge eight
+  // at a time in i16 lanes; bytes have no raw fields to merge.
+  const narrow = sizeof<T>() == 2 && w >= 1 && w <= MAX_RAW_BITS_16 && lanes == 32;
+  let ptr: usize;
+  if (narrow) {
+    if (precision == 11) ptr = narrow32P11(dst, full, c, signed, states, payload, payloadEnd, raw);
+    else if (precision == 12) ptr = narrow32P12(dst, full, c, signed, states, payload, payloadEnd, raw);
+    else ptr = narrow32(dst, full, c, signed, precision, states, payload, payloadEnd, raw);
+  } else if (lanes == 32 && (sizeof<T>() > 1 || w == 0)) {
+    if (precision == 11) ptr = wide32P11<T>(dst, full, c, signed, states, payload, payloadEnd, raw);
+    else if (precision == 12) ptr = wide32P12<T>(dst, full, c, signed, states, payload, payloadEnd, raw);
+    else ptr = wide32<T>(dst, full, c, signed, precision, states, payload, payloadEnd, raw);
+  } else {
+    ptr = rounds<T>(dst, full, c, signed, precision, lanes, states, payload, payloadEnd, raw);
+  }
+  if (ptr == 0) return 0;
+  ptr = tail<T>(dst, full, n, c, signed, precision, states, ptr, raw);
+  return ptr > payloadEnd ? 0 : ptr;
+}
+
+/**
+ * Decodes n elements of `width` bytes from N = `lanes` lanes (states at
+ * `states`, updated in place), reading words from [payload, payloadEnd) and
+ * raw fields from `raw`, and writes the restored elements to `dst`. Returns
+ * the payload address after the last word read, or 0 when the stream ran
+ * past its end. Needs 256 readable bytes past payloadEnd and past the raw
+ * plane; reads no table entry outside the table whatever the input.
+ */
+export function decodeCodes(width: u32, dst: usize, n: usize, c: u32, signed: u32, precision: u32, lanes: usize, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  if (width == 1) return decodeAs<u8>(dst, n, c, signed, precision, lanes, states, payload, payloadEnd, raw);
+  if (width == 2) return decodeAs<u16>(dst, n, c, signed, precision, lanes, states, payload, payloadEnd, raw);
+  return decodeAs<u32>(dst, n, c, signed, precision, lanes, states, payload, payloadEnd, raw);
+}
