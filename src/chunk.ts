@@ -41,11 +41,14 @@ export interface ChunkChoice {
   pairEntropyBits: number;
 }
 
-/** Lanes by size: a lane's final state costs 4 bytes, so small chunks use fewer. */
+/**
+ * Lanes by size. A lane's final state costs 4 bytes, but the 32-lane SIMD
+ * loop decodes about 2.5x faster than 8 lanes, whose states form one
+ * dependent chain: from 16Ki elements the 112 extra bytes (about 0.3% of
+ * such a chunk) buy that speed; below it, 4 lanes keep small tensors small.
+ */
 export function laneCount(n: number): number {
-  if (n >= 65536) return 32;
-  if (n >= 16384) return 8;
-  return 4;
+  return n >= 16384 ? 32 : 4;
 }
 
 /** A coded chunk and what the encoder chose for it. */
