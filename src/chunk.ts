@@ -74,15 +74,19 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const exponentBoundBits = entropyBits(coarsen(finest, layout.maxK)) + n * rawBits(layout, 0);
   const ks = options.k === undefined ? [...Array(layout.maxK + 1).keys()] : [options.k];
   let best: { k: number; precision: number; freqs: Uint32Array; bits: number; counts: Histogram } | undefined;
-  for (const k of ks) {
-    const counts = coarsen(finest, layout.maxK - k);
-    for (const precision of options.precisions ?? [11, 12]) {
-      const freqs = normalize(counts, precision);
-      if (!freqs) continue;
-      const bits = codedBits(counts, freqs, precision) + 8 * modelBytes(counts, freqs) + n * rawBits(layout, k) + 32 * lanes + headerBits;
-      if (!best || bits < best.bits) best = { k, precision, freqs, bits, counts };
-    }
-  }
+  // Every k at the widest precision offered, then the other precisions for
+  // the k that won: the best k hardly depends on P, and each model built
+  // costs a normalisation (a sizeable share of encode time on big alphabets).
+  const precisions = [...(options.precisions ?? [11, 12])].sort((a, b) => b - a);
+  const tryModel = (k: number, counts: Histogram, precision: number) => {
+    const freqs = normalize(counts, precision);
+    if (!freqs) return;
+    const bits = codedBits(counts, freqs, precision) + 8 * modelBytes(counts, freqs) + n * rawBits(layout, k) + 32 * lanes + headerBits;
+    if (!best || bits < best.bits) best = { k, precision, freqs, bits, counts };
+  };
+  for (const k of ks) tryModel(k, coarsen(finest, layout.maxK - k), precisions[0]!);
+  const chosen: { k: number; counts: Histogram } | undefined = best;
+  if (chosen) for (const precision of precisions.slice(1)) tryModel(chosen.k, chosen.counts, precision);
 
   // Text-like byte streams (headers) have structure order-0 rANS cannot see.
   const deflated = layout.width === 1 && n > 0 ? deflateRawSync(data, { level: 9 }) : undefined;
@@ -114,18 +118,22 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const rawPtr = core.alloc(Math.ceil((n * rawBits(layout, k)) / 8) + 8);
   const rawLength = fn.packRaw(layout.width, src, n, c, layout.signed, rawPtr);
 
-  const out = new ByteWriter();
-  out.u8(MODE_RANS);
-  out.u8(k | ((precision - MIN_PRECISION) << 4));
-  out.u8(lanes / 4 - 1);
-  out.u32(checksum);
-  out.varint(model.length);
-  out.varint(payloadEnd - payloadStart);
-  out.bytes(model);
-  out.bytes(core.view(statesPtr, 4 * lanes));
-  out.bytes(core.view(payloadStart, payloadEnd - payloadStart));
-  out.bytes(core.view(rawPtr, rawLength));
-  const bytes = out.finish();
+  const head = new ByteWriter();
+  head.u8(MODE_RANS);
+  head.u8(k | ((precision - MIN_PRECISION) << 4));
+  head.u8(lanes / 4 - 1);
+  head.u32(checksum);
+  head.varint(model.length);
+  head.varint(payloadEnd - payloadStart);
+  head.bytes(model);
+  // The parts are laid out once into a buffer of the exact size.
+  const parts = [head.finish(), core.view(statesPtr, 4 * lanes), core.view(payloadStart, payloadEnd - payloadStart), core.view(rawPtr, rawLength)];
+  const bytes = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
   return {
     bytes,
     choice: {

@@ -66,43 +66,40 @@ export function normalize(h: Histogram, precision: number): Uint32Array | null {
     sum += freqs[i]!;
   }
   if (sum === total) return freqs;
-  const grow = sum < total;
   // Gain of one more slot for code i, or minus the loss of one fewer.
+  const grow = sum < total;
   const score = (i: number): number => {
     const c = counts[i]!;
     const f = freqs[i]!;
     if (grow) return c * Math.log2((f + 1) / f);
     return f === 1 ? -Infinity : -c * Math.log2(f / (f - 1));
   };
-  const heap = new MaxHeap([...Array(present).keys()], score);
+  const heap = new MaxHeap(present, score);
+  const step = grow ? 1 : -1;
   while (sum !== total) {
-    const i = heap.top();
-    freqs[i]! += grow ? 1 : -1;
-    sum += grow ? 1 : -1;
+    freqs[heap.top()]! += step;
+    sum += step;
     heap.rescoreTop();
   }
   return freqs;
 }
 
-/** Dense frequencies over the whole alphabet, for the coder's tables. */
-export function densify(h: Histogram, freqs: Uint32Array): Uint32Array {
-  const dense = new Uint32Array(h.alphabet);
-  h.symbols.forEach((s, i) => {
-    dense[s] = freqs[i]!;
-  });
-  return dense;
-}
-
-/** Binary max-heap of codes by a score that changes only for the top. */
+/** Binary max-heap of the indices 0..size-1 by a score that changes only for the top. */
 class MaxHeap {
+  private readonly items: Int32Array;
   private readonly keys: Float64Array;
 
   constructor(
-    private readonly items: number[],
-    private readonly score: (s: number) => number,
+    size: number,
+    private readonly score: (i: number) => number,
   ) {
-    this.keys = Float64Array.from(items, score);
-    for (let i = (items.length >> 1) - 1; i >= 0; i--) this.down(i);
+    this.items = new Int32Array(size);
+    this.keys = new Float64Array(size);
+    for (let i = 0; i < size; i++) {
+      this.items[i] = i;
+      this.keys[i] = score(i);
+    }
+    for (let i = (size >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
   top(): number {
@@ -116,19 +113,32 @@ class MaxHeap {
 
   private down(i: number): void {
     const { items, keys } = this;
+    const n = items.length;
+    const item = items[i]!;
+    const key = keys[i]!;
     for (;;) {
       const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < items.length && keys[l]! > keys[m]!) m = l;
-      if (r < items.length && keys[r]! > keys[m]!) m = r;
-      if (m === i) return;
-      [items[i], items[m]] = [items[m]!, items[i]!];
-      [keys[i], keys[m]] = [keys[m]!, keys[i]!];
+      if (l >= n) break;
+      const m = l + 1 < n && keys[l + 1]! > keys[l]! ? l + 1 : l;
+      if (keys[m]! <= key) break;
+      items[i] = items[m]!;
+      keys[i] = keys[m]!;
       i = m;
     }
+    items[i] = item;
+    keys[i] = key;
   }
 }
+
+/** Dense frequencies over the whole alphabet, for the coder's tables. */
+export function densify(h: Histogram, freqs: Uint32Array): Uint32Array {
+  const dense = new Uint32Array(h.alphabet);
+  h.symbols.forEach((s, i) => {
+    dense[s] = freqs[i]!;
+  });
+  return dense;
+}
+
 
 /** Bits the rANS payload takes for these counts under these frequencies (ideal, exact to rounding). */
 export function codedBits(h: Histogram, freqs: Uint32Array, precision: number): number {
