@@ -4,7 +4,7 @@
 // temporary file and moved into place only when complete, and an existing
 // file is never replaced without -f.
 
-import { closeSync, createWriteStream, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, createWriteStream, fsyncSync, linkSync, openSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
@@ -189,16 +189,6 @@ async function openInput(path: string): Promise<Reader> {
   }
 }
 
-function readInput(path: string): Uint8Array {
-  try {
-    if (!statSync(path).isFile()) throw new AnsfError("IO_ERROR", "not a regular file");
-    return readFileSync(path);
-  } catch (err) {
-    if (err instanceof AnsfError) throw err;
-    throw new AnsfError("IO_ERROR", (err as Error).message.replace(/^[A-Z]+: /, ""), { cause: err });
-  }
-}
-
 /** A progress bar with throughput and ETA on a terminal, for jobs worth watching. */
 function progress(options: Options, label: string): StreamOptions["onProgress"] {
   if (options.quiet || !process.stderr.isTTY) return undefined;
@@ -328,9 +318,14 @@ function formatList(file: string, info: StreamInfo): string {
   return `${lines.join("\n")}\n`;
 }
 
-function listFile(file: string, options: Options): void {
-  const info = inspect(readInput(file));
-  process.stdout.write(options.json ? `${JSON.stringify({ file, ...info })}\n` : formatList(file, info));
+async function listFile(file: string, options: Options): Promise<void> {
+  const reader = await openInput(file);
+  try {
+    const info = inspect(reader.read(0, reader.size));
+    process.stdout.write(options.json ? `${JSON.stringify({ file, ...info })}\n` : formatList(file, info));
+  } finally {
+    reader.close();
+  }
 }
 
 /** A directory under -r becomes the files in it that this mode works on (a Hugging Face folder's shards). */
@@ -381,7 +376,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   for (const file of files) {
     try {
-      if (options.list) listFile(file, options);
+      if (options.list) await listFile(file, options);
       else if (options.test) await testFile(file, options);
       else if (options.decompress) await decompressFile(file, options);
       else await compressFile(file, options);
