@@ -1,0 +1,158 @@
+// npm run bench [-- [--quick] FILE...]
+// npm run bench -- --report-only    (redraw charts and README from the JSON)
+//
+// Benchmarks every codec on each weight file: the fixture, plus the shared
+// corpus when ../shared/data is present. Paths resolve from the current
+// directory, which npm sets to the repository root. Writes
+// bench/results/<name>.json, charts, and bench/results/README.md.
+
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { allCodecs, loadAnsfloat, type Codec } from "./codecs.js";
+import { exponentBound } from "./entropy.js";
+import { currentLoad, machine, readFileResults, resultName, writeCharts, writeFileResult, writeReadme, type CodecResult, type FileResult } from "./report.js";
+import { countWeights, readLayout } from "./safetensors.js";
+import { measureThreads } from "./threads.js";
+import { measure, type TimingPlan } from "./timing.js";
+import { sameBytes, verifyRoundTrip } from "./verify.js";
+
+const RESULTS = "bench/results";
+const FIXTURE = "fixtures/stories260K.bf16.safetensors";
+const SHARED = "../shared/data";
+const SHARED_FILES = [
+  "ocr/ppocrv4_rec.bf16.safetensors",
+  "cnn/human.bf16.safetensors",
+  "cnn/human.fp16.safetensors",
+  "llm/stories260K.f32.safetensors",
+  "ocr/ppocrv4_rec.f32.safetensors",
+];
+const FULL: TimingPlan = { minSamples: 3, budgetMs: 3000 };
+const QUICK: TimingPlan = { minSamples: 2, budgetMs: 300 };
+/** With --quick, slow codecs are skipped on files above this size (brotli q11 alone takes minutes on the CNN corpus). */
+const QUICK_SLOW_LIMIT = 16e6;
+/** Calls longer than this are timed without a warm-up (see timing.ts). */
+const WARM_UP_BELOW_MS = 1000;
+
+const OPTIONS = ["--quick", "--report-only"];
+
+function parseArgs(argv: string[]): { quick: boolean; reportOnly: boolean; files: string[] } {
+  const unknown = argv.filter((a) => a.startsWith("--") && !OPTIONS.includes(a));
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(" ")}; usage: npm run bench -- [--quick] [FILE...] | --report-only`);
+  const quick = argv.includes("--quick");
+  const reportOnly = argv.includes("--report-only");
+  const files = argv.filter((a) => !a.startsWith("--"));
+  if (files.length > 0 || reportOnly) return { quick, reportOnly, files };
+  if (!existsSync(SHARED)) {
+    console.log(`${SHARED} not found: benchmarking the fixture only.`);
+    return { quick, reportOnly, files: [FIXTURE] };
+  }
+  const shared = SHARED_FILES.map((f) => join(SHARED, f)).filter((f) => existsSync(f) || (console.log(`${f} not found: skipped.`), false));
+  return { quick, reportOnly, files: [FIXTURE, ...shared] };
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function benchCodec(codec: Codec, input: Uint8Array, weights: number, plan: TimingPlan, quick: boolean, scratch: string): Promise<CodecResult> {
+  const base = { name: codec.name, kind: codec.kind };
+  const availability = await codec.probe();
+  if ("unavailable" in availability) return { ...base, status: "unavailable", reason: availability.unavailable };
+  const implementation = availability.implementation;
+  if (quick && codec.slow && input.length > QUICK_SLOW_LIMIT) {
+    return { ...base, implementation, status: "skipped", reason: `--quick skips slow codecs on files over ${QUICK_SLOW_LIMIT / 1e6} MB` };
+  }
+  try {
+    const verified = verifyRoundTrip(codec, input, scratch);
+    let compressed: Uint8Array = verified.packed;
+    let restored: Uint8Array = input;
+    const compress = await measure(() => (compressed = codec.compress(input)), input.length, plan, verified.compressMs < WARM_UP_BELOW_MS);
+    const decompress = await measure(() => (restored = codec.decompress(verified.packed)), input.length, plan, verified.decompressMs < WARM_UP_BELOW_MS);
+    if (!sameBytes(compressed, verified.packed)) throw new Error("timed compress output differs from the verified one");
+    if (!sameBytes(restored, input)) throw new Error("timed decompress output differs from the input");
+    const size = verified.packed.length;
+    return {
+      ...base,
+      implementation,
+      status: "ok",
+      compressedBytes: size,
+      ratio: input.length / size,
+      bitsPerWeight: (size * 8) / weights,
+      compress,
+      decompress,
+      memory: verified.memory,
+    };
+  } catch (error) {
+    return { ...base, implementation, status: "failed", reason: message(error) };
+  }
+}
+
+function progressLine(c: CodecResult): string {
+  const name = c.name.padEnd(26);
+  if (c.status !== "ok") return `  ${name} ${c.status}${c.reason ? `: ${c.reason}` : ""}`;
+  const mem = (kib: number | null): string => (kib === null ? "n/a" : (kib / 1024).toFixed(1));
+  return (
+    `  ${name} ratio ${c.ratio!.toFixed(3)}  ${c.bitsPerWeight!.toFixed(2).padStart(5)} b/w` +
+    `  compress ${c.compress!.median.toFixed(1).padStart(7)} MB/s  decompress ${c.decompress!.median.toFixed(1).padStart(7)} MB/s` +
+    `  peak ${mem(c.memory!.compressKiB)} / ${mem(c.memory!.decompressKiB)} MiB`
+  );
+}
+
+async function benchFile(file: string, quick: boolean, scratch: string): Promise<FileResult> {
+  const loadAverage = currentLoad();
+  const input = readFileSync(file);
+  const layout = readLayout(input);
+  const weights = countWeights(layout);
+  if (weights === 0) throw new Error(`${file} holds no BF16, F16 or F32 tensor: nothing to benchmark`);
+  const bound = exponentBound(input, layout);
+  const plan = quick ? QUICK : FULL;
+  console.log(`\n${file}: ${input.length} bytes, ${weights} float weights; ideal exponent-only ratio ${bound.ratio.toFixed(3)}; load average ${loadAverage}`);
+  const codecs: CodecResult[] = [];
+  for (const codec of allCodecs()) {
+    const result = await benchCodec(codec, input, weights, plan, quick, scratch);
+    console.log(progressLine(result));
+    codecs.push(result);
+  }
+  const ansfloatOk = codecs.some((c) => c.name === "ansfloat" && c.status === "ok");
+  const threads = ansfloatOk ? await measureThreads(await loadAnsfloat(), input, plan) : null;
+  if (threads) console.log(`  threads: ${"points" in threads ? `${threads.points.length} thread counts measured` : JSON.stringify(threads)}`);
+  return {
+    file,
+    bytes: input.length,
+    tensors: layout.tensors.length,
+    weights,
+    dtypes: [...new Set(layout.tensors.map((t) => t.dtype))],
+    bound: { ...bound, bitsPerWeight: bound.bits / weights },
+    date: new Date().toISOString(),
+    machine: machine(),
+    loadAverage,
+    quick,
+    plan,
+    codecs,
+    threads,
+  };
+}
+
+async function main(): Promise<void> {
+  const { quick, reportOnly, files } = parseArgs(process.argv.slice(2));
+  mkdirSync(RESULTS, { recursive: true });
+  if (reportOnly) {
+    for (const result of readFileResults(RESULTS)) writeCharts(RESULTS, result);
+    writeReadme(RESULTS);
+    console.log(`redrew the charts and ${RESULTS}/README.md from the JSON results`);
+    return;
+  }
+  const scratch = mkdtempSync(join(tmpdir(), "ansfloat-bench-"));
+  try {
+    for (const file of files) {
+      writeFileResult(RESULTS, await benchFile(file, quick, scratch));
+      writeReadme(RESULTS);
+      console.log(`  wrote ${join(RESULTS, resultName(file))}.json and ${RESULTS}/README.md`);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+await main();
