@@ -3,7 +3,7 @@
 // exponent-only bound it is measured against.
 
 import { parseContainer, SEGMENT_TENSOR, type Index } from "./container.js";
-import { readChunkHeader, MODE_RANS } from "./chunk.js";
+import { readChunkHeader, MODE_DEFLATE, MODE_RANS } from "./chunk.js";
 import { parseSafetensorsHeader } from "./safetensors.js";
 import { core } from "./wasm.js";
 import { decodeSegment } from "./segments.js";
@@ -17,6 +17,8 @@ export interface SegmentInfo {
   /** k of each rANS chunk (top mantissa bits in the code); empty when stored. */
   ks: number[];
   precisions: number[];
+  /** Every chunk in order: elements, coded bytes, how it is coded, and its k (0 unless rANS). */
+  chunks: { elements: number; bytes: number; mode: "stored" | "rans" | "deflate"; k: number }[];
   ratio: number;
   bitsPerElement: number;
   /** Ratio an ideal order-0 exponent-only coder reaches on this tensor (0 for byte segments). */
@@ -52,12 +54,14 @@ export function inspect(stream: Uint8Array): StreamInfo {
     const compressedBytes = s.chunks.reduce((sum, c) => sum + c.length, 0);
     const ks: number[] = [];
     const precisions: number[] = [];
+    const chunks: SegmentInfo["chunks"] = [];
     for (const c of s.chunks) {
       const h = readChunkHeader(stream.subarray(c.offset, c.offset + c.length), s.layout, c.elements);
       if (h.mode === MODE_RANS) {
         ks.push(h.k);
         precisions.push(h.precision);
       }
+      chunks.push({ elements: c.elements, bytes: c.length, mode: h.mode === MODE_RANS ? "rans" : h.mode === MODE_DEFLATE ? "deflate" : "stored", k: h.k });
     }
     const elements = s.length / s.layout.width;
     return {
@@ -68,6 +72,7 @@ export function inspect(stream: Uint8Array): StreamInfo {
       compressedBytes,
       ks,
       precisions,
+      chunks,
       ratio: compressedBytes ? s.length / compressedBytes : 1,
       bitsPerElement: elements ? (8 * compressedBytes) / elements : 0,
       boundRatio: s.boundBytes ? s.length / s.boundBytes : 0,

@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { compress, decompress, inspect } from "../src/index.js";
+import { compress, compressAsync, decompress, inspect } from "../src/index.js";
 
 const SHARED = "../shared/data";
+const ggufFiles = existsSync(SHARED)
+  ? readdirSync(SHARED, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".gguf")).map((f) => join(SHARED, f))
+  : [];
 const files = existsSync(SHARED)
   ? readdirSync(SHARED, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".safetensors")).map((f) => join(SHARED, f))
   : [];
@@ -23,6 +26,16 @@ describe("real weights round-trip byte for byte", () => {
 
   it.skipIf(files.length === 0)(`every safetensors file in ${SHARED} (${files.length || "absent: skipped"})`, () => {
     for (const f of files) roundTrip(f);
+  });
+
+  it.skipIf(ggufFiles.length === 0)(`every GGUF file in ${SHARED} (${ggufFiles.length || "absent: skipped"}), float tensors coded as pairs`, async () => {
+    for (const f of ggufFiles) {
+      const original = readFileSync(f);
+      const stream = await compressAsync(original, { threads: 1 });
+      expect(Buffer.from(decompress(stream)).equals(original)).toBe(true);
+      expect(inspect(stream).segments.some((s) => s.dtype !== "bytes" && s.ks.length > 0)).toBe(true);
+      expect(original.length / stream.length).toBeGreaterThan(f.includes("bf16") ? 1.45 : 1.15);
+    }
   });
 
   it.skipIf(!existsSync(join(SHARED, "cnn/human.bf16.safetensors")))("the CNN bf16 corpus codes tensors with k > 0 where mantissas are not uniform", () => {
