@@ -99,7 +99,8 @@ async function decodeToMemory(stream: Uint8Array, options: DecodeOptions & Paral
   if (options.out && options.out.length < index.size) {
     throw new AnsfError("BAD_ARGUMENT", `output buffer of ${options.out.length} bytes is smaller than the ${index.size} bytes to decode`);
   }
-  const sink = new MemorySink(options.out);
+  // The size is known: decode into one buffer rather than gathering pieces.
+  const sink = new MemorySink(options.out ?? new Uint8Array(index.size));
   await decompressStream(memoryReader(stream), sink, options, index);
   return sink.bytes();
 }
