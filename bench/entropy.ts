@@ -47,3 +47,49 @@ export function exponentBound(file: Uint8Array, layout: SafetensorsLayout): Expo
   bits += rawBytes * 8;
   return { bits, ratio: (file.length * 8) / bits };
 }
+
+/** What the bound over ansfloat's choices needs to know of each stored chunk, in file order (from inspect()). */
+export interface ChosenChunk {
+  elements: number;
+  mode: "stored" | "rans" | "deflate";
+  k: number;
+}
+
+/**
+ * The entropy of the coding pairs ansfloat chose: for each float tensor's
+ * rANS chunk, its codes (exponent + the chunk's k top mantissa bits) at their
+ * order-0 entropy with a free model, the other 1 + M − k bits raw; stored
+ * chunks and every other byte raw. The gap between this and ansfloat's size
+ * is the coder's own overhead (models, lane states, headers, rounding).
+ * `chunksOf(i)` gives the chunks of the i-th tensor in file order.
+ */
+export function pairBound(file: Uint8Array, layout: SafetensorsLayout, chunksOf: (i: number) => ChosenChunk[]): ExponentBound {
+  let rawBytes = file.length;
+  let bits = 0;
+  layout.tensors.forEach((t, i) => {
+    if (!isFloatDtype(t.dtype)) return;
+    const { width, exponentBits, mantissaBits } = FLOAT_LAYOUTS[t.dtype];
+    let at = t.begin;
+    for (const c of chunksOf(i)) {
+      const end = at + c.elements * width;
+      if (c.mode !== "rans") {
+        bits += (end - at) * 8;
+      } else {
+        const shift = mantissaBits - c.k;
+        const mask = (1 << (exponentBits + c.k)) - 1;
+        const counts = new Float64Array(mask + 1);
+        const view = new DataView(file.buffer, file.byteOffset);
+        for (let p = at; p < end; p += width) {
+          const v = width === 2 ? view.getUint16(p, true) : view.getUint32(p, true);
+          counts[(v >>> shift) & mask]!++;
+        }
+        bits += histogramBits(counts) + c.elements * (1 + shift);
+      }
+      at = end;
+    }
+    if (at !== t.end) throw new Error(`tensor ${t.name}: chunks cover ${at - t.begin} of ${t.end - t.begin} bytes`);
+    rawBytes -= t.end - t.begin;
+  });
+  bits += rawBytes * 8;
+  return { bits, ratio: (file.length * 8) / bits };
+}

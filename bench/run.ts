@@ -1,5 +1,6 @@
 // npm run bench [-- [--quick] FILE...]
 // npm run bench -- --report-only    (redraw charts and README from the JSON)
+// npm run bench -- --bounds         (recompute the deterministic bounds of saved results, keep their timings)
 //
 // Benchmarks every codec on each weight file: the fixture, plus the shared
 // corpus when ../shared/data is present. Paths resolve from the current
@@ -10,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { allCodecs, loadAnsfloat, type Codec } from "./codecs.js";
-import { exponentBound } from "./entropy.js";
+import { exponentBound, pairBound, type ChosenChunk } from "./entropy.js";
 import { currentLoad, machine, readFileResults, resultName, writeCharts, writeFileResult, writeReadme, type CodecResult, type FileResult } from "./report.js";
 import { countWeights, readLayout } from "./safetensors.js";
 import { measureThreads } from "./threads.js";
@@ -34,21 +35,22 @@ const QUICK_SLOW_LIMIT = 16e6;
 /** Calls longer than this are timed without a warm-up (see timing.ts). */
 const WARM_UP_BELOW_MS = 1000;
 
-const OPTIONS = ["--quick", "--report-only"];
+const OPTIONS = ["--quick", "--report-only", "--bounds"];
 
-function parseArgs(argv: string[]): { quick: boolean; reportOnly: boolean; files: string[] } {
+function parseArgs(argv: string[]): { quick: boolean; reportOnly: boolean; bounds: boolean; files: string[] } {
   const unknown = argv.filter((a) => a.startsWith("--") && !OPTIONS.includes(a));
-  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(" ")}; usage: npm run bench -- [--quick] [FILE...] | --report-only`);
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(" ")}; usage: npm run bench -- [--quick] [FILE...] | --report-only | --bounds`);
   const quick = argv.includes("--quick");
   const reportOnly = argv.includes("--report-only");
+  const bounds = argv.includes("--bounds");
   const files = argv.filter((a) => !a.startsWith("--"));
-  if (files.length > 0 || reportOnly) return { quick, reportOnly, files };
+  if (files.length > 0 || reportOnly || bounds) return { quick, reportOnly, bounds, files };
   if (!existsSync(SHARED)) {
     console.log(`${SHARED} not found: benchmarking the fixture only.`);
-    return { quick, reportOnly, files: [FIXTURE] };
+    return { quick, reportOnly, bounds, files: [FIXTURE] };
   }
   const shared = SHARED_FILES.map((f) => join(SHARED, f)).filter((f) => existsSync(f) || (console.log(`${f} not found: skipped.`), false));
-  return { quick, reportOnly, files: [FIXTURE, ...shared] };
+  return { quick, reportOnly, bounds, files: [FIXTURE, ...shared] };
 }
 
 function message(error: unknown): string {
@@ -99,6 +101,27 @@ function progressLine(c: CodecResult): string {
   );
 }
 
+/** The pair-entropy bound of what ansfloat chose for this file, read back from its stream. */
+async function ansfloatPairBound(input: Uint8Array, layout: ReturnType<typeof readLayout>) {
+  const api = (await loadAnsfloat()) as unknown as { compress(f: Uint8Array): Uint8Array; inspect(s: Uint8Array): { segments: { chunks: ChosenChunk[] }[] } };
+  const info = api.inspect(api.compress(input));
+  // Segment 0 is the safetensors header; segment i + 1 is the i-th tensor in file order.
+  return pairBound(input, layout, (i) => info.segments[i + 1]!.chunks);
+}
+
+/** Recomputes the deterministic bounds of saved results, keeping their timings. */
+async function refreshBounds(): Promise<void> {
+  for (const result of readFileResults(RESULTS)) {
+    const input = readFileSync(result.file);
+    const layout = readLayout(input);
+    const pairs = await ansfloatPairBound(input, layout);
+    result.pairBound = { ...pairs, bitsPerWeight: pairs.bits / result.weights };
+    writeFileResult(RESULTS, result);
+    console.log(`${result.file}: entropy of ansfloat's coding pairs: ratio ${pairs.ratio.toFixed(3)}`);
+  }
+  writeReadme(RESULTS);
+}
+
 async function benchFile(file: string, quick: boolean, scratch: string): Promise<FileResult> {
   const loadAverage = currentLoad();
   const input = readFileSync(file);
@@ -115,6 +138,8 @@ async function benchFile(file: string, quick: boolean, scratch: string): Promise
     codecs.push(result);
   }
   const ansfloatOk = codecs.some((c) => c.name === "ansfloat" && c.status === "ok");
+  const pairs = ansfloatOk ? await ansfloatPairBound(input, layout) : undefined;
+  if (pairs) console.log(`  entropy of ansfloat's coding pairs: ratio ${pairs.ratio.toFixed(3)}`);
   const threads = ansfloatOk ? await measureThreads(await loadAnsfloat(), input, plan) : null;
   if (threads) console.log(`  threads: ${"points" in threads ? `${threads.points.length} thread counts measured` : JSON.stringify(threads)}`);
   return {
@@ -124,6 +149,7 @@ async function benchFile(file: string, quick: boolean, scratch: string): Promise
     weights,
     dtypes: [...new Set(layout.tensors.map((t) => t.dtype))],
     bound: { ...bound, bitsPerWeight: bound.bits / weights },
+    ...(pairs ? { pairBound: { ...pairs, bitsPerWeight: pairs.bits / weights } } : {}),
     date: new Date().toISOString(),
     machine: machine(),
     loadAverage,
@@ -135,8 +161,12 @@ async function benchFile(file: string, quick: boolean, scratch: string): Promise
 }
 
 async function main(): Promise<void> {
-  const { quick, reportOnly, files } = parseArgs(process.argv.slice(2));
+  const { quick, reportOnly, bounds, files } = parseArgs(process.argv.slice(2));
   mkdirSync(RESULTS, { recursive: true });
+  if (bounds) {
+    await refreshBounds();
+    return;
+  }
   if (reportOnly) {
     for (const result of readFileResults(RESULTS)) writeCharts(RESULTS, result);
     writeReadme(RESULTS);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { constants as zlibConstants, brotliCompressSync, brotliDecompressSync } from "node:zlib";
-import { exponentBound, histogramBits } from "../bench/entropy.js";
+import { exponentBound, histogramBits, pairBound } from "../bench/entropy.js";
 import { countWeights, readLayout } from "../bench/safetensors.js";
 import type { Codec } from "../bench/codecs.js";
 import { escapeXml, lineChart, scatterChart } from "../bench/svg.js";
@@ -69,6 +69,23 @@ describe("entropy bound", () => {
     const bound = exponentBound(file, layout);
     expect(bound.bits).toBe(rawBits + bf16 + f16 + f32);
     expect(bound.ratio).toBe((file.length * 8) / bound.bits);
+  });
+
+  it("codes the chosen k's codes at their entropy per chunk, stored chunks raw", () => {
+    // Tensor a (bf16 1.0, 2.0, -1.5, 3.0) as one chunk at k = 1: codes 254, 256, 255, 257 (all distinct: 2 bits each),
+    // 1 + 6 raw bits each. Tensor b stored; c as one chunk at k = 0: one code (0 bits), 24 raw bits each.
+    const file = crafted();
+    const layout = readLayout(file);
+    const chunks = [
+      [{ elements: 4, mode: "rans" as const, k: 1 }],
+      [],
+      [{ elements: 4, mode: "stored" as const, k: 0 }],
+      [{ elements: 3, mode: "rans" as const, k: 0 }],
+    ];
+    const bound = pairBound(file, layout, (i) => chunks[i]!);
+    const rawBytes = file.length - BF16.length - F16.length - F32.length;
+    expect(bound.bits).toBe(4 * 2 + 4 * 7 + F16.length * 8 + 3 * 24 + rawBytes * 8);
+    expect(() => pairBound(file, layout, () => [{ elements: 1, mode: "rans", k: 0 }])).toThrow(/chunks cover/);
   });
 
   it("gives about 1.50 on the fixture, as shared/data's README states", () => {
