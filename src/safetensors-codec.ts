@@ -5,6 +5,8 @@
 import type { ChunkChoice } from "./chunk.js";
 import { assemble } from "./codec.js";
 import { layoutOf, type CodedDtype, type PairLayout } from "./dtypes.js";
+import { AnsfError } from "./errors.js";
+import { isGguf } from "./gguf-codec.js";
 import { parseSafetensors, type SafetensorsFile, type SafetensorsTensor } from "./safetensors.js";
 import { encodeSegment, type EncodedSegment, type EncodeOptions } from "./segments.js";
 import { core } from "./wasm.js";
@@ -52,6 +54,8 @@ export function reportTensors(tensors: SafetensorsTensor[], segments: EncodedSeg
 }
 
 export function compressSafetensors(file: Uint8Array, options: EncodeOptions = {}): { stream: Uint8Array; tensors: TensorReport[] } {
+  // GGUF's header parser is asynchronous; say so rather than fail as a malformed safetensors file.
+  if (isGguf(file)) throw new AnsfError("BAD_ARGUMENT", "GGUF input needs compressAsync() (or the CLI)");
   const parsed = parseSafetensors(file);
   const plans = plansFromSafetensors(parsed);
   const tensors = parsed.tensors;

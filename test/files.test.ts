@@ -35,6 +35,7 @@ describe("real weights round-trip byte for byte", () => {
       expect(Buffer.from(decompress(stream)).equals(original)).toBe(true);
       expect(inspect(stream).segments.some((s) => s.dtype !== "bytes" && s.ks.length > 0)).toBe(true);
       expect(original.length / stream.length).toBeGreaterThan(f.includes("bf16") ? 1.45 : 1.15);
+      expect(() => compress(original)).toThrow("GGUF input needs compressAsync()");
     }
   });
 
