@@ -29,7 +29,7 @@
 //    swizzle and one multiply unpack eight fields, one arithmetic shift and
 //    one mask place sign and low bits around the codes.
 
-import { decodeTable, MAX_PRECISION, RANS_L } from "./rans";
+import { CONTEXT_LANE, CONTEXT_NONE, CONTEXT_ROW, decodeTable, MAX_PRECISION, RANS_L } from "./rans";
 import { unpack1, unpack4Top, unpack8Table, unpack8Top, MAX_RAW_BITS_16 } from "./rawbits";
 
 // Per 4-bit mask m of lanes below 2^16: +0 the swizzle handing the next words
@@ -43,6 +43,19 @@ const slotScratch = memory.data(128, 16);
 // rather than held in a local: 8 states and the loop's constants already
 // fill the 16 vector registers (a local measured slower, with more spills).
 const keepScratch = memory.data(16, 16);
+
+// Channel contexts (rans.ts): the decoder's bases are byte offsets into
+// decodeTable, so the hot loop never branches on data:
+//  - CONTEXT_ROW: one u32 per round (the tail round included), all lanes
+//    alike; added to the scalar table address, no vector instruction.
+//  - CONTEXT_LANE: 32 u32 per round, one per lane, repeating every
+//    (basesEnd - bases) / 128 rounds; added to the slot offsets, one vector
+//    add per four lanes.
+// decodeCodes' bases and basesEnd, read by the loops it dispatches to (kept
+// out of their signatures, which every shape repeats).
+const contextScratch = memory.data(8, 8);
+// Bases of order-0 chunks: table 0 for every lane.
+const zeroBases = memory.data(128, 16);
 
 export function initDecodeTables(): void {
   for (let m = 0; m < 16; m++) {
@@ -66,21 +79,23 @@ export function initDecodeTables(): void {
 }
 
 /**
- * Fills the decode slot table from normalised frequencies (u32 per code,
- * summing to 2^P). Per slot, 8 bytes: lo32 = freq | (slot - start) << 16,
- * hi32 = code << c, the code's bits in place in the restored element.
- * Returns false when the frequencies do not sum to 2^P.
+ * Fills table `group` of the decode slot table (slots group * 2^P ..) from
+ * normalised frequencies (u32 per code, summing to 2^P). Per slot, 8 bytes:
+ * lo32 = freq | (slot - start) << 16, hi32 = code << c, the code's bits in
+ * place in the restored element. Returns false when the frequencies do not
+ * sum to 2^P or the table does not fit.
  */
-export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c: u32): bool {
-  if (precision > MAX_PRECISION) return false;
+export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c: u32, group: u32): bool {
+  if (precision > MAX_PRECISION || group >= u32(1) << (MAX_PRECISION - precision)) return false;
   const total: u32 = 1 << precision;
+  const table = decodeTable + (usize(group << precision) << 3);
   let slot: u32 = 0;
   for (let s: u32 = 0; s < alphabet; s++) {
     const f = load<u32>(freqs + (usize(s) << 2));
     if (f > total - slot) return false;
     const hi = u64(s << c) << 32;
     for (let j: u32 = 0; j < f; j++) {
-      store<u64>(decodeTable + (usize(slot + j) << 3), hi | u64(f | (j << 16)));
+      store<u64>(table + (usize(slot + j) << 3), hi | u64(f | (j << 16)));
     }
     slot += f;
   }
@@ -99,10 +114,23 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
   return v128.load64_lane(usize(o1), v128.load64_zero(usize(o0), decodeTable), 1, decodeTable);
 }
 
-/** Two lanes' table entries, from their offsets stored at `at`. */
+/**
+ * Two lanes' table entries, from their offsets stored at `at`, into the
+ * table at `table` (CONTEXT_ROW) or decodeTable (offsets hold any base).
+ */
 // @ts-ignore: decorator
-@inline function entriesAt(at: usize): v128 {
+@inline function entriesAt(at: usize, kind: u32, table: usize): v128 {
+  if (kind == CONTEXT_ROW) {
+    return v128.load64_lane(table + usize(load<u32>(at, 4)), v128.load64_zero(table + usize(load<u32>(at))), 1);
+  }
   return entries(load<u32>(at), load<u32>(at, 4));
+}
+
+/** Offsets of the next round's slots; CONTEXT_LANE adds the lanes' table bases at `lb`. */
+// @ts-ignore: decorator
+@inline function nextOffsets(x: v128, slotMask: v128, kind: u32, lb: usize): v128 {
+  const o = slotOffsets(x, slotMask);
+  return kind == CONTEXT_LANE ? i32x4.add(o, v128.load(lb)) : o;
 }
 
 /** The decode step before renormalisation; a, b: entries of lanes 0, 1 and 2, 3. */
@@ -187,14 +215,20 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
 /**
  * Full rounds of 32 lanes, states held in 8 v128 locals. Decodes n elements
  * (a multiple of 32); returns the payload read pointer, or 0 on overrun.
- * Inlined into the functions below with P and `narrow` constant.
+ * Inlined into the functions below with P, `narrow` and `kind` constant.
  */
 // @ts-ignore: decorator
-@inline function rounds32<T>(dst: usize, n: usize, c: u32, signed: u32, P: i32, narrow: bool, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+@inline function rounds32<T>(dst: usize, n: usize, c: u32, signed: u32, P: i32, narrow: bool, kind: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
   const w = usize(c + signed);
   v128.store(keepScratch, keepMask<T>(c, signed, narrow));
   const slotMask = i32x4.splat((1 << P) - 1);
   const sc = slotScratch;
+  const bases = usize(load<u32>(contextScratch));
+  const basesEnd = usize(load<u32>(contextScratch, 4));
+  // This round's bases (gb) and table (CONTEXT_ROW), and the next round's bases (nb).
+  let gb = bases;
+  let table = decodeTable;
+  if (kind == CONTEXT_ROW) table += usize(load<u32>(gb));
   let x0 = v128.load(states, 0);
   let x1 = v128.load(states, 16);
   let x2 = v128.load(states, 32);
@@ -203,64 +237,72 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
   let x5 = v128.load(states, 80);
   let x6 = v128.load(states, 96);
   let x7 = v128.load(states, 112);
-  v128.store(sc, slotOffsets(x0, slotMask), 0);
-  v128.store(sc, slotOffsets(x1, slotMask), 16);
-  v128.store(sc, slotOffsets(x2, slotMask), 32);
-  v128.store(sc, slotOffsets(x3, slotMask), 48);
-  v128.store(sc, slotOffsets(x4, slotMask), 64);
-  v128.store(sc, slotOffsets(x5, slotMask), 80);
-  v128.store(sc, slotOffsets(x6, slotMask), 96);
-  v128.store(sc, slotOffsets(x7, slotMask), 112);
+  v128.store(sc, nextOffsets(x0, slotMask, kind, gb), 0);
+  v128.store(sc, nextOffsets(x1, slotMask, kind, gb + 16), 16);
+  v128.store(sc, nextOffsets(x2, slotMask, kind, gb + 32), 32);
+  v128.store(sc, nextOffsets(x3, slotMask, kind, gb + 48), 48);
+  v128.store(sc, nextOffsets(x4, slotMask, kind, gb + 64), 64);
+  v128.store(sc, nextOffsets(x5, slotMask, kind, gb + 80), 80);
+  v128.store(sc, nextOffsets(x6, slotMask, kind, gb + 96), 96);
+  v128.store(sc, nextOffsets(x7, slotMask, kind, gb + 112), 112);
   let ptr = payload;
   let rp = raw;
   for (let e: usize = 0; e < n; e += 32) {
     // A round reads at most 64 bytes (+8 of lookahead) past this check.
     if (ptr > payloadEnd) return 0;
+    let nb = gb;
+    if (kind == CONTEXT_ROW) nb = gb + 4;
+    if (kind == CONTEXT_LANE) {
+      nb = gb + 128;
+      if (nb == basesEnd) nb = bases;
+    }
     // Each vector: gather, step, renormalise, store next round's offsets.
-    let a = entriesAt(sc), b = entriesAt(sc + 8);
+    let a = entriesAt(sc, kind, table), b = entriesAt(sc + 8, kind, table);
     let y = advance(x0, a, b, P);
     x0 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, slotOffsets(x0, slotMask), 0);
+    v128.store(sc, nextOffsets(x0, slotMask, kind, nb), 0);
     let c0 = codes(a, b);
-    a = entriesAt(sc + 16); b = entriesAt(sc + 24);
+    a = entriesAt(sc + 16, kind, table); b = entriesAt(sc + 24, kind, table);
     y = advance(x1, a, b, P);
     x1 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, slotOffsets(x1, slotMask), 16);
+    v128.store(sc, nextOffsets(x1, slotMask, kind, nb + 16), 16);
     write8<T>(dst, e, c0, codes(a, b), raw, rp, w, narrow);
 
-    a = entriesAt(sc + 32); b = entriesAt(sc + 40);
+    a = entriesAt(sc + 32, kind, table); b = entriesAt(sc + 40, kind, table);
     y = advance(x2, a, b, P);
     x2 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, slotOffsets(x2, slotMask), 32);
+    v128.store(sc, nextOffsets(x2, slotMask, kind, nb + 32), 32);
     c0 = codes(a, b);
-    a = entriesAt(sc + 48); b = entriesAt(sc + 56);
+    a = entriesAt(sc + 48, kind, table); b = entriesAt(sc + 56, kind, table);
     y = advance(x3, a, b, P);
     x3 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, slotOffsets(x3, slotMask), 48);
+    v128.store(sc, nextOffsets(x3, slotMask, kind, nb + 48), 48);
     write8<T>(dst, e + 8, c0, codes(a, b), raw, rp + w, w, narrow);
 
-    a = entriesAt(sc + 64); b = entriesAt(sc + 72);
+    a = entriesAt(sc + 64, kind, table); b = entriesAt(sc + 72, kind, table);
     y = advance(x4, a, b, P);
     x4 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, slotOffsets(x4, slotMask), 64);
+    v128.store(sc, nextOffsets(x4, slotMask, kind, nb + 64), 64);
     c0 = codes(a, b);
-    a = entriesAt(sc + 80); b = entriesAt(sc + 88);
+    a = entriesAt(sc + 80, kind, table); b = entriesAt(sc + 88, kind, table);
     y = advance(x5, a, b, P);
     x5 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, slotOffsets(x5, slotMask), 80);
+    v128.store(sc, nextOffsets(x5, slotMask, kind, nb + 80), 80);
     write8<T>(dst, e + 16, c0, codes(a, b), raw, rp + 2 * w, w, narrow);
 
-    a = entriesAt(sc + 96); b = entriesAt(sc + 104);
+    a = entriesAt(sc + 96, kind, table); b = entriesAt(sc + 104, kind, table);
     y = advance(x6, a, b, P);
     x6 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, slotOffsets(x6, slotMask), 96);
+    v128.store(sc, nextOffsets(x6, slotMask, kind, nb + 96), 96);
     c0 = codes(a, b);
-    a = entriesAt(sc + 112); b = entriesAt(sc + 120);
+    a = entriesAt(sc + 112, kind, table); b = entriesAt(sc + 120, kind, table);
     y = advance(x7, a, b, P);
     x7 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, slotOffsets(x7, slotMask), 112);
+    v128.store(sc, nextOffsets(x7, slotMask, kind, nb + 112), 112);
     write8<T>(dst, e + 24, c0, codes(a, b), raw, rp + 3 * w, w, narrow);
     rp += 4 * w;
+    gb = nb;
+    if (kind == CONTEXT_ROW) table = decodeTable + usize(load<u32>(gb));
   }
   v128.store(states, x0, 0);
   v128.store(states, x1, 16);
@@ -310,15 +352,18 @@ function rounds<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, la
   return ptr;
 }
 
-/** The partial last round, elements e..n-1 in lanes 0.., one at a time. */
-function tail<T>(dst: usize, e: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, ptr: usize, raw: usize): usize {
+/**
+ * The partial last round, elements e..n-1 in lanes 0.., one at a time; lane
+ * j's table is at byte offset load<u32>(bases + j * step) in decodeTable.
+ */
+function tail<T>(dst: usize, e: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, ptr: usize, raw: usize, bases: usize, step: usize): usize {
   const w = c + signed;
   const slotMask: u32 = (u32(1) << precision) - 1;
   const low: u32 = (u32(1) << c) - 1;
   const signShift = u32(sizeof<T>() * 8 - 1);
-  for (let sp = states; e < n; sp += 4, e++) {
+  for (let sp = states, bp = bases; e < n; sp += 4, bp += step, e++) {
     let x = load<u32>(sp);
-    const entry = load<u64>(decodeTable + (usize(x & slotMask) << 3));
+    const entry = load<u64>(decodeTable + usize(load<u32>(bp)) + (usize(x & slotMask) << 3));
     const fb = u32(entry);
     x = (fb & 0xffff) * (x >> precision) + (fb >> 16);
     if (x < RANS_L) {
@@ -333,61 +378,118 @@ function tail<T>(dst: usize, e: usize, n: usize, c: u32, signed: u32, precision:
 }
 
 // The 32-lane shapes, each its own function: x >> P by an immediate for the
-// encoder's default precisions (11, 12), any P otherwise. V8 optimises a
-// function at a time in the background; one function holding every shape
-// takes it ~10 ms, during which decoding runs unoptimised.
+// encoder's default precisions (11, 12), any P otherwise, per context kind.
+// V8 optimises a function at a time in the background; one function holding
+// every shape takes it ~10 ms, during which decoding runs unoptimised.
 function narrow32P11(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 11, true, states, payload, payloadEnd, raw);
+  return rounds32<u16>(dst, n, c, signed, 11, true, CONTEXT_NONE, states, payload, payloadEnd, raw);
 }
 function narrow32P12(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 12, true, states, payload, payloadEnd, raw);
+  return rounds32<u16>(dst, n, c, signed, 12, true, CONTEXT_NONE, states, payload, payloadEnd, raw);
 }
 function narrow32(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, i32(precision), true, states, payload, payloadEnd, raw);
+  return rounds32<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_NONE, states, payload, payloadEnd, raw);
+}
+function narrowRow32P11(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, 11, true, CONTEXT_ROW, states, payload, payloadEnd, raw);
+}
+function narrowRow32P12(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, 12, true, CONTEXT_ROW, states, payload, payloadEnd, raw);
+}
+function narrowRow32(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_ROW, states, payload, payloadEnd, raw);
+}
+function narrowLane32P11(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, 11, true, CONTEXT_LANE, states, payload, payloadEnd, raw);
+}
+function narrowLane32P12(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, 12, true, CONTEXT_LANE, states, payload, payloadEnd, raw);
+}
+function narrowLane32(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_LANE, states, payload, payloadEnd, raw);
 }
 function wide32P11<T>(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<T>(dst, n, c, signed, 11, false, states, payload, payloadEnd, raw);
+  return rounds32<T>(dst, n, c, signed, 11, false, CONTEXT_NONE, states, payload, payloadEnd, raw);
 }
 function wide32P12<T>(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<T>(dst, n, c, signed, 12, false, states, payload, payloadEnd, raw);
+  return rounds32<T>(dst, n, c, signed, 12, false, CONTEXT_NONE, states, payload, payloadEnd, raw);
 }
 function wide32<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<T>(dst, n, c, signed, i32(precision), false, states, payload, payloadEnd, raw);
+  return rounds32<T>(dst, n, c, signed, i32(precision), false, CONTEXT_NONE, states, payload, payloadEnd, raw);
+}
+// Wide fields with contexts (fp32, fp16 with k < 2): any P, one shape per kind.
+function wideRow32<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<T>(dst, n, c, signed, i32(precision), false, CONTEXT_ROW, states, payload, payloadEnd, raw);
+}
+function wideLane32<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<T>(dst, n, c, signed, i32(precision), false, CONTEXT_LANE, states, payload, payloadEnd, raw);
 }
 
-function decodeAs<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, lanes: usize, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+function narrowShape(kind: u32, dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  if (kind == CONTEXT_ROW) {
+    if (precision == 11) return narrowRow32P11(dst, n, c, signed, states, payload, payloadEnd, raw);
+    if (precision == 12) return narrowRow32P12(dst, n, c, signed, states, payload, payloadEnd, raw);
+    return narrowRow32(dst, n, c, signed, precision, states, payload, payloadEnd, raw);
+  }
+  if (kind == CONTEXT_LANE) {
+    if (precision == 11) return narrowLane32P11(dst, n, c, signed, states, payload, payloadEnd, raw);
+    if (precision == 12) return narrowLane32P12(dst, n, c, signed, states, payload, payloadEnd, raw);
+    return narrowLane32(dst, n, c, signed, precision, states, payload, payloadEnd, raw);
+  }
+  if (precision == 11) return narrow32P11(dst, n, c, signed, states, payload, payloadEnd, raw);
+  if (precision == 12) return narrow32P12(dst, n, c, signed, states, payload, payloadEnd, raw);
+  return narrow32(dst, n, c, signed, precision, states, payload, payloadEnd, raw);
+}
+
+function wideShape<T>(kind: u32, dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  if (kind == CONTEXT_ROW) return wideRow32<T>(dst, n, c, signed, precision, states, payload, payloadEnd, raw);
+  if (kind == CONTEXT_LANE) return wideLane32<T>(dst, n, c, signed, precision, states, payload, payloadEnd, raw);
+  if (precision == 11) return wide32P11<T>(dst, n, c, signed, states, payload, payloadEnd, raw);
+  if (precision == 12) return wide32P12<T>(dst, n, c, signed, states, payload, payloadEnd, raw);
+  return wide32<T>(dst, n, c, signed, precision, states, payload, payloadEnd, raw);
+}
+
+function decodeAs<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, lanes: usize, kind: u32, bases: usize, basesEnd: usize, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
   const w = c + signed;
   const full = n - n % lanes;
   // Fields of two bytes or less (bf16 always, fp16 for k >= 2) merge eight
   // at a time in i16 lanes; bytes have no raw fields to merge.
   const narrow = sizeof<T>() == 2 && w >= 1 && w <= MAX_RAW_BITS_16 && lanes == 32;
+  const wide = lanes == 32 && (sizeof<T>() > 1 || w == 0);
+  // Contexts need the 32-lane loops.
+  if (kind != CONTEXT_NONE && !narrow && !wide) return 0;
+  store<u32>(contextScratch, u32(bases));
+  store<u32>(contextScratch, u32(basesEnd), 4);
   let ptr: usize;
-  if (narrow) {
-    if (precision == 11) ptr = narrow32P11(dst, full, c, signed, states, payload, payloadEnd, raw);
-    else if (precision == 12) ptr = narrow32P12(dst, full, c, signed, states, payload, payloadEnd, raw);
-    else ptr = narrow32(dst, full, c, signed, precision, states, payload, payloadEnd, raw);
-  } else if (lanes == 32 && (sizeof<T>() > 1 || w == 0)) {
-    if (precision == 11) ptr = wide32P11<T>(dst, full, c, signed, states, payload, payloadEnd, raw);
-    else if (precision == 12) ptr = wide32P12<T>(dst, full, c, signed, states, payload, payloadEnd, raw);
-    else ptr = wide32<T>(dst, full, c, signed, precision, states, payload, payloadEnd, raw);
-  } else {
-    ptr = rounds<T>(dst, full, c, signed, precision, lanes, states, payload, payloadEnd, raw);
-  }
+  if (narrow) ptr = narrowShape(kind, dst, full, c, signed, precision, states, payload, payloadEnd, raw);
+  else if (wide) ptr = wideShape<T>(kind, dst, full, c, signed, precision, states, payload, payloadEnd, raw);
+  else ptr = rounds<T>(dst, full, c, signed, precision, lanes, states, payload, payloadEnd, raw);
   if (ptr == 0) return 0;
-  ptr = tail<T>(dst, full, n, c, signed, precision, states, ptr, raw);
+  // The tail round's bases: its own row of CONTEXT_LANE's, CONTEXT_ROW's last entry for every lane.
+  let tailBases = zeroBases;
+  let step: usize = 4;
+  if (kind == CONTEXT_ROW) {
+    tailBases = bases + ((full >> 5) << 2);
+    step = 0;
+  } else if (kind == CONTEXT_LANE) {
+    tailBases = bases + (((full >> 5) << 7) % (basesEnd - bases));
+  }
+  ptr = tail<T>(dst, full, n, c, signed, precision, states, ptr, raw, tailBases, step);
   return ptr > payloadEnd ? 0 : ptr;
 }
 
 /**
  * Decodes n elements of `width` bytes from N = `lanes` lanes (states at
  * `states`, updated in place), reading words from [payload, payloadEnd) and
- * raw fields from `raw`, and writes the restored elements to `dst`. Returns
- * the payload address after the last word read, or 0 when the stream ran
- * past its end. Needs 256 readable bytes past payloadEnd and past the raw
- * plane; reads no table entry outside the table whatever the input.
+ * raw fields from `raw`, and writes the restored elements to `dst`. `kind`
+ * and [bases, basesEnd) choose each lane's table (see CONTEXT_ROW and
+ * CONTEXT_LANE; the caller checks every base lies inside decodeTable).
+ * Returns the payload address after the last word read, or 0 when the
+ * stream ran past its end. Needs 256 readable bytes past payloadEnd and past
+ * the raw plane; reads no table entry outside the table whatever the input.
  */
-export function decodeCodes(width: u32, dst: usize, n: usize, c: u32, signed: u32, precision: u32, lanes: usize, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  if (width == 1) return decodeAs<u8>(dst, n, c, signed, precision, lanes, states, payload, payloadEnd, raw);
-  if (width == 2) return decodeAs<u16>(dst, n, c, signed, precision, lanes, states, payload, payloadEnd, raw);
-  return decodeAs<u32>(dst, n, c, signed, precision, lanes, states, payload, payloadEnd, raw);
+export function decodeCodes(width: u32, dst: usize, n: usize, c: u32, signed: u32, precision: u32, lanes: usize, kind: u32, bases: usize, basesEnd: usize, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  if (width == 1) return decodeAs<u8>(dst, n, c, signed, precision, lanes, kind, bases, basesEnd, states, payload, payloadEnd, raw);
+  if (width == 2) return decodeAs<u16>(dst, n, c, signed, precision, lanes, kind, bases, basesEnd, states, payload, payloadEnd, raw);
+  return decodeAs<u32>(dst, n, c, signed, precision, lanes, kind, bases, basesEnd, states, payload, payloadEnd, raw);
 }

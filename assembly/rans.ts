@@ -38,12 +38,18 @@ const encodeTable = memory.data(16 << MAX_CODE_BITS, 16);
 // The precision encodeTable was built for.
 let encodePrecision: u32 = 0;
 
-export function buildEncodeTable(freqs: usize, alphabet: u32, precision: u32): void {
+/**
+ * Fills the entries of codes first..first + alphabet - 1 of encodeTable (a
+ * context's table g starts at g << codeBits). Returns false when they do
+ * not fit.
+ */
+export function buildEncodeTable(freqs: usize, alphabet: u32, precision: u32, first: u32): bool {
+  if (first + alphabet > u32(1) << MAX_CODE_BITS) return false;
   encodePrecision = precision;
   let start: u32 = 0;
   for (let s: u32 = 0; s < alphabet; s++) {
     const f = load<u32>(freqs + (usize(s) << 2));
-    const t = encodeTable + (usize(s) << 4);
+    const t = encodeTable + (usize(first + s) << 4);
     const one = f == 1;
     store<u32>(t, one ? 0xffffffff : u32(((u64(1) << 32) + u64(f) - 1) / u64(max<u32>(f, 1))));
     store<u32>(t, u32((u64(f) << (32 - precision)) - 1) ^ 0x80000000, 4);
@@ -51,6 +57,7 @@ export function buildEncodeTable(freqs: usize, alphabet: u32, precision: u32): v
     store<u32>(t, one ? start + (u32(1) << precision) - 1 : start, 12);
     start += f;
   }
+  return true;
 }
 
 /**
@@ -133,13 +140,35 @@ export function initEncodeTables(): void {
 // encodeTable offsets (code << 4, u16) of the elements of one round.
 const roundCodes = memory.data(2 * 32, 16);
 
+// Channel contexts (docs/FORMAT.md §Mode 3): several tables, one chosen per
+// round (CONTEXT_ROW) or per lane (CONTEXT_LANE) by position alone. The
+// encoder's bases are u16 offsets into encodeTable (table g at
+// g << (codeBits + 4)): CONTEXT_ROW one per round, CONTEXT_LANE 32 per round
+// repeating every (basesEnd - bases) / 64 rounds.
+export const CONTEXT_NONE: u32 = 0;
+export const CONTEXT_ROW: u32 = 1;
+export const CONTEXT_LANE: u32 = 2;
+
+/** The u16 bases of round r's lanes: at the returned address, `step` bytes apart. */
+// @ts-ignore: decorator
+@inline function roundBases(kind: u32, bases: usize, basesEnd: usize, r: usize): usize {
+  if (kind == CONTEXT_ROW) return bases + (r << 1);
+  if (kind == CONTEXT_LANE) return bases + ((r << 6) % (basesEnd - bases));
+  return zeroBases;
+}
+
+// Bases of order-0 chunks: table 0 for every lane.
+const zeroBases = memory.data(64, 16);
+
 /**
  * Fills roundCodes for elements e..e+lanes-1 with SIMD, eight at a time
- * (so reading up to 4 elements past the round when N % 8 == 4).
+ * (so reading up to 4 elements past the round when N % 8 == 4), each code
+ * offset by its lane's table base at `gb` (u16, `step` bytes apart).
  */
 // @ts-ignore: decorator
-@inline function codesOfRound<T>(src: usize, e: usize, lanes: usize, c: u32, codeMask: u32): void {
+@inline function codesOfRound<T>(src: usize, e: usize, lanes: usize, c: u32, codeMask: u32, gb: usize, step: usize): void {
   const mask = i16x8.splat(u16(codeMask));
+  const row = i16x8.splat(load<u16>(gb));
   for (let j: usize = 0; j < lanes; j += 8) {
     const p = src + (e + j) * sizeof<T>();
     let v: v128;
@@ -153,33 +182,38 @@ const roundCodes = memory.data(2 * 32, 16);
       const hi = v128.and(i32x4.shr_u(v128.load(p, 16), c), i32x4.splat(codeMask));
       v = i16x8.narrow_i32x4_u(lo, hi);
     }
-    v128.store(roundCodes + (j << 1), i16x8.shl(v128.and(v, mask), 4));
+    const base = step == 0 ? row : v128.load(gb + (j << 1));
+    v128.store(roundCodes + (j << 1), v128.or(i16x8.shl(v128.and(v, mask), 4), base));
   }
 }
 
 /**
- * Encodes the codes of n elements into N lanes. Words are written downwards
+ * Encodes the codes of n elements into N lanes, each with its table by
+ * `kind` and [bases, basesEnd) (see above). Words are written downwards
  * ending at `outEnd`; final states go to `states` (N u32). Returns the
  * address of the first payload byte. Writes at most 2n + 8 bytes below
  * outEnd (one word per element, and 8-byte stores ending at the last word);
  * reads up to 4 elements past the end of src (within the caller's slack).
  */
-function encodeLanes<T>(src: usize, n: usize, c: u32, codeMask: u32, lanes: usize, states: usize, outEnd: usize): usize {
+function encodeLanes<T>(src: usize, n: usize, c: u32, codeMask: u32, lanes: usize, kind: u32, bases: usize, basesEnd: usize, states: usize, outEnd: usize): usize {
   const precision = encodePrecision;
+  const step: usize = kind == CONTEXT_ROW ? 0 : 2;
   for (let j: usize = 0; j < lanes; j++) store<u32>(states + (j << 2), RANS_L);
   let out = outEnd;
   const full = n - n % lanes;
   // The partial last round, one lane at a time, then full rounds, four lanes
   // at a time; all backwards.
+  const tb = roundBases(kind, bases, basesEnd, full / lanes);
   for (let e = n; e > full; ) {
     e--;
     const code = (<u32>load<T>(src + e * sizeof<T>()) >> c) & codeMask;
-    out = encodeStep(states + ((e - full) << 2), encodeTable + (usize(code) << 4), out, precision);
+    const t = encodeTable + (usize(code) << 4) + usize(load<u16>(tb + (e - full) * step));
+    out = encodeStep(states + ((e - full) << 2), t, out, precision);
   }
   const P = i32(precision);
   for (let e = full; e > 0; ) {
     e -= lanes;
-    codesOfRound<T>(src, e, lanes, c, codeMask);
+    codesOfRound<T>(src, e, lanes, c, codeMask, roundBases(kind, bases, basesEnd, e / lanes), step);
     for (let j = lanes; j > 0; ) {
       j -= 4;
       out = encodeStep4(states + (j << 2), roundCodes + (j << 1), out, P);
@@ -190,12 +224,12 @@ function encodeLanes<T>(src: usize, n: usize, c: u32, codeMask: u32, lanes: usiz
 
 /**
  * Encodes the codes (v >> c) & (2^codeBits - 1) of n elements of `width`
- * bytes at `src` into N = `lanes` lanes, with the table of the last
- * buildEncodeTable call. See encodeLanes.
+ * bytes at `src` into N = `lanes` lanes, with the tables of the last
+ * buildEncodeTable calls. Contexts need N = 32. See encodeLanes.
  */
-export function encodeCodes(width: u32, src: usize, n: usize, c: u32, codeBits: u32, lanes: usize, states: usize, outEnd: usize): usize {
+export function encodeCodes(width: u32, src: usize, n: usize, c: u32, codeBits: u32, lanes: usize, kind: u32, bases: usize, basesEnd: usize, states: usize, outEnd: usize): usize {
   const mask = (u32(1) << codeBits) - 1;
-  if (width == 1) return encodeLanes<u8>(src, n, c, mask, lanes, states, outEnd);
-  if (width == 2) return encodeLanes<u16>(src, n, c, mask, lanes, states, outEnd);
-  return encodeLanes<u32>(src, n, c, mask, lanes, states, outEnd);
+  if (width == 1) return encodeLanes<u8>(src, n, c, mask, lanes, kind, bases, basesEnd, states, outEnd);
+  if (width == 2) return encodeLanes<u16>(src, n, c, mask, lanes, kind, bases, basesEnd, states, outEnd);
+  return encodeLanes<u32>(src, n, c, mask, lanes, kind, bases, basesEnd, states, outEnd);
 }

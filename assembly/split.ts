@@ -126,3 +126,55 @@ export function packRaw(width: u32, src: usize, n: usize, c: u32, signed: u32, d
   if (width == 2) return packRawOf<u16>(src, n, c, signed, dst);
   return packRawOf<u32>(src, n, c, signed, dst);
 }
+
+// Channel statistics for the encoder's context models (docs/FORMAT.md §Mode 3).
+// Element e lies in channel ((e + offset) / D) mod T: D = 1 for the last
+// axis of a tensor, D = the product of the later dimensions for the first.
+// Both passes walk runs of D elements of one channel without dividing.
+
+/** The largest code (v >> shift) & mask of each of the T channels, as u8 at `out`. */
+function channelMaximaOf<T>(src: usize, n: usize, shift: u32, mask: u32, D: usize, T: usize, offset: usize, out: usize): void {
+  memory.fill(out, 0, T);
+  let ch = (offset / D) % T;
+  let e: usize = 0;
+  for (let run = D - offset % D; e < n; run = D) {
+    const end = min(e + run, n);
+    let m = u32(load<u8>(out + ch));
+    for (; e < end; e++) m = max(m, (<u32>load<T>(src + e * sizeof<T>()) >> shift) & mask);
+    store<u8>(out + ch, u8(m));
+    if (++ch == T) ch = 0;
+  }
+}
+
+export function channelMaxima(width: u32, src: usize, n: usize, shift: u32, mask: u32, D: usize, T: usize, offset: usize, out: usize): void {
+  if (width == 1) channelMaximaOf<u8>(src, n, shift, mask, D, T, offset, out);
+  else if (width == 2) channelMaximaOf<u16>(src, n, shift, mask, D, T, offset, out);
+  else channelMaximaOf<u32>(src, n, shift, mask, D, T, offset, out);
+}
+
+/**
+ * Histograms of codes (v >> shift) & (2^bits - 1) per bucket: channel ch
+ * counts into bucket load<u8>(bucketOf + ch), whose 2^bits u32 counts start
+ * at counts + (bucket << bits) * 4. Zeroes `buckets` histograms first.
+ */
+function histogramByChannelOf<T>(src: usize, n: usize, shift: u32, bits: u32, D: usize, T: usize, offset: usize, bucketOf: usize, buckets: usize, counts: usize): void {
+  const mask = (u32(1) << bits) - 1;
+  memory.fill(counts, 0, buckets << (bits + 2));
+  let ch = (offset / D) % T;
+  let e: usize = 0;
+  for (let run = D - offset % D; e < n; run = D) {
+    const end = min(e + run, n);
+    const h = counts + (usize(load<u8>(bucketOf + ch)) << (bits + 2));
+    for (; e < end; e++) {
+      const k = usize((<u32>load<T>(src + e * sizeof<T>()) >> shift) & mask) << 2;
+      store<u32>(h + k, load<u32>(h + k) + 1);
+    }
+    if (++ch == T) ch = 0;
+  }
+}
+
+export function histogramByChannel(width: u32, src: usize, n: usize, shift: u32, bits: u32, D: usize, T: usize, offset: usize, bucketOf: usize, buckets: usize, counts: usize): void {
+  if (width == 1) histogramByChannelOf<u8>(src, n, shift, bits, D, T, offset, bucketOf, buckets, counts);
+  else if (width == 2) histogramByChannelOf<u16>(src, n, shift, bits, D, T, offset, bucketOf, buckets, counts);
+  else histogramByChannelOf<u32>(src, n, shift, bits, D, T, offset, bucketOf, buckets, counts);
+}

@@ -52,13 +52,13 @@ coded.forEach((chunk, i) => {
   const h = readChunkHeader(chunk, layout, n);
   c.reset();
   const base = c.put(chunk);
-  c.fn.buildDecodeTable(c.put(new Uint8Array(h.freqs.buffer)), h.freqs.length, h.precision, codeShift(layout, h.k));
+  c.fn.buildDecodeTable(c.put(new Uint8Array(h.tables[0]!.buffer)), h.tables[0]!.length, h.precision, codeShift(layout, h.k), 0);
   const dst = c.alloc(n * 2);
   const states = c.alloc(4 * h.lanes);
   const initial = chunk.subarray(h.statesOffset, h.statesOffset + 4 * h.lanes);
   kernelMs += best(15, () => {
     c.view(states, initial.length).set(initial);
-    c.fn.decodeCodes(2, dst, n, codeShift(layout, h.k), 1, h.precision, h.lanes, states, base + h.payloadOffset, base + h.payloadOffset + h.payloadLength, base + h.rawOffset);
+    c.fn.decodeCodes(2, dst, n, codeShift(layout, h.k), 1, h.precision, h.lanes, 0, 0, 0, states, base + h.payloadOffset, base + h.payloadOffset + h.payloadLength, base + h.rawOffset);
   }).best;
 });
 const gbps = (ms: number) => (total / ms / 1e6).toFixed(2);

@@ -3,14 +3,16 @@
 // original file and in the container, so a batch is one contiguous range.
 
 import { decodeChunk, encodeChunk, type ChunkOptions, type EncodedChunk } from "./chunk.js";
+import type { ChunkPlace } from "./context.js";
 import { layoutById } from "./dtypes.js";
 import type { Core } from "./wasm.js";
 
-/** A chunk to code: its bytes within the batch's input, and its element layout id. */
+/** A chunk to code: its bytes within the batch's input, its element layout id and its place in its tensor. */
 export interface EncodePart {
   begin: number;
   end: number;
   layout: number;
+  place?: ChunkPlace;
 }
 
 /** A chunk to decode: its bytes within the batch's input. */
@@ -19,7 +21,7 @@ export interface DecodePart extends EncodePart {
 }
 
 export function encodeBatch(core: Core, input: Uint8Array, parts: EncodePart[], options: ChunkOptions): EncodedChunk[] {
-  return parts.map((p) => encodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), options));
+  return parts.map((p) => encodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), options, p.place));
 }
 
 /** Decodes the parts into one buffer, in order. */

@@ -7,6 +7,10 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
+import {
+  channelBuckets, contextBases, contextOf, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_ROW, entriesOf, groupBuckets, groupHistograms,
+  lanePattern, MAX_GROUPS, readContext, writeContext, type ChannelContext, type ChunkPlace,
+} from "./context.js";
 import { coarsen, codedBits, densify, entropyBits, modelBytes, normalize, readModel, sparse, writeModel, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
 
@@ -14,10 +18,14 @@ export const MODE_STORED = 0;
 export const MODE_RANS = 1;
 /** Byte streams only (safetensors headers, GGUF metadata): raw DEFLATE. */
 export const MODE_DEFLATE = 2;
+/** rANS coding pairs with channel contexts: one table per group of channels. */
+export const MODE_CONTEXT = 3;
 export const RANS_L = 1 << 16;
 export const MIN_PRECISION = 11;
 export const MAX_PRECISION = 15;
 export const MAX_LANES = 32;
+/** Codes over all of a chunk's tables: the encoder's table holds 2^12 entries. */
+export const MAX_CODES = 1 << 12;
 
 export interface ChunkOptions {
   /** Table precisions to try; each table has 2^P slots (default [11, 12]). */
@@ -34,10 +42,13 @@ export interface ChunkChoice {
   k: number;
   precision: number;
   lanes: number;
+  /** Channel context kind (CONTEXT_NONE, CONTEXT_ROW, CONTEXT_LANE) and its number of tables. */
+  context: number;
+  groups: number;
   bytes: number;
   /** Order-0 entropy of exponent-only codes plus raw sign/mantissa, in bits: the classic bound. */
   exponentBoundBits: number;
-  /** Order-0 entropy of the chosen codes plus their raw bits. */
+  /** Entropy of the chosen codes (per context group) plus their raw bits. */
   pairEntropyBits: number;
 }
 
@@ -57,8 +68,40 @@ export interface EncodedChunk {
   choice: ChunkChoice;
 }
 
-/** Encodes `data` (n elements of `layout`) as one chunk. */
-export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, options: ChunkOptions = {}): EncodedChunk {
+/** The models a chunk was coded with: one table, or one per context group. */
+interface CodingChoice {
+  k: number;
+  precision: number;
+  /** Per table, the counts coded with it and their normalised frequencies. */
+  tables: { counts: Histogram; freqs: Uint32Array }[];
+  context?: ChannelContext;
+  /** Exact size of the chunk in bits. */
+  bits: number;
+}
+
+/** Bytes of the models of a mode-3 chunk: per table, varint length and the model. */
+function modelsBytes(tables: CodingChoice["tables"]): number {
+  return tables.reduce((sum, t) => {
+    const m = modelBytes(t.counts, t.freqs);
+    return sum + varintBytes(m) + m;
+  }, 0);
+}
+
+function varintBytes(v: number): number {
+  let bytes = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+/**
+ * Encodes `data` (n elements of `layout`) as one chunk. With `place`, the
+ * chunk's position in its tensor, channel contexts (mode 3) compete with
+ * one table (mode 1) by exact size.
+ */
+export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, options: ChunkOptions = {}, place?: ChunkPlace): EncodedChunk {
   const fn = core.fn;
   const n = data.length / layout.width;
   core.reset();
@@ -69,11 +112,12 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   fn.histogram(layout.width, src, n, codeShift(layout, layout.maxK), finestBits, countsPtr);
   const finest = sparse(new Uint32Array(fn.memory.buffer, countsPtr, 1 << finestBits));
 
-  const lanes = laneCount(n);
+  const orderZeroLanes = laneCount(n);
   const headerBits = 8 * 16;
+  const fixedBits = (k: number, laneStates = orderZeroLanes) => n * rawBits(layout, k) + 32 * laneStates + headerBits;
   const exponentBoundBits = entropyBits(coarsen(finest, layout.maxK)) + n * rawBits(layout, 0);
   const ks = options.k === undefined ? [...Array(layout.maxK + 1).keys()] : [options.k];
-  let best: { k: number; precision: number; freqs: Uint32Array; bits: number; counts: Histogram } | undefined;
+  let best: CodingChoice | undefined;
   // Every k at the widest precision offered, then the other precisions for
   // the k that won: the best k hardly depends on P, and each model built
   // costs a normalisation (a sizeable share of encode time on big alphabets).
@@ -81,12 +125,16 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const tryModel = (k: number, counts: Histogram, precision: number) => {
     const freqs = normalize(counts, precision);
     if (!freqs) return;
-    const bits = codedBits(counts, freqs, precision) + 8 * modelBytes(counts, freqs) + n * rawBits(layout, k) + 32 * lanes + headerBits;
-    if (!best || bits < best.bits) best = { k, precision, freqs, bits, counts };
+    const bits = codedBits(counts, freqs, precision) + 8 * modelBytes(counts, freqs) + fixedBits(k);
+    if (!best || bits < best.bits) best = { k, precision, tables: [{ counts, freqs }], bits };
   };
   for (const k of ks) tryModel(k, coarsen(finest, layout.maxK - k), precisions[0]!);
-  const chosen: { k: number; counts: Histogram } | undefined = best;
-  if (chosen) for (const precision of precisions.slice(1)) tryModel(chosen.k, chosen.counts, precision);
+  const chosen = best;
+  if (chosen) for (const precision of precisions.slice(1)) tryModel(chosen.k, chosen.tables[0]!.counts, precision);
+  if (place) {
+    const contextual = bestContext(core, src, n, layout, place, ks, precisions, (k) => fixedBits(k, CONTEXT_LANES));
+    if (contextual && best && contextual.bits < best.bits) best = contextual;
+  }
 
   // Text-like byte streams (headers) have structure order-0 rANS cannot see.
   const deflated = layout.width === 1 && n > 0 ? deflateRawSync(data, { level: 9 }) : undefined;
@@ -100,32 +148,41 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     const bytes = out.finish();
     return {
       bytes,
-      choice: { elements: n, mode, k: 0, precision: 0, lanes: 0, bytes: bytes.length, exponentBoundBits, pairEntropyBits: exponentBoundBits },
+      choice: { elements: n, mode, k: 0, precision: 0, lanes: 0, context: CONTEXT_NONE, groups: 1, bytes: bytes.length, exponentBoundBits, pairEntropyBits: exponentBoundBits },
     };
   }
 
-  const { k, precision } = best;
-  const model = writeModel(best.counts, best.freqs);
-  const freqs = densify(best.counts, best.freqs);
+  const { k, precision, tables, context } = best;
+  const lanes = context ? CONTEXT_LANES : orderZeroLanes;
+  const cbits = codeBits(layout, k);
   const c = codeShift(layout, k);
-  const freqsPtr = core.put(new Uint8Array(freqs.buffer));
-  fn.buildEncodeTable(freqsPtr, freqs.length, precision);
+  tables.forEach((t, g) => {
+    const freqs = densify(t.counts, t.freqs);
+    fn.buildEncodeTable(core.put(new Uint8Array(freqs.buffer)), freqs.length, precision, g << cbits);
+  });
+  const bases = context ? core.put(new Uint8Array(contextBases(context, n, cbits + 4, (l) => new Uint16Array(l)).buffer)) : 0;
+  const basesEnd = context ? bases + 2 * (context.kind === CONTEXT_ROW ? Math.floor(n / CONTEXT_LANES) + 1 : lanePattern(context.run * context.stride)) : 0;
   const statesPtr = core.alloc(4 * lanes);
   const payloadCap = 2 * n + 16;
   const payloadBase = core.alloc(payloadCap);
   const payloadEnd = payloadBase + payloadCap;
-  const payloadStart = fn.encodeCodes(layout.width, src, n, c, codeBits(layout, k), lanes, statesPtr, payloadEnd);
+  const payloadStart = fn.encodeCodes(layout.width, src, n, c, cbits, lanes, context?.kind ?? CONTEXT_NONE, bases, basesEnd, statesPtr, payloadEnd);
   const rawPtr = core.alloc(Math.ceil((n * rawBits(layout, k)) / 8) + 8);
   const rawLength = fn.packRaw(layout.width, src, n, c, layout.signed, rawPtr);
 
   const head = new ByteWriter();
-  head.u8(MODE_RANS);
+  head.u8(context ? MODE_CONTEXT : MODE_RANS);
   head.u8(k | ((precision - MIN_PRECISION) << 4));
   head.u8(lanes / 4 - 1);
   head.u32(checksum);
-  head.varint(model.length);
+  if (context) writeContext(head, context);
+  const models = tables.map((t) => writeModel(t.counts, t.freqs));
+  head.varint(context ? models.reduce((sum, m) => sum + varintBytes(m.length) + m.length, 0) : models[0]!.length);
   head.varint(payloadEnd - payloadStart);
-  head.bytes(model);
+  for (const m of models) {
+    if (context) head.varint(m.length);
+    head.bytes(m);
+  }
   // The parts are laid out once into a buffer of the exact size.
   const parts = [head.finish(), core.view(statesPtr, 4 * lanes), core.view(payloadStart, payloadEnd - payloadStart), core.view(rawPtr, rawLength)];
   const bytes = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
@@ -137,10 +194,51 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   return {
     bytes,
     choice: {
-      elements: n, mode: MODE_RANS, k, precision, lanes, bytes: bytes.length, exponentBoundBits,
-      pairEntropyBits: entropyBits(best.counts) + n * rawBits(layout, k),
+      elements: n, mode: context ? MODE_CONTEXT : MODE_RANS, k, precision, lanes, context: context?.kind ?? CONTEXT_NONE, groups: tables.length,
+      bytes: bytes.length, exponentBoundBits,
+      pairEntropyBits: tables.reduce((sum, t) => sum + entropyBits(t.counts), 0) + n * rawBits(layout, k),
     },
   };
+}
+
+/**
+ * The best channel context for the chunk by exact size, or undefined when
+ * its place offers none: per geometry, buckets grouped at each k by
+ * estimated cost, then the best estimate normalised at each precision that
+ * fits its tables.
+ */
+function bestContext(
+  core: Core, src: number, n: number, layout: PairLayout, place: ChunkPlace,
+  ks: number[], precisions: number[], fixedBits: (k: number) => number,
+): CodingChoice | undefined {
+  let best: CodingChoice | undefined;
+  for (const cb of channelBuckets(core, src, n, layout, place)) {
+    const entries = entriesOf(cb, n);
+    let estimate: { k: number; groupOfBucket: number[]; bits: number } | undefined;
+    for (const k of ks) {
+      const most = Math.min(MAX_GROUPS, MAX_CODES >> codeBits(layout, k), (1 << MAX_PRECISION) >> precisions[precisions.length - 1]!);
+      if (most < 2) continue;
+      const g = groupBuckets(cb.buckets, layout.maxK - k, most, entries);
+      const bits = g.bits + fixedBits(k);
+      if (!estimate || bits < estimate.bits) estimate = { k, ...g, bits };
+    }
+    if (!estimate || Math.max(...estimate.groupOfBucket) === 0) continue;
+    const { k, groupOfBucket } = estimate;
+    const context = contextOf(cb, groupOfBucket, n);
+    const counts = groupHistograms(cb, groupOfBucket, layout.maxK - k);
+    const contextHead = new ByteWriter();
+    writeContext(contextHead, context);
+    const contextBits = 8 * contextHead.finish().length;
+    for (const precision of precisions) {
+      if (context.groups << precision > 1 << MAX_PRECISION) continue;
+      const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
+      if (tables.some((t) => !t.freqs)) continue;
+      const sized = tables as CodingChoice["tables"];
+      const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + 8 * modelsBytes(sized) + contextBits + fixedBits(k);
+      if (!best || bits < best.bits) best = { k, precision, tables: sized, context, bits };
+    }
+  }
+  return best;
 }
 
 /** The parsed header of a coded chunk, with offsets of its parts within the chunk. */
@@ -150,7 +248,9 @@ export interface ChunkHeader {
   k: number;
   precision: number;
   lanes: number;
-  freqs: Uint32Array;
+  /** Normalised frequencies over the alphabet: one table, or one per context group. */
+  tables: Uint32Array[];
+  context?: ChannelContext;
   statesOffset: number;
   payloadOffset: number;
   payloadLength: number;
@@ -167,13 +267,13 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
     const offset = r.pos;
     r.bytes(n * layout.width);
     if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `stored chunk has ${r.remaining} trailing bytes`);
-    return { mode, checksum, k: 0, precision: 0, lanes: 0, freqs: new Uint32Array(0), statesOffset: 0, payloadOffset: offset, payloadLength: 0, rawOffset: offset, rawLength: n * layout.width };
+    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], statesOffset: 0, payloadOffset: offset, payloadLength: 0, rawOffset: offset, rawLength: n * layout.width };
   }
   if (mode === MODE_DEFLATE && layout.width === 1) {
     const checksum = r.u32();
-    return { mode, checksum, k: 0, precision: 0, lanes: 0, freqs: new Uint32Array(0), statesOffset: 0, payloadOffset: r.pos, payloadLength: r.remaining, rawOffset: r.pos, rawLength: 0 };
+    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], statesOffset: 0, payloadOffset: r.pos, payloadLength: r.remaining, rawOffset: r.pos, rawLength: 0 };
   }
-  if (mode !== MODE_RANS) throw new AnsfError("CORRUPT_STREAM", `unknown chunk mode ${mode}`);
+  if (mode !== MODE_RANS && mode !== MODE_CONTEXT) throw new AnsfError("CORRUPT_STREAM", `unknown chunk mode ${mode}`);
   const kp = r.u8();
   const k = kp & 15;
   const precision = (kp >>> 4) + MIN_PRECISION;
@@ -182,9 +282,18 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
   const lanes = (r.u8() + 1) * 4;
   if (lanes > MAX_LANES) throw new AnsfError("CORRUPT_STREAM", `chunk has ${lanes} lanes, at most ${MAX_LANES} allowed`);
   const checksum = r.u32();
+  const alphabet = 1 << codeBits(layout, k);
+  let context: ChannelContext | undefined;
+  if (mode === MODE_CONTEXT) {
+    if (lanes !== CONTEXT_LANES) throw new AnsfError("CORRUPT_STREAM", `context chunk has ${lanes} lanes, not ${CONTEXT_LANES}`);
+    context = readContext(r, n, precision);
+    if (context.groups * alphabet > MAX_CODES) throw new AnsfError("CORRUPT_STREAM", `${context.groups} tables of ${alphabet} codes exceed ${MAX_CODES}`);
+  }
   const modelLength = r.varint();
   const payloadLength = r.varint();
-  const freqs = readModel(r.bytes(modelLength), 1 << codeBits(layout, k), precision);
+  const models = new ByteReader(r.bytes(modelLength), "chunk models");
+  const tables = context ? Array.from({ length: context.groups }, () => readModel(models.bytes(models.varint()), alphabet, precision)) : [readModel(models.bytes(modelLength), alphabet, precision)];
+  if (models.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk models have ${models.remaining} trailing bytes`);
   const statesOffset = r.pos;
   const states = r.bytes(4 * lanes);
   for (let j = 0; j < lanes; j++) {
@@ -197,7 +306,7 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
   const rawLength = Math.ceil((n * rawBits(layout, k)) / 8);
   r.bytes(rawLength);
   if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk has ${r.remaining} trailing bytes`);
-  return { mode, checksum, k, precision, lanes, freqs, statesOffset, payloadOffset, payloadLength, rawOffset, rawLength };
+  return { mode, checksum, k, precision, lanes, tables, ...(context ? { context } : {}), statesOffset, payloadOffset, payloadLength, rawOffset, rawLength };
 }
 
 /** Decodes one chunk of n elements into `out` (n * width bytes). */
@@ -208,15 +317,18 @@ export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n
   core.reset();
   const base = core.put(h.mode === MODE_DEFLATE ? inflate(chunk.subarray(h.payloadOffset), bytes) : chunk);
   let dst = h.mode === MODE_DEFLATE ? base : base + h.rawOffset;
-  if (h.mode === MODE_RANS) {
-    const freqsPtr = core.put(new Uint8Array(h.freqs.buffer));
-    fn.buildDecodeTable(freqsPtr, h.freqs.length, h.precision, codeShift(layout, h.k));
+  if (h.mode === MODE_RANS || h.mode === MODE_CONTEXT) {
+    const c = codeShift(layout, h.k);
+    h.tables.forEach((freqs, g) => fn.buildDecodeTable(core.put(new Uint8Array(freqs.buffer)), freqs.length, h.precision, c, g));
+    const ctx = h.context;
+    const bases = ctx ? core.put(new Uint8Array(contextBases(ctx, n, h.precision + 3, (l) => new Uint32Array(l)).buffer)) : 0;
+    const basesEnd = ctx ? bases + 4 * (ctx.kind === CONTEXT_ROW ? Math.floor(n / CONTEXT_LANES) + 1 : lanePattern(ctx.run * ctx.stride)) : 0;
     dst = core.alloc(bytes);
     const states = core.put(chunk.subarray(h.statesOffset, h.statesOffset + 4 * h.lanes));
     const payloadEnd = base + h.payloadOffset + h.payloadLength;
     const end = fn.decodeCodes(
-      layout.width, dst, n, codeShift(layout, h.k), layout.signed, h.precision,
-      h.lanes, states, base + h.payloadOffset, payloadEnd, base + h.rawOffset,
+      layout.width, dst, n, c, layout.signed, h.precision, h.lanes, ctx?.kind ?? CONTEXT_NONE, bases, basesEnd,
+      states, base + h.payloadOffset, payloadEnd, base + h.rawOffset,
     );
     if (end !== payloadEnd) {
       throw new AnsfError("CORRUPT_STREAM", `rANS payload ${end === 0 ? "overran its end" : `ended ${payloadEnd - end} bytes early`}`);

@@ -299,14 +299,16 @@ async function testFile(file: string, options: Options): Promise<void> {
 }
 
 function formatList(file: string, info: StreamInfo): string {
-  const rows = [["tensor", "dtype", "shape", "k", "ratio", "bits/w", "bound"]];
+  const rows = [["tensor", "dtype", "shape", "k", "context", "ratio", "bits/w", "bound"]];
   for (const s of info.segments) {
     const ks = [...new Set(s.ks)].join("/") || "-";
+    const contexts = [...new Set(s.chunks.filter((c) => c.context !== "none").map((c) => `${c.context}x${c.groups}`))].join("/") || "-";
     rows.push([
       s.name,
       s.dtype,
       `[${s.shape.join(",")}]`,
       ks,
+      contexts,
       s.ratio.toFixed(3),
       s.dtype === "bytes" ? "-" : s.bitsPerElement.toFixed(2),
       s.boundRatio ? s.boundRatio.toFixed(3) : "-",

@@ -1,9 +1,10 @@
 // What a stream holds, without decoding payloads: per segment its type,
-// shape, sizes, the k and precision each chunk chose, and the order-0
+// shape, sizes, the k, precision and context each chunk chose, and the order-0
 // exponent-only bound it is measured against.
 
 import { parseContainer, SEGMENT_TENSOR, type Index } from "./container.js";
-import { readChunkHeader, MODE_DEFLATE, MODE_RANS } from "./chunk.js";
+import { readChunkHeader, MODE_CONTEXT, MODE_DEFLATE, MODE_RANS } from "./chunk.js";
+import { CONTEXT_ROW } from "./context.js";
 import { parseSafetensorsHeader } from "./safetensors.js";
 import { core } from "./wasm.js";
 import { decodeSegment } from "./segments.js";
@@ -17,8 +18,11 @@ export interface SegmentInfo {
   /** k of each rANS chunk (top mantissa bits in the code); empty when stored. */
   ks: number[];
   precisions: number[];
-  /** Every chunk in order: elements, coded bytes, how it is coded, and its k (0 unless rANS). */
-  chunks: { elements: number; bytes: number; mode: "stored" | "rans" | "deflate"; k: number }[];
+  /**
+   * Every chunk in order: elements, coded bytes, how it is coded, its k (0
+   * unless rANS), and its channel context with its number of tables.
+   */
+  chunks: { elements: number; bytes: number; mode: "stored" | "rans" | "context" | "deflate"; k: number; context: "none" | "row" | "lane"; groups: number }[];
   ratio: number;
   bitsPerElement: number;
   /** Ratio an ideal order-0 exponent-only coder reaches on this tensor (0 for byte segments). */
@@ -57,11 +61,13 @@ export function inspect(stream: Uint8Array): StreamInfo {
     const chunks: SegmentInfo["chunks"] = [];
     for (const c of s.chunks) {
       const h = readChunkHeader(stream.subarray(c.offset, c.offset + c.length), s.layout, c.elements);
-      if (h.mode === MODE_RANS) {
+      if (h.mode === MODE_RANS || h.mode === MODE_CONTEXT) {
         ks.push(h.k);
         precisions.push(h.precision);
       }
-      chunks.push({ elements: c.elements, bytes: c.length, mode: h.mode === MODE_RANS ? "rans" : h.mode === MODE_DEFLATE ? "deflate" : "stored", k: h.k });
+      const mode = h.mode === MODE_RANS ? "rans" : h.mode === MODE_CONTEXT ? "context" : h.mode === MODE_DEFLATE ? "deflate" : "stored";
+      const context = !h.context ? "none" : h.context.kind === CONTEXT_ROW ? "row" : "lane";
+      chunks.push({ elements: c.elements, bytes: c.length, mode, k: h.k, context, groups: Math.max(1, h.tables.length) });
     }
     const elements = s.length / s.layout.width;
     return {

@@ -50,7 +50,9 @@ export function segmentRecord(layout: PairLayout, shape: number[], length: numbe
 
 /** Codes `data` (elements of `layout`) chunk by chunk on this thread; chunk offsets are filled in by the container writer. */
 export function encodeSegment(core: Core, data: Uint8Array, layout: PairLayout, shape: number[], options: EncodeOptions = {}): EncodedSegment {
-  const coded = chunkRanges(data.length, layout, options).map(([begin, end]) => encodeChunk(core, data.subarray(begin, end), layout, options));
+  const coded = chunkRanges(data.length, layout, options).map(([begin, end]) =>
+    encodeChunk(core, data.subarray(begin, end), layout, options, { shape, start: begin / layout.width }),
+  );
   return {
     segment: segmentRecord(layout, shape, data.length, coded.map((c) => ({ elements: c.choice.elements, length: c.bytes.length, choice: c.choice }))),
     chunks: coded.map((c) => c.bytes),

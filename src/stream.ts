@@ -72,7 +72,10 @@ export async function compressPlans(reader: Reader, out: Writable, source: Sourc
   const jobs = batches(items, (item) => item.end - item.begin).map((batch) => async () => {
     const base = batch[0]!.begin;
     const input = reader.read(base, batch[batch.length - 1]!.end - base);
-    const coded = await runner.encode(input, batch.map((it) => ({ begin: it.begin - base, end: it.end - base, layout: plans[it.plan]!.layout.id })));
+    const coded = await runner.encode(input, batch.map((it) => {
+      const plan = plans[it.plan]!;
+      return { begin: it.begin - base, end: it.end - base, layout: plan.layout.id, place: { shape: plan.shape, start: (it.begin - plan.begin) / plan.layout.width } };
+    }));
     return coded.map((c, j) => ({ plan: batch[j]!.plan, bytes: c.bytes, record: { elements: c.choice.elements, length: c.bytes.length, choice: c.choice } }));
   });
   const segments = plans.map((plan) => ({ plan, chunks: [] as ChunkRecord[] }));

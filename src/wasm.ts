@@ -15,12 +15,20 @@ export interface CoreExports {
   checksum(ptr: number, len: number): number;
   histogram(width: number, src: number, n: number, shift: number, bits: number, counts: number): void;
   packRaw(width: number, src: number, n: number, c: number, signed: number, dst: number): number;
-  buildDecodeTable(freqs: number, alphabet: number, precision: number, c: number): number;
-  buildEncodeTable(freqs: number, alphabet: number, precision: number): void;
-  encodeCodes(width: number, src: number, n: number, c: number, codeBits: number, lanes: number, states: number, outEnd: number): number;
+  channelMaxima(width: number, src: number, n: number, shift: number, mask: number, D: number, T: number, offset: number, out: number): void;
+  histogramByChannel(
+    width: number, src: number, n: number, shift: number, bits: number, D: number, T: number, offset: number,
+    bucketOf: number, buckets: number, counts: number,
+  ): void;
+  buildDecodeTable(freqs: number, alphabet: number, precision: number, c: number, group: number): number;
+  buildEncodeTable(freqs: number, alphabet: number, precision: number, first: number): number;
+  encodeCodes(
+    width: number, src: number, n: number, c: number, codeBits: number, lanes: number,
+    kind: number, bases: number, basesEnd: number, states: number, outEnd: number,
+  ): number;
   decodeCodes(
-    width: number, dst: number, n: number, c: number, signed: number, precision: number,
-    lanes: number, states: number, payload: number, payloadEnd: number, raw: number,
+    width: number, dst: number, n: number, c: number, signed: number, precision: number, lanes: number,
+    kind: number, bases: number, basesEnd: number, states: number, payload: number, payloadEnd: number, raw: number,
   ): number;
 }
 

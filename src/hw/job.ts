@@ -81,7 +81,7 @@ export function chunkJob(stream: Uint8Array, ref: ChunkRef): ChunkJob {
     codeBits: codeBits(ref.layout, h.k),
     shift: codeShift(ref.layout, h.k),
     rawBits: rawBits(ref.layout, h.k),
-    freqs: h.freqs,
+    freqs: h.tables[0]!,
     words: bytes.subarray(h.statesOffset, payloadEnd),
     payloadBytes: h.payloadLength,
     raw: bytes.subarray(h.rawOffset, h.rawOffset + h.rawLength),

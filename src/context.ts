@@ -1,0 +1,300 @@
+// Channel contexts (docs/FORMAT.md §Mode 3): several frequency tables per
+// chunk, each element's table chosen by its position alone.
+//
+// A trained layer's output (or input) channels differ in scale, so the
+// exponents of one channel share a distribution that differs from its
+// neighbours'. Channels are grouped by their largest exponent, one table a
+// group, and the group of every channel is stored. The decoder never looks
+// at data to pick a table, so its lanes stay branch-free:
+//  - CONTEXT_ROW: channels along the first axis, rows a multiple of 32
+//    elements long, so all 32 lanes of a round lie in one row: one table per
+//    round.
+//  - CONTEXT_LANE: element e in channel ((e + phase) / D) mod T: the last
+//    axis (D = 1), or the first when its rows do not line up with rounds
+//    (small tensors); one table per lane, the pattern repeating every
+//    lcm(D * T, 32) elements.
+
+import { BitReader, BitWriter, type ByteReader, type ByteWriter } from "./bytes.js";
+import { codeBits, type PairLayout } from "./dtypes.js";
+import { AnsfError } from "./errors.js";
+import { coarsen, sparse, type Histogram } from "./model.js";
+import type { Core } from "./wasm.js";
+
+export const CONTEXT_NONE = 0;
+export const CONTEXT_ROW = 1;
+export const CONTEXT_LANE = 2;
+export const MAX_GROUPS = 8;
+/** Largest CONTEXT_LANE pattern, in elements: lcm(D * T, 32) u32 bases stay within 128 KiB. */
+export const MAX_LANE_PATTERN = 1 << 15;
+/** Channels are first sorted into at most this many buckets by their largest exponent. */
+const MAX_BUCKETS = 16;
+/** Contexts use the 32-lane loops, whatever the chunk's size. */
+export const CONTEXT_LANES = 32;
+/** Below this, 32 lanes' states and a second table outweigh what a context can save. */
+const MIN_CONTEXT_ELEMENTS = 4096;
+
+/** Where a chunk lies in its tensor: what the encoder needs to find channels. */
+export interface ChunkPlace {
+  shape: readonly number[];
+  /** Index of the chunk's first element in the tensor. */
+  start: number;
+}
+
+/** A chunk's channel context as stored. */
+export interface ChannelContext {
+  kind: typeof CONTEXT_ROW | typeof CONTEXT_LANE;
+  groups: number;
+  /** CONTEXT_ROW: rounds per row; CONTEXT_LANE: T, the channels. */
+  stride: number;
+  /** CONTEXT_LANE: D, consecutive elements per channel (1 for CONTEXT_ROW). */
+  run: number;
+  /** CONTEXT_ROW: rounds of the first row before the chunk; CONTEXT_LANE: element 0's position in the period D * T. */
+  phase: number;
+  /** The group of each row the chunk touches (CONTEXT_ROW) or of each of the T channels (CONTEXT_LANE). */
+  map: Uint8Array;
+}
+
+/** How many map entries a chunk of n elements has. */
+export function mapEntries(kind: number, stride: number, phase: number, n: number): number {
+  return kind === CONTEXT_ROW ? Math.ceil((phase + Math.ceil(n / CONTEXT_LANES)) / stride) : stride;
+}
+
+/** The group of element e: the reference the Wasm tables and the hardware model follow. */
+export function groupOf(ctx: ChannelContext, e: number): number {
+  const i = ctx.kind === CONTEXT_ROW ? Math.floor((Math.floor(e / CONTEXT_LANES) + ctx.phase) / ctx.stride) : Math.floor(((e + ctx.phase) % (ctx.run * ctx.stride)) / ctx.run);
+  return ctx.map[i]!;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Elements in one repeat of a CONTEXT_LANE pattern. */
+export function lanePattern(T: number): number {
+  return (T / gcd(T, CONTEXT_LANES)) * CONTEXT_LANES;
+}
+
+function bitsFor(groups: number): number {
+  return 32 - Math.clz32(groups - 1);
+}
+
+/**
+ * The tables of a chunk of n elements laid out for the Wasm loops: for each
+ * round, the group's table offset g << unitShift, once per round (CONTEXT_ROW,
+ * the tail round included) or once per lane (CONTEXT_LANE, one repeat).
+ */
+export function contextBases<A extends Uint16Array | Uint32Array>(ctx: ChannelContext, n: number, unitShift: number, make: (length: number) => A): A {
+  if (ctx.kind === CONTEXT_ROW) {
+    const rounds = Math.floor(n / CONTEXT_LANES) + 1;
+    const last = ctx.map.length - 1;
+    const bases = make(rounds);
+    for (let r = 0; r < rounds; r++) bases[r] = ctx.map[Math.min(Math.floor((r + ctx.phase) / ctx.stride), last)]! << unitShift;
+    return bases;
+  }
+  const bases = make(lanePattern(ctx.run * ctx.stride));
+  for (let e = 0; e < bases.length; e++) bases[e] = groupOf(ctx, e) << unitShift;
+  return bases;
+}
+
+export function writeContext(out: ByteWriter, ctx: ChannelContext): void {
+  out.u8(ctx.kind | ((ctx.groups - 1) << 4));
+  out.varint(ctx.stride);
+  if (ctx.kind === CONTEXT_LANE) out.varint(ctx.run);
+  out.varint(ctx.phase);
+  const bits = new BitWriter();
+  const width = bitsFor(ctx.groups);
+  for (const g of ctx.map) bits.bits(g, width);
+  const map = bits.finish();
+  out.varint(map.length);
+  out.bytes(map);
+}
+
+/** Reads and validates a context for a chunk of n elements with tables of 2^precision slots. */
+export function readContext(r: ByteReader, n: number, precision: number): ChannelContext {
+  const bad = (why: string) => new AnsfError("CORRUPT_STREAM", `channel context: ${why}`);
+  const head = r.u8();
+  const kind = head & 15;
+  const groups = (head >>> 4) + 1;
+  if (kind !== CONTEXT_ROW && kind !== CONTEXT_LANE) throw bad(`unknown kind ${kind}`);
+  if (groups < 2 || groups > MAX_GROUPS) throw bad(`${groups} groups, expected 2 to ${MAX_GROUPS}`);
+  if (groups << precision > 1 << 15) throw bad(`${groups} tables of 2^${precision} slots exceed 2^15`);
+  const stride = r.varint();
+  const run = kind === CONTEXT_LANE ? r.varint() : 1;
+  const phase = r.varint();
+  if (stride < 1 || run < 1) throw bad(`stride ${stride} and run ${run} must be positive`);
+  if (kind === CONTEXT_LANE && (run * stride > MAX_LANE_PATTERN || lanePattern(run * stride) > MAX_LANE_PATTERN)) {
+    throw bad(`lane pattern of ${run} x ${stride} repeats after more than ${MAX_LANE_PATTERN} elements`);
+  }
+  if (phase >= run * stride) throw bad(`phase ${phase} outside a period of ${run * stride}`);
+  const entries = mapEntries(kind, stride, phase, n);
+  const width = bitsFor(groups);
+  const length = r.varint();
+  if (length !== Math.ceil((entries * width) / 8)) throw bad(`map of ${length} bytes for ${entries} entries of ${width} bits`);
+  const bits = new BitReader(r.bytes(length), "channel context map");
+  const map = new Uint8Array(entries);
+  for (let i = 0; i < entries; i++) {
+    map[i] = bits.bits(width);
+    if (map[i]! >= groups) throw bad(`entry ${i} names group ${map[i]} of ${groups}`);
+  }
+  return { kind, groups, stride, run, phase, map };
+}
+
+/** A geometry's channels, bucketed by largest exponent, with each bucket's code counts at the finest k. */
+export interface ChannelBuckets {
+  kind: typeof CONTEXT_ROW | typeof CONTEXT_LANE;
+  /** Element e of the chunk lies in channel ((e + offset) / D) mod T. */
+  D: number;
+  T: number;
+  offset: number;
+  bucketOf: Uint8Array;
+  buckets: Histogram[];
+}
+
+/**
+ * Channel contexts this chunk could use: the first axis, by rows when they
+ * are a multiple of 32 elements (and the chunk starts on a round), else by
+ * lanes when the tensor is small; the last axis when its pattern is short
+ * enough.
+ */
+function geometries(place: ChunkPlace, n: number): { kind: typeof CONTEXT_ROW | typeof CONTEXT_LANE; D: number; T: number }[] {
+  const { shape, start } = place;
+  if (shape.length < 2 || n < MIN_CONTEXT_ELEMENTS) return [];
+  const found: { kind: typeof CONTEXT_ROW | typeof CONTEXT_LANE; D: number; T: number }[] = [];
+  const rows = shape[0]!;
+  const D = shape.slice(1).reduce((a, b) => a * b, 1);
+  if (rows >= 2 && D % CONTEXT_LANES === 0 && start % CONTEXT_LANES === 0) found.push({ kind: CONTEXT_ROW, D, T: rows });
+  else if (rows >= 2 && D * rows <= MAX_LANE_PATTERN && lanePattern(D * rows) <= MAX_LANE_PATTERN) found.push({ kind: CONTEXT_LANE, D, T: rows });
+  const T = shape[shape.length - 1]!;
+  if (T >= 2 && T < D * rows && lanePattern(T) <= MAX_LANE_PATTERN) found.push({ kind: CONTEXT_LANE, D: 1, T });
+  return found;
+}
+
+/**
+ * The channels of each geometry the n elements at `src` (in Wasm memory)
+ * could use, bucketed by largest exponent: two passes over the data each.
+ */
+export function channelBuckets(core: Core, src: number, n: number, layout: PairLayout, place: ChunkPlace): ChannelBuckets[] {
+  const fn = core.fn;
+  const finestBits = codeBits(layout, layout.maxK);
+  return geometries(place, n).map(({ kind, D, T }) => {
+    const offset = kind === CONTEXT_ROW ? place.start : place.start % (D * T);
+    const maxima = core.alloc(T);
+    fn.channelMaxima(layout.width, src, n, layout.mantissaBits, (1 << layout.exponentBits) - 1, D, T, offset, maxima);
+    const mx = core.view(maxima, T).slice();
+    // Channels the chunk touches, bucketed by rank of their largest exponent;
+    // below the top MAX_BUCKETS values, the rest share the lowest bucket.
+    const first = kind === CONTEXT_ROW ? Math.floor(offset / D) : 0;
+    const count = kind === CONTEXT_ROW ? Math.floor((offset + n - 1) / D) - first + 1 : Math.min(T, Math.ceil(n / D));
+    const values = new Set<number>();
+    for (let i = 0; i < count; i++) values.add(mx[(first + i) % T]!);
+    const sorted = [...values].sort((a, b) => a - b);
+    const kept = sorted.slice(-MAX_BUCKETS);
+    const bucketOf = new Uint8Array(T);
+    for (let ch = 0; ch < T; ch++) bucketOf[ch] = Math.max(0, kept.indexOf(Math.max(mx[ch]!, kept[0]!)));
+    const buckets = kept.length;
+    const bucketPtr = core.put(bucketOf);
+    const counts = core.alloc(buckets << (finestBits + 2));
+    fn.histogramByChannel(layout.width, src, n, layout.mantissaBits - layout.maxK, finestBits, D, T, offset, bucketPtr, buckets, counts);
+    const all = new Uint32Array(fn.memory.buffer, counts, buckets << finestBits);
+    const hists = Array.from({ length: buckets }, (_, b) => sparse(all.subarray(b << finestBits, (b + 1) << finestBits)));
+    return { kind, D, T, offset, bucketOf, buckets: hists };
+  });
+}
+
+/** A table's estimated cost per present code, in bits (a gamma-coded frequency). */
+const MODEL_BITS_PER_CODE = 10;
+
+/**
+ * The partition of buckets (sorted by largest exponent) into at most `most`
+ * contiguous groups that minimises the estimated cost at this k (`shift`
+ * below the finest), a map of `entries` included, by dynamic programming
+ * over bucket ranges. Returns each bucket's group and the estimated bits.
+ */
+export function groupBuckets(buckets: readonly Histogram[], shift: number, most: number, entries: number): { groupOfBucket: number[]; bits: number } {
+  const B = buckets.length;
+  const coarse = buckets.map((h) => coarsen(h, shift));
+  // cost[i][j]: buckets i..j-1 as one group, grown a bucket at a time with
+  // the entropy kept as N log N - sum(c log c).
+  const cost: number[][] = [];
+  const acc = new Float64Array(coarse[0]?.alphabet ?? 0);
+  for (let i = 0; i < B; i++) {
+    cost.push([]);
+    let cLogC = 0;
+    let total = 0;
+    let present = 0;
+    for (let j = i; j < B; j++) {
+      const h = coarse[j]!;
+      for (let x = 0; x < h.symbols.length; x++) {
+        const s = h.symbols[x]!;
+        const old = acc[s]!;
+        if (old === 0) present++;
+        else cLogC -= old * Math.log2(old);
+        const c = old + h.counts[x]!;
+        acc[s] = c;
+        cLogC += c * Math.log2(c);
+      }
+      total += h.total;
+      cost[i]![j + 1] = total * Math.log2(total) - cLogC + MODEL_BITS_PER_CODE * present + 16;
+    }
+    for (let j = i; j < B; j++) for (const s of coarse[j]!.symbols) acc[s] = 0;
+  }
+  // best[g][j]: buckets 0..j-1 in g groups; from[g][j]: where the last group starts.
+  const best: number[][] = [[0, ...Array<number>(B).fill(Infinity)]];
+  const from: number[][] = [[]];
+  for (let g = 1; g <= Math.min(most, B); g++) {
+    best.push(Array<number>(B + 1).fill(Infinity));
+    from.push(Array<number>(B + 1).fill(0));
+    for (let j = 1; j <= B; j++) {
+      for (let i = g - 1; i < j; i++) {
+        const c = best[g - 1]![i]! + cost[i]![j]!;
+        if (c < best[g]![j]!) {
+          best[g]![j] = c;
+          from[g]![j] = i;
+        }
+      }
+    }
+  }
+  // Each group count with the cost of its map: entries of bitsFor(g) bits.
+  const total = (g: number) => best[g]![B]! + entries * bitsFor(g);
+  let groups = 1;
+  for (let g = 2; g < best.length; g++) if (total(g) < total(groups)) groups = g;
+  const groupOfBucket = Array<number>(B).fill(0);
+  for (let g = groups, j = B; g >= 1; g--) {
+    const i = from[g]![j]!;
+    for (let b = i; b < j; b++) groupOfBucket[b] = g - 1;
+    j = i;
+  }
+  return { groupOfBucket, bits: total(groups) };
+}
+
+/** How many map entries a context on these channels has, for a chunk of n elements. */
+export function entriesOf(cb: ChannelBuckets, n: number): number {
+  return cb.kind === CONTEXT_LANE ? cb.T : Math.floor((cb.offset + n - 1) / cb.D) - Math.floor(cb.offset / cb.D) + 1;
+}
+
+/** The context that gives bucket b's channels group groupOfBucket[b], for a chunk of n elements. */
+export function contextOf(cb: ChannelBuckets, groupOfBucket: readonly number[], n: number): ChannelContext {
+  const groups = Math.max(...groupOfBucket) + 1;
+  const groupOfChannel = (ch: number) => groupOfBucket[cb.bucketOf[ch]!]!;
+  if (cb.kind === CONTEXT_LANE) {
+    return { kind: CONTEXT_LANE, groups, stride: cb.T, run: cb.D, phase: cb.offset, map: Uint8Array.from({ length: cb.T }, (_, ch) => groupOfChannel(ch)) };
+  }
+  const stride = cb.D / CONTEXT_LANES;
+  const phase = (cb.offset / CONTEXT_LANES) % stride;
+  const first = Math.floor(cb.offset / cb.D);
+  const map = Uint8Array.from({ length: mapEntries(CONTEXT_ROW, stride, phase, n) }, (_, j) => groupOfChannel((first + j) % cb.T));
+  return { kind: CONTEXT_ROW, groups, stride, run: 1, phase, map };
+}
+
+/** Per group, the code counts at `shift` below the finest k. */
+export function groupHistograms(cb: ChannelBuckets, groupOfBucket: readonly number[], shift: number): Histogram[] {
+  const alphabet = cb.buckets[0]!.alphabet;
+  const groups = Math.max(...groupOfBucket) + 1;
+  const dense = Array.from({ length: groups }, () => new Float64Array(alphabet));
+  cb.buckets.forEach((h, b) => {
+    const d = dense[groupOfBucket[b]!]!;
+    h.symbols.forEach((s, i) => (d[s]! += h.counts[i]!));
+  });
+  return dense.map((d) => coarsen(sparse(d), shift));
+}
