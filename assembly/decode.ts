@@ -378,7 +378,8 @@ function tail<T>(dst: usize, e: usize, n: usize, c: u32, signed: u32, precision:
 }
 
 // The 32-lane shapes, each its own function: x >> P by an immediate for the
-// encoder's default precisions (11, 12), any P otherwise, per context kind.
+// encoder's precisions (11 and 12 order-0, 9 to 12 with contexts, whose
+// several tables share the room of one), any P otherwise, per context kind.
 // V8 optimises a function at a time in the background; one function holding
 // every shape takes it ~10 ms, during which decoding runs unoptimised.
 function narrow32P11(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
@@ -390,6 +391,12 @@ function narrow32P12(dst: usize, n: usize, c: u32, signed: u32, states: usize, p
 function narrow32(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
   return rounds32<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_NONE, states, payload, payloadEnd, raw);
 }
+function narrowRow32P9(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, 9, true, CONTEXT_ROW, states, payload, payloadEnd, raw);
+}
+function narrowRow32P10(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, 10, true, CONTEXT_ROW, states, payload, payloadEnd, raw);
+}
 function narrowRow32P11(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
   return rounds32<u16>(dst, n, c, signed, 11, true, CONTEXT_ROW, states, payload, payloadEnd, raw);
 }
@@ -398,6 +405,12 @@ function narrowRow32P12(dst: usize, n: usize, c: u32, signed: u32, states: usize
 }
 function narrowRow32(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
   return rounds32<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_ROW, states, payload, payloadEnd, raw);
+}
+function narrowLane32P9(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, 9, true, CONTEXT_LANE, states, payload, payloadEnd, raw);
+}
+function narrowLane32P10(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return rounds32<u16>(dst, n, c, signed, 10, true, CONTEXT_LANE, states, payload, payloadEnd, raw);
 }
 function narrowLane32P11(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
   return rounds32<u16>(dst, n, c, signed, 11, true, CONTEXT_LANE, states, payload, payloadEnd, raw);
@@ -427,11 +440,15 @@ function wideLane32<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32
 
 function narrowShape(kind: u32, dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
   if (kind == CONTEXT_ROW) {
+    if (precision == 9) return narrowRow32P9(dst, n, c, signed, states, payload, payloadEnd, raw);
+    if (precision == 10) return narrowRow32P10(dst, n, c, signed, states, payload, payloadEnd, raw);
     if (precision == 11) return narrowRow32P11(dst, n, c, signed, states, payload, payloadEnd, raw);
     if (precision == 12) return narrowRow32P12(dst, n, c, signed, states, payload, payloadEnd, raw);
     return narrowRow32(dst, n, c, signed, precision, states, payload, payloadEnd, raw);
   }
   if (kind == CONTEXT_LANE) {
+    if (precision == 9) return narrowLane32P9(dst, n, c, signed, states, payload, payloadEnd, raw);
+    if (precision == 10) return narrowLane32P10(dst, n, c, signed, states, payload, payloadEnd, raw);
     if (precision == 11) return narrowLane32P11(dst, n, c, signed, states, payload, payloadEnd, raw);
     if (precision == 12) return narrowLane32P12(dst, n, c, signed, states, payload, payloadEnd, raw);
     return narrowLane32(dst, n, c, signed, precision, states, payload, payloadEnd, raw);

@@ -8,8 +8,8 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import {
-  channelBuckets, contextBases, contextOf, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_ROW, entriesOf, groupBuckets, groupHistograms,
-  lanePattern, MAX_GROUPS, readContext, writeContext, type ChannelContext, type ChunkPlace,
+  channelBuckets, contextBases, contextOf, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_ROW, CONTEXT_TABLE_SLOTS, entriesOf, groupBuckets,
+  groupHistograms, lanePattern, MAX_GROUPS, MIN_CONTEXT_PRECISION, readContext, writeContext, type ChannelContext, type ChunkPlace,
 } from "./context.js";
 import { coarsen, codedBits, densify, entropyBits, modelBytes, normalize, readModel, sparse, writeModel, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
@@ -172,7 +172,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
 
   const head = new ByteWriter();
   head.u8(context ? MODE_CONTEXT : MODE_RANS);
-  head.u8(k | ((precision - MIN_PRECISION) << 4));
+  head.u8(k | ((precision - (context ? MIN_CONTEXT_PRECISION : MIN_PRECISION)) << 4));
   head.u8(lanes / 4 - 1);
   head.u32(checksum);
   if (context) writeContext(head, context);
@@ -204,8 +204,8 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
 /**
  * The best channel context for the chunk by exact size, or undefined when
  * its place offers none: per geometry, buckets grouped at each k by
- * estimated cost, then the best estimate normalised at each precision that
- * fits its tables.
+ * estimated cost, then the best estimate normalised at the two finest
+ * precisions whose tables fit in CONTEXT_TABLE_SLOTS.
  */
 function bestContext(
   core: Core, src: number, n: number, layout: PairLayout, place: ChunkPlace,
@@ -216,7 +216,7 @@ function bestContext(
     const entries = entriesOf(cb, n);
     let estimate: { k: number; groupOfBucket: number[]; bits: number } | undefined;
     for (const k of ks) {
-      const most = Math.min(MAX_GROUPS, MAX_CODES >> codeBits(layout, k), (1 << MAX_PRECISION) >> precisions[precisions.length - 1]!);
+      const most = Math.min(MAX_GROUPS, MAX_CODES >> codeBits(layout, k));
       if (most < 2) continue;
       const g = groupBuckets(cb.buckets, layout.maxK - k, most, entries);
       const bits = g.bits + fixedBits(k);
@@ -229,8 +229,10 @@ function bestContext(
     const contextHead = new ByteWriter();
     writeContext(contextHead, context);
     const contextBits = 8 * contextHead.finish().length;
-    for (const precision of precisions) {
-      if (context.groups << precision > 1 << MAX_PRECISION) continue;
+    // The tables share the decoder's room of one: the finest precision that fits, or one less.
+    const finest = Math.min(precisions[0]!, 31 - Math.clz32(CONTEXT_TABLE_SLOTS / context.groups));
+    for (const precision of [finest, finest - 1]) {
+      if (precision < MIN_CONTEXT_PRECISION) continue;
       const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
       if (tables.some((t) => !t.freqs)) continue;
       const sized = tables as CodingChoice["tables"];
@@ -276,7 +278,7 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
   if (mode !== MODE_RANS && mode !== MODE_CONTEXT) throw new AnsfError("CORRUPT_STREAM", `unknown chunk mode ${mode}`);
   const kp = r.u8();
   const k = kp & 15;
-  const precision = (kp >>> 4) + MIN_PRECISION;
+  const precision = (kp >>> 4) + (mode === MODE_CONTEXT ? MIN_CONTEXT_PRECISION : MIN_PRECISION);
   if (k > layout.maxK) throw new AnsfError("CORRUPT_STREAM", `chunk k = ${k} exceeds ${layout.maxK} for ${layout.name}`);
   if (precision > MAX_PRECISION) throw new AnsfError("CORRUPT_STREAM", `chunk precision ${precision} exceeds ${MAX_PRECISION}`);
   const lanes = (r.u8() + 1) * 4;

@@ -24,6 +24,14 @@ export const CONTEXT_NONE = 0;
 export const CONTEXT_ROW = 1;
 export const CONTEXT_LANE = 2;
 export const MAX_GROUPS = 8;
+/** Context tables are coarser than order-0 ones: P from 9 (stored as P - 9). */
+export const MIN_CONTEXT_PRECISION = 9;
+/**
+ * Slots of all a chunk's context tables together, as the encoder lays them
+ * out: 2^12 slots (32 KiB of decode table) stay in L1 beside the lane
+ * states, as one order-0 table at P = 12 does. The format allows 2^15.
+ */
+export const CONTEXT_TABLE_SLOTS = 1 << 12;
 /** Largest CONTEXT_LANE pattern, in elements: lcm(D * T, 32) u32 bases stay within 128 KiB. */
 export const MAX_LANE_PATTERN = 1 << 15;
 /** Channels are first sorted into at most this many buckets by their largest exponent. */

@@ -1,0 +1,134 @@
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { decodeChunk, encodeChunk, MODE_CONTEXT, MODE_RANS, readChunkHeader } from "../src/chunk.js";
+import { contextBases, CONTEXT_LANE, CONTEXT_ROW, groupOf, lanePattern, type ChannelContext, type ChunkPlace } from "../src/context.js";
+import { layoutOf } from "../src/dtypes.js";
+import { AnsfError, decode, encode } from "../src/index.js";
+import { parseSafetensors } from "../src/safetensors.js";
+import { core } from "../src/wasm.js";
+
+const fixture = readFileSync("fixtures/stories260K.bf16.safetensors");
+const tensors = parseSafetensors(fixture).tensors;
+const bf16 = layoutOf("bf16");
+
+/** The fixture's bf16 words from its first tensors, n of them, as a fresh buffer. */
+function words(n: number): Uint16Array {
+  const start = tensors[0]!.begin;
+  return new Uint16Array(fixture.buffer.slice(fixture.byteOffset + start, fixture.byteOffset + start + 2 * n));
+}
+
+/**
+ * Real weights whose channels differ in scale by whole binades, as layers
+ * of a trained network do: channel ch gets 2^(ch mod 4) times the
+ * magnitude (an exact exponent shift, so every pattern stays a weight).
+ */
+function scaledChannels(n: number, channelOf: (e: number) => number): Uint8Array {
+  const w = words(n);
+  for (let e = 0; e < n; e++) {
+    const exp = (w[e]! >>> 7) & 0xff;
+    const shift = channelOf(e) % 4;
+    if (exp > 0 && exp + shift < 0xff) w[e] = w[e]! + (shift << 7);
+  }
+  return new Uint8Array(w.buffer);
+}
+
+function roundTrip(data: Uint8Array, place?: ChunkPlace) {
+  const { bytes, choice } = encodeChunk(core(), data, bf16, {}, place);
+  const out = new Uint8Array(data.length);
+  decodeChunk(core(), bytes, bf16, data.length / 2, out);
+  expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
+  return { bytes, choice };
+}
+
+describe("channel contexts", () => {
+  it("lay out each element's table exactly as groupOf says, for rows and lane patterns", () => {
+    const n = 5000;
+    const row: ChannelContext = { kind: CONTEXT_ROW, groups: 3, stride: 3, run: 1, phase: 2, map: Uint8Array.from({ length: 53 }, (_, i) => (i * 7) % 3) };
+    const rounds = contextBases(row, n, 0, (l) => new Uint32Array(l));
+    expect(rounds.length).toBe(Math.floor(n / 32) + 1);
+    for (let e = 0; e < n; e++) expect(rounds[Math.floor(e / 32)]).toBe(groupOf(row, e));
+    for (const [run, stride] of [[1, 24], [1, 1440], [60, 240], [9, 7]] as const) {
+      const lane: ChannelContext = { kind: CONTEXT_LANE, groups: 4, stride, run, phase: 5 % (run * stride), map: Uint8Array.from({ length: stride }, (_, i) => (i * 5) % 4) };
+      const pattern = contextBases(lane, n, 0, (l) => new Uint32Array(l));
+      expect(pattern.length).toBe(lanePattern(run * stride));
+      expect(pattern.length % 32).toBe(0);
+      for (let e = 0; e < 3 * pattern.length; e++) expect(pattern[e % pattern.length]).toBe(groupOf(lane, e));
+    }
+  });
+
+  it("code rows of 32k elements with a table per round, and decode them byte for byte", () => {
+    const rows = 300;
+    const cols = 64;
+    const n = rows * cols + 17;
+    const data = scaledChannels(n, (e) => Math.floor(e / cols));
+    const plain = roundTrip(data);
+    // A chunk that starts inside a row (phase ≠ 0) and ends in a partial round.
+    for (const start of [0, 2 * cols + 32]) {
+      const { bytes, choice } = roundTrip(data, { shape: [rows + 4, cols], start });
+      expect(choice.mode).toBe(MODE_CONTEXT);
+      expect(choice.context).toBe(CONTEXT_ROW);
+      expect(choice.groups).toBeGreaterThan(1);
+      expect(bytes.length).toBeLessThan(plain.bytes.length);
+      const h = readChunkHeader(bytes, bf16, n / 1);
+      expect(h.context!.phase).toBe((start / 32) % 2);
+    }
+  });
+
+  it("code the last axis with a table per lane, periods that do and do not divide 32, and decode them byte for byte", () => {
+    for (const cols of [24, 64, 100]) {
+      const n = 40 * cols * 5 + 3;
+      const data = scaledChannels(n, (e) => (e + 7) % cols);
+      const { bytes, choice } = roundTrip(data, { shape: [Math.ceil((n + 7) / cols), cols], start: 7 });
+      expect(choice.mode).toBe(MODE_CONTEXT);
+      expect(choice.context).toBe(CONTEXT_LANE);
+      expect(bytes.length).toBeLessThan(roundTrip(data).bytes.length);
+    }
+  });
+
+  it("never make a chunk larger than order-0 coding: the encoder compares exact sizes", () => {
+    for (const t of tensors.filter((t) => t.dtype === "BF16")) {
+      const data = fixture.subarray(t.begin, t.end);
+      const plain = roundTrip(data);
+      const ctx = roundTrip(data, { shape: t.shape, start: 0 });
+      expect(ctx.bytes.length).toBeLessThanOrEqual(plain.bytes.length);
+      if (ctx.choice.mode === MODE_RANS) expect(Buffer.from(ctx.bytes).equals(Buffer.from(plain.bytes))).toBe(true);
+    }
+  });
+
+  it("follow the shape given to encode(), and the stream decodes without it", () => {
+    const data = scaledChannels(256 * 64, (e) => Math.floor(e / 64));
+    const stream = encode(data, { dtype: "bf16", shape: [256, 64] });
+    expect(stream.length).toBeLessThan(encode(data, { dtype: "bf16" }).length);
+    expect(Buffer.from(decode(stream)).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it("refuse every truncation and report every flipped header bit or wrong data as an AnsfError", () => {
+    const n = 200 * 64;
+    const data = scaledChannels(n, (e) => Math.floor(e / 64));
+    const { bytes } = roundTrip(data, { shape: [200, 64], start: 0 });
+    const h = readChunkHeader(bytes, bf16, n);
+    const out = new Uint8Array(2 * n);
+    const outcome = (chunk: Uint8Array): string => {
+      try {
+        decodeChunk(core(), chunk, bf16, n, out);
+        return Buffer.from(out).equals(Buffer.from(data)) ? "exact" : "WRONG";
+      } catch (err) {
+        expect(err).toBeInstanceOf(AnsfError);
+        return (err as AnsfError).code;
+      }
+    };
+    for (let cut = 0; cut < bytes.length; cut += cut < h.statesOffset + 200 ? 1 : 997) {
+      expect(["TRUNCATED", "CORRUPT_STREAM"]).toContain(outcome(bytes.subarray(0, cut)));
+    }
+    const seen = new Set<string>();
+    for (let bit = 0; bit < 8 * h.statesOffset; bit++) {
+      const bad = bytes.slice();
+      bad[bit >> 3]! ^= 1 << (bit & 7);
+      const result = outcome(bad);
+      expect(result).not.toBe("WRONG");
+      seen.add(result);
+    }
+    expect(seen).toContain("CORRUPT_STREAM");
+    expect(seen).toContain("CHECKSUM_MISMATCH");
+  });
+});
