@@ -132,16 +132,48 @@ export function packRaw(width: u32, src: usize, n: usize, c: u32, signed: u32, d
 // axis of a tensor, D = the product of the later dimensions for the first.
 // Both passes walk runs of D elements of one channel without dividing.
 
-/** The largest code (v >> shift) & mask of each of the T channels, as u8 at `out`. */
+/** The larger of m and the codes (v >> shift) & mask of elements [e, end). */
+// @ts-ignore: decorator
+@inline function maxCode<T>(src: usize, e: usize, end: usize, shift: u32, mask: u32, m: u32): u32 {
+  if (sizeof<T>() == 2) {
+    // Eight at a time: codes fit u16 lanes.
+    let v = i16x8.splat(0);
+    const k = i16x8.splat(i16(mask));
+    for (; e + 8 <= end; e += 8) v = i16x8.max_u(v, v128.and(i16x8.shr_u(v128.load(src + (e << 1)), shift), k));
+    v = i16x8.max_u(v, i32x4.shr_u(v, 16));
+    v = i16x8.max_u(v, i64x2.shr_u(v, 32));
+    v = i16x8.max_u(v, i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+    m = max(m, u32(i16x8.extract_lane_u(v, 0)));
+  }
+  for (; e < end; e++) m = max(m, (<u32>load<T>(src + e * sizeof<T>()) >> shift) & mask);
+  return m;
+}
+
+/** The largest code (v >> shift) & mask of each of the T channels, as u16 at `out`. */
 function channelMaximaOf<T>(src: usize, n: usize, shift: u32, mask: u32, D: usize, T: usize, offset: usize, out: usize): void {
-  memory.fill(out, 0, T);
+  memory.fill(out, 0, T << 1);
   let ch = (offset / D) % T;
   let e: usize = 0;
+  if (D == 1) {
+    // Channel by channel within each period, eight channels at a time.
+    for (; e < n; ch = 0) {
+      const end = min(e + T - ch, n);
+      const o = out + ((ch - e) << 1);
+      if (sizeof<T>() == 2) {
+        const k = i16x8.splat(i16(mask));
+        for (; e + 8 <= end; e += 8) {
+          const at = o + (e << 1);
+          v128.store(at, i16x8.max_u(v128.load(at), v128.and(i16x8.shr_u(v128.load(src + (e << 1)), shift), k)));
+        }
+      }
+      for (; e < end; e++) store<u16>(o + (e << 1), u16(max(u32(load<u16>(o + (e << 1))), (<u32>load<T>(src + e * sizeof<T>()) >> shift) & mask)));
+    }
+    return;
+  }
   for (let run = D - offset % D; e < n; run = D) {
     const end = min(e + run, n);
-    let m = u32(load<u8>(out + ch));
-    for (; e < end; e++) m = max(m, (<u32>load<T>(src + e * sizeof<T>()) >> shift) & mask);
-    store<u8>(out + ch, u8(m));
+    store<u16>(out + (ch << 1), u16(maxCode<T>(src, e, end, shift, mask, u32(load<u16>(out + (ch << 1))))));
+    e = end;
     if (++ch == T) ch = 0;
   }
 }
@@ -152,16 +184,30 @@ export function channelMaxima(width: u32, src: usize, n: usize, shift: u32, mask
   else channelMaximaOf<u32>(src, n, shift, mask, D, T, offset, out);
 }
 
+// Per channel, the byte offset of its bucket's histogram (D = 1 passes).
+const bucketOffsets = memory.data(4 << 16, 16);
+
 /**
  * Histograms of codes (v >> shift) & (2^bits - 1) per bucket: channel ch
  * counts into bucket load<u8>(bucketOf + ch), whose 2^bits u32 counts start
- * at counts + (bucket << bits) * 4. Zeroes `buckets` histograms first.
+ * at counts + (bucket << bits) * 4, adding to what they hold (so that
+ * several ranges of a chunk can be counted). T is at most 2^16 when D = 1.
  */
-function histogramByChannelOf<T>(src: usize, n: usize, shift: u32, bits: u32, D: usize, T: usize, offset: usize, bucketOf: usize, buckets: usize, counts: usize): void {
+function histogramByChannelOf<T>(src: usize, n: usize, shift: u32, bits: u32, D: usize, T: usize, offset: usize, bucketOf: usize, counts: usize): void {
   const mask = (u32(1) << bits) - 1;
-  memory.fill(counts, 0, buckets << (bits + 2));
   let ch = (offset / D) % T;
   let e: usize = 0;
+  if (D == 1) {
+    for (let i: usize = 0; i < T; i++) store<u32>(bucketOffsets + (i << 2), u32(counts + (usize(load<u8>(bucketOf + i)) << (bits + 2))));
+    for (; e < n; ch = 0) {
+      const end = min(e + T - ch, n);
+      for (let o = bucketOffsets + ((ch - e) << 2); e < end; e++) {
+        const k = usize(load<u32>(o + (e << 2))) + (usize((<u32>load<T>(src + e * sizeof<T>()) >> shift) & mask) << 2);
+        store<u32>(k, load<u32>(k) + 1);
+      }
+    }
+    return;
+  }
   for (let run = D - offset % D; e < n; run = D) {
     const end = min(e + run, n);
     const h = counts + (usize(load<u8>(bucketOf + ch)) << (bits + 2));
@@ -173,8 +219,8 @@ function histogramByChannelOf<T>(src: usize, n: usize, shift: u32, bits: u32, D:
   }
 }
 
-export function histogramByChannel(width: u32, src: usize, n: usize, shift: u32, bits: u32, D: usize, T: usize, offset: usize, bucketOf: usize, buckets: usize, counts: usize): void {
-  if (width == 1) histogramByChannelOf<u8>(src, n, shift, bits, D, T, offset, bucketOf, buckets, counts);
-  else if (width == 2) histogramByChannelOf<u16>(src, n, shift, bits, D, T, offset, bucketOf, buckets, counts);
-  else histogramByChannelOf<u32>(src, n, shift, bits, D, T, offset, bucketOf, buckets, counts);
+export function histogramByChannel(width: u32, src: usize, n: usize, shift: u32, bits: u32, D: usize, T: usize, offset: usize, bucketOf: usize, counts: usize): void {
+  if (width == 1) histogramByChannelOf<u8>(src, n, shift, bits, D, T, offset, bucketOf, counts);
+  else if (width == 2) histogramByChannelOf<u16>(src, n, shift, bits, D, T, offset, bucketOf, counts);
+  else histogramByChannelOf<u32>(src, n, shift, bits, D, T, offset, bucketOf, counts);
 }

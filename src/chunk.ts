@@ -8,8 +8,8 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import {
-  channelBuckets, contextBases, contextOf, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_ROW, CONTEXT_TABLE_SLOTS, entriesOf, groupBuckets,
-  groupHistograms, lanePattern, MAX_GROUPS, MIN_CONTEXT_PRECISION, readContext, writeContext, type ChannelContext, type ChunkPlace,
+  channelGrouping, contextBases, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_ROW, CONTEXT_TABLE_SLOTS, lanePattern, MIN_CONTEXT_PRECISION,
+  readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
 import { coarsen, codedBits, densify, entropyBits, modelBytes, normalize, readModel, sparse, writeModel, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
@@ -107,10 +107,10 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   core.reset();
   const src = core.put(data);
   const checksum = fn.checksum(src, data.length);
-  const finestBits = codeBits(layout, layout.maxK);
-  const countsPtr = core.alloc(16 << finestBits);
-  fn.histogram(layout.width, src, n, codeShift(layout, layout.maxK), finestBits, countsPtr);
-  const finest = sparse(new Uint32Array(fn.memory.buffer, countsPtr, 1 << finestBits));
+  // A chunk whose channels differ gets its code counts per group of
+  // channels, which add up to the order-0 counts.
+  const grouping = place ? channelGrouping(core, src, n, layout, place) : undefined;
+  const finest = grouping ? sumHistograms(grouping.counts) : histogramOf(core, src, n, layout);
 
   const orderZeroLanes = laneCount(n);
   const headerBits = 8 * 16;
@@ -131,8 +131,8 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   for (const k of ks) tryModel(k, coarsen(finest, layout.maxK - k), precisions[0]!);
   const chosen = best;
   if (chosen) for (const precision of precisions.slice(1)) tryModel(chosen.k, chosen.tables[0]!.counts, precision);
-  if (place) {
-    const contextual = bestContext(core, src, n, layout, place, ks, precisions, (k) => fixedBits(k, CONTEXT_LANES));
+  if (grouping) {
+    const contextual = bestContext(grouping, layout, ks, precisions[0]!, (k) => fixedBits(k, CONTEXT_LANES));
     if (contextual && best && contextual.bits < best.bits) best = contextual;
   }
 
@@ -201,44 +201,50 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   };
 }
 
+/** Counts of the codes at the layout's largest k: the finest, from which every k's are coarsened. */
+function histogramOf(core: Core, src: number, n: number, layout: PairLayout): Histogram {
+  const bits = codeBits(layout, layout.maxK);
+  const counts = core.alloc(16 << bits);
+  core.fn.histogram(layout.width, src, n, codeShift(layout, layout.maxK), bits, counts);
+  return sparse(new Uint32Array(core.fn.memory.buffer, counts, 1 << bits));
+}
+
+/** The counts of several histograms over one alphabet together. */
+function sumHistograms(hs: readonly Histogram[]): Histogram {
+  const dense = new Float64Array(hs[0]!.alphabet);
+  for (const h of hs) h.symbols.forEach((s, i) => (dense[s]! += h.counts[i]!));
+  return sparse(dense);
+}
+
 /**
- * The best channel context for the chunk by exact size, or undefined when
- * its place offers none: per geometry, buckets grouped at each k by
- * estimated cost, then the best estimate normalised at the two finest
- * precisions whose tables fit in CONTEXT_TABLE_SLOTS.
+ * The best coding of a channel grouping by exact size: the k whose tables
+ * fit with the least estimated size (entropy of each group, about 10 bits a
+ * table entry), normalised at the two finest precisions whose tables fit in
+ * CONTEXT_TABLE_SLOTS.
  */
-function bestContext(
-  core: Core, src: number, n: number, layout: PairLayout, place: ChunkPlace,
-  ks: number[], precisions: number[], fixedBits: (k: number) => number,
-): CodingChoice | undefined {
+function bestContext(grouping: ChannelGrouping, layout: PairLayout, ks: number[], widest: number, fixedBits: (k: number) => number): CodingChoice | undefined {
+  const { context } = grouping;
+  const contextHead = new ByteWriter();
+  writeContext(contextHead, context);
+  const contextBits = 8 * contextHead.finish().length;
+  let estimate: { k: number; counts: Histogram[]; bits: number } | undefined;
+  for (const k of ks) {
+    if (context.groups << codeBits(layout, k) > MAX_CODES) continue;
+    const counts = grouping.counts.map((h) => coarsen(h, layout.maxK - k));
+    const bits = counts.reduce((sum, h) => sum + entropyBits(h) + 10 * h.symbols.length, 0) + fixedBits(k);
+    if (!estimate || bits < estimate.bits) estimate = { k, counts, bits };
+  }
+  if (!estimate) return undefined;
+  const { k, counts } = estimate;
   let best: CodingChoice | undefined;
-  for (const cb of channelBuckets(core, src, n, layout, place)) {
-    const entries = entriesOf(cb, n);
-    let estimate: { k: number; groupOfBucket: number[]; bits: number } | undefined;
-    for (const k of ks) {
-      const most = Math.min(MAX_GROUPS, MAX_CODES >> codeBits(layout, k));
-      if (most < 2) continue;
-      const g = groupBuckets(cb.buckets, layout.maxK - k, most, entries);
-      const bits = g.bits + fixedBits(k);
-      if (!estimate || bits < estimate.bits) estimate = { k, ...g, bits };
-    }
-    if (!estimate || Math.max(...estimate.groupOfBucket) === 0) continue;
-    const { k, groupOfBucket } = estimate;
-    const context = contextOf(cb, groupOfBucket, n);
-    const counts = groupHistograms(cb, groupOfBucket, layout.maxK - k);
-    const contextHead = new ByteWriter();
-    writeContext(contextHead, context);
-    const contextBits = 8 * contextHead.finish().length;
-    // The tables share the decoder's room of one: the finest precision that fits, or one less.
-    const finest = Math.min(precisions[0]!, 31 - Math.clz32(CONTEXT_TABLE_SLOTS / context.groups));
-    for (const precision of [finest, finest - 1]) {
-      if (precision < MIN_CONTEXT_PRECISION) continue;
-      const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
-      if (tables.some((t) => !t.freqs)) continue;
-      const sized = tables as CodingChoice["tables"];
-      const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + 8 * modelsBytes(sized) + contextBits + fixedBits(k);
-      if (!best || bits < best.bits) best = { k, precision, tables: sized, context, bits };
-    }
+  const finest = Math.min(widest, 31 - Math.clz32(CONTEXT_TABLE_SLOTS / context.groups));
+  for (const precision of [finest, finest - 1]) {
+    if (precision < MIN_CONTEXT_PRECISION) continue;
+    const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
+    if (tables.some((t) => !t.freqs)) continue;
+    const sized = tables as CodingChoice["tables"];
+    const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + 8 * modelsBytes(sized) + contextBits + fixedBits(k);
+    if (!best || bits < best.bits) best = { k, precision, tables: sized, context, bits };
   }
   return best;
 }

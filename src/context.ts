@@ -17,7 +17,7 @@
 import { BitReader, BitWriter, type ByteReader, type ByteWriter } from "./bytes.js";
 import { codeBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
-import { coarsen, sparse, type Histogram } from "./model.js";
+import { sparse, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
 
 export const CONTEXT_NONE = 0;
@@ -36,6 +36,8 @@ export const CONTEXT_TABLE_SLOTS = 1 << 12;
 export const MAX_LANE_PATTERN = 1 << 15;
 /** Channels are first sorted into at most this many buckets by their largest exponent. */
 const MAX_BUCKETS = 16;
+/** Chunks above this many elements choose their context from a quarter of their elements. */
+const SAMPLE_FROM = 1 << 16;
 /** Contexts use the 32-lane loops, whatever the chunk's size. */
 export const CONTEXT_LANES = 32;
 /** Below this, 32 lanes' states and a second table outweigh what a context can save. */
@@ -148,8 +150,8 @@ export function readContext(r: ByteReader, n: number, precision: number): Channe
   return { kind, groups, stride, run, phase, map };
 }
 
-/** A geometry's channels, bucketed by largest exponent, with each bucket's code counts at the finest k. */
-export interface ChannelBuckets {
+/** A geometry's channels, bucketed by largest exponent, with each bucket's exponent counts (from a sample). */
+interface ChannelBuckets {
   kind: typeof CONTEXT_ROW | typeof CONTEXT_LANE;
   /** Element e of the chunk lies in channel ((e + offset) / D) mod T. */
   D: number;
@@ -159,16 +161,29 @@ export interface ChannelBuckets {
   buckets: Histogram[];
 }
 
+/** The channels a chunk would code with one table per group, and the groups' code counts at the finest k. */
+export interface ChannelGrouping {
+  context: ChannelContext;
+  counts: Histogram[];
+}
+
+/** Channels of a tensor axis: element e of the tensor lies in channel (e / D) mod T. */
+interface Geometry {
+  kind: typeof CONTEXT_ROW | typeof CONTEXT_LANE;
+  D: number;
+  T: number;
+}
+
 /**
  * Channel contexts this chunk could use: the first axis, by rows when they
  * are a multiple of 32 elements (and the chunk starts on a round), else by
  * lanes when the tensor is small; the last axis when its pattern is short
  * enough.
  */
-function geometries(place: ChunkPlace, n: number): { kind: typeof CONTEXT_ROW | typeof CONTEXT_LANE; D: number; T: number }[] {
+function geometries(place: ChunkPlace, n: number): Geometry[] {
   const { shape, start } = place;
   if (shape.length < 2 || n < MIN_CONTEXT_ELEMENTS) return [];
-  const found: { kind: typeof CONTEXT_ROW | typeof CONTEXT_LANE; D: number; T: number }[] = [];
+  const found: Geometry[] = [];
   const rows = shape[0]!;
   const D = shape.slice(1).reduce((a, b) => a * b, 1);
   if (rows >= 2 && D % CONTEXT_LANES === 0 && start % CONTEXT_LANES === 0) found.push({ kind: CONTEXT_ROW, D, T: rows });
@@ -179,35 +194,84 @@ function geometries(place: ChunkPlace, n: number): { kind: typeof CONTEXT_ROW | 
 }
 
 /**
- * The channels of each geometry the n elements at `src` (in Wasm memory)
- * could use, bucketed by largest exponent: two passes over the data each.
+ * Element ranges the encoder samples to choose a context: all of a small
+ * chunk, a quarter of a large one in eight blocks spread over it.
  */
-export function channelBuckets(core: Core, src: number, n: number, layout: PairLayout, place: ChunkPlace): ChannelBuckets[] {
-  const fn = core.fn;
-  const finestBits = codeBits(layout, layout.maxK);
-  return geometries(place, n).map(({ kind, D, T }) => {
-    const offset = kind === CONTEXT_ROW ? place.start : place.start % (D * T);
-    const maxima = core.alloc(T);
-    fn.channelMaxima(layout.width, src, n, layout.mantissaBits, (1 << layout.exponentBits) - 1, D, T, offset, maxima);
-    const mx = core.view(maxima, T).slice();
-    // Channels the chunk touches, bucketed by rank of their largest exponent;
-    // below the top MAX_BUCKETS values, the rest share the lowest bucket.
-    const first = kind === CONTEXT_ROW ? Math.floor(offset / D) : 0;
-    const count = kind === CONTEXT_ROW ? Math.floor((offset + n - 1) / D) - first + 1 : Math.min(T, Math.ceil(n / D));
-    const values = new Set<number>();
-    for (let i = 0; i < count; i++) values.add(mx[(first + i) % T]!);
-    const sorted = [...values].sort((a, b) => a - b);
-    const kept = sorted.slice(-MAX_BUCKETS);
-    const bucketOf = new Uint8Array(T);
-    for (let ch = 0; ch < T; ch++) bucketOf[ch] = Math.max(0, kept.indexOf(Math.max(mx[ch]!, kept[0]!)));
-    const buckets = kept.length;
-    const bucketPtr = core.put(bucketOf);
-    const counts = core.alloc(buckets << (finestBits + 2));
-    fn.histogramByChannel(layout.width, src, n, layout.mantissaBits - layout.maxK, finestBits, D, T, offset, bucketPtr, buckets, counts);
-    const all = new Uint32Array(fn.memory.buffer, counts, buckets << finestBits);
-    const hists = Array.from({ length: buckets }, (_, b) => sparse(all.subarray(b << finestBits, (b + 1) << finestBits)));
-    return { kind, D, T, offset, bucketOf, buckets: hists };
+function sampleBlocks(n: number): [number, number][] {
+  if (n <= SAMPLE_FROM) return [[0, n]];
+  const size = Math.floor(n / 32 / CONTEXT_LANES) * CONTEXT_LANES;
+  return Array.from({ length: 8 }, (_, i) => {
+    const begin = Math.floor((i * (n - size)) / 7 / CONTEXT_LANES) * CONTEXT_LANES;
+    return [begin, begin + size];
   });
+}
+
+/**
+ * The channels of one geometry the n elements at `src` (in Wasm memory)
+ * lie in, bucketed by their largest exponent, with each bucket's exponent
+ * counts over a sample: a pass for the maxima, a sampled one for the counts.
+ */
+function channelBuckets(core: Core, src: number, n: number, layout: PairLayout, place: ChunkPlace, g: Geometry): ChannelBuckets {
+  const fn = core.fn;
+  const { kind, D, T } = g;
+  const offset = kind === CONTEXT_ROW ? place.start : place.start % (D * T);
+  const maxima = core.alloc(2 * T);
+  fn.channelMaxima(layout.width, src, n, layout.mantissaBits, (1 << layout.exponentBits) - 1, D, T, offset, maxima);
+  const mx = new Uint16Array(fn.memory.buffer.slice(maxima, maxima + 2 * T));
+  // Channels the chunk touches, bucketed by rank of their largest exponent;
+  // below the top MAX_BUCKETS values, the rest share the lowest bucket.
+  const first = kind === CONTEXT_ROW ? Math.floor(offset / D) : 0;
+  const count = kind === CONTEXT_ROW ? Math.floor((offset + n - 1) / D) - first + 1 : Math.min(T, Math.ceil(n / D));
+  const values = new Set<number>();
+  for (let i = 0; i < count; i++) values.add(mx[(first + i) % T]!);
+  const kept = [...values].sort((a, b) => a - b).slice(-MAX_BUCKETS);
+  const bucketOf = new Uint8Array(T);
+  for (let ch = 0; ch < T; ch++) bucketOf[ch] = Math.max(0, kept.indexOf(Math.max(mx[ch]!, kept[0]!)));
+  const bits = layout.exponentBits;
+  const counts = countsByChannel(core, src, layout, { D, T, offset }, bucketOf, kept.length, bits, layout.mantissaBits, sampleBlocks(n));
+  return { kind, D, T, offset, bucketOf, buckets: counts };
+}
+
+/**
+ * Code counts (codes (v >> shift) & (2^bits - 1)) per bucket of channels,
+ * over the given element ranges of the chunk at `src`.
+ */
+function countsByChannel(
+  core: Core, src: number, layout: PairLayout, geometry: { D: number; T: number; offset: number },
+  bucketOf: Uint8Array, buckets: number, bits: number, shift: number, ranges: [number, number][],
+): Histogram[] {
+  const fn = core.fn;
+  const { D, T, offset } = geometry;
+  const bucketPtr = core.put(bucketOf);
+  const size = buckets << bits;
+  const counts = core.alloc(4 * size);
+  core.view(counts, 4 * size).fill(0);
+  for (const [begin, end] of ranges) {
+    fn.histogramByChannel(layout.width, src + begin * layout.width, end - begin, shift, bits, D, T, (offset + begin) % (D * T), bucketPtr, counts);
+  }
+  const sum = new Uint32Array(fn.memory.buffer, counts, size);
+  return Array.from({ length: buckets }, (_, b) => sparse(sum.subarray(b << bits, (b + 1) << bits)));
+}
+
+/**
+ * The best channel grouping the chunk's place offers by estimated cost, with
+ * every group's code counts at the finest k over the whole chunk; undefined
+ * when no geometry gains over one table.
+ */
+export function channelGrouping(core: Core, src: number, n: number, layout: PairLayout, place: ChunkPlace): ChannelGrouping | undefined {
+  let best: { cb: ChannelBuckets; groupOfBucket: number[]; gain: number } | undefined;
+  for (const g of geometries(place, n)) {
+    const cb = channelBuckets(core, src, n, layout, place, g);
+    const { groupOfBucket, bits } = groupBuckets(cb.buckets, MAX_GROUPS, entriesOf(cb, n));
+    const gain = groupBuckets(cb.buckets, 1, 0).bits - bits;
+    if (gain > 0 && (!best || gain > best.gain)) best = { cb, groupOfBucket, gain };
+  }
+  if (!best) return undefined;
+  const { cb, groupOfBucket } = best;
+  const context = contextOf(cb, groupOfBucket, n);
+  const groupOfChannel = Uint8Array.from(cb.bucketOf, (b) => groupOfBucket[b]!);
+  const counts = countsByChannel(core, src, layout, cb, groupOfChannel, context.groups, codeBits(layout, layout.maxK), layout.mantissaBits - layout.maxK, [[0, n]]);
+  return { context, counts };
 }
 
 /** A table's estimated cost per present code, in bits (a gamma-coded frequency). */
@@ -215,13 +279,12 @@ const MODEL_BITS_PER_CODE = 10;
 
 /**
  * The partition of buckets (sorted by largest exponent) into at most `most`
- * contiguous groups that minimises the estimated cost at this k (`shift`
- * below the finest), a map of `entries` included, by dynamic programming
- * over bucket ranges. Returns each bucket's group and the estimated bits.
+ * contiguous groups that minimises the estimated cost of their exponents, a
+ * map of `entries` included, by dynamic programming over bucket ranges.
+ * Returns each bucket's group and the estimated bits.
  */
-export function groupBuckets(buckets: readonly Histogram[], shift: number, most: number, entries: number): { groupOfBucket: number[]; bits: number } {
-  const B = buckets.length;
-  const coarse = buckets.map((h) => coarsen(h, shift));
+function groupBuckets(coarse: readonly Histogram[], most: number, entries: number): { groupOfBucket: number[]; bits: number } {
+  const B = coarse.length;
   // cost[i][j]: buckets i..j-1 as one group, grown a bucket at a time with
   // the entropy kept as N log N - sum(c log c).
   const cost: number[][] = [];
@@ -277,12 +340,12 @@ export function groupBuckets(buckets: readonly Histogram[], shift: number, most:
 }
 
 /** How many map entries a context on these channels has, for a chunk of n elements. */
-export function entriesOf(cb: ChannelBuckets, n: number): number {
+function entriesOf(cb: ChannelBuckets, n: number): number {
   return cb.kind === CONTEXT_LANE ? cb.T : Math.floor((cb.offset + n - 1) / cb.D) - Math.floor(cb.offset / cb.D) + 1;
 }
 
 /** The context that gives bucket b's channels group groupOfBucket[b], for a chunk of n elements. */
-export function contextOf(cb: ChannelBuckets, groupOfBucket: readonly number[], n: number): ChannelContext {
+function contextOf(cb: ChannelBuckets, groupOfBucket: readonly number[], n: number): ChannelContext {
   const groups = Math.max(...groupOfBucket) + 1;
   const groupOfChannel = (ch: number) => groupOfBucket[cb.bucketOf[ch]!]!;
   if (cb.kind === CONTEXT_LANE) {
@@ -293,16 +356,4 @@ export function contextOf(cb: ChannelBuckets, groupOfBucket: readonly number[], 
   const first = Math.floor(cb.offset / cb.D);
   const map = Uint8Array.from({ length: mapEntries(CONTEXT_ROW, stride, phase, n) }, (_, j) => groupOfChannel((first + j) % cb.T));
   return { kind: CONTEXT_ROW, groups, stride, run: 1, phase, map };
-}
-
-/** Per group, the code counts at `shift` below the finest k. */
-export function groupHistograms(cb: ChannelBuckets, groupOfBucket: readonly number[], shift: number): Histogram[] {
-  const alphabet = cb.buckets[0]!.alphabet;
-  const groups = Math.max(...groupOfBucket) + 1;
-  const dense = Array.from({ length: groups }, () => new Float64Array(alphabet));
-  cb.buckets.forEach((h, b) => {
-    const d = dense[groupOfBucket[b]!]!;
-    h.symbols.forEach((s, i) => (d[s]! += h.counts[i]!));
-  });
-  return dense.map((d) => coarsen(sparse(d), shift));
 }

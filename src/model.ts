@@ -19,32 +19,38 @@ export interface Histogram {
 
 /** The sparse form of dense counts. */
 export function sparse(dense: ArrayLike<number>): Histogram {
-  const symbols: number[] = [];
-  const counts: number[] = [];
+  let present = 0;
+  for (let s = 0; s < dense.length; s++) if (dense[s] !== 0) present++;
+  const symbols = new Uint32Array(present);
+  const counts = new Uint32Array(present);
   let total = 0;
-  for (let s = 0; s < dense.length; s++) {
+  for (let s = 0, i = 0; i < present; s++) {
     const c = dense[s]!;
     if (c === 0) continue;
-    symbols.push(s);
-    counts.push(c);
+    symbols[i] = s;
+    counts[i++] = c;
     total += c;
   }
-  return { alphabet: dense.length, symbols: Uint32Array.from(symbols), counts: Uint32Array.from(counts), total };
+  return { alphabet: dense.length, symbols, counts, total };
 }
 
 /** The histogram of codes >> shift: dropping the lowest bits of each code. */
 export function coarsen(h: Histogram, shift: number): Histogram {
-  const symbols: number[] = [];
-  const counts: number[] = [];
-  for (let i = 0; i < h.symbols.length; i++) {
+  if (shift === 0) return h;
+  let present = 0;
+  for (let i = 0, last = -1; i < h.symbols.length; i++) {
     const s = h.symbols[i]! >>> shift;
-    if (symbols.length && symbols[symbols.length - 1] === s) counts[counts.length - 1]! += h.counts[i]!;
-    else {
-      symbols.push(s);
-      counts.push(h.counts[i]!);
-    }
+    if (s !== last) present++;
+    last = s;
   }
-  return { alphabet: h.alphabet >>> shift, symbols: Uint32Array.from(symbols), counts: Uint32Array.from(counts), total: h.total };
+  const symbols = new Uint32Array(present);
+  const counts = new Uint32Array(present);
+  for (let i = 0, j = -1; i < h.symbols.length; i++) {
+    const s = h.symbols[i]! >>> shift;
+    if (j < 0 || symbols[j] !== s) symbols[++j] = s;
+    counts[j]! += h.counts[i]!;
+  }
+  return { alphabet: h.alphabet >>> shift, symbols, counts, total: h.total };
 }
 
 /**
