@@ -10,7 +10,9 @@ import { core } from "./wasm.js";
 
 export const MAGIC = [0x41, 0x4e, 0x53, 0x46]; // "ANSF"
 export const FOOTER_MAGIC = [0x46, 0x53, 0x4e, 0x41]; // "FSNA"
-export const VERSION = 1;
+/** Written version. 2 may hold mode-3 chunks (channel contexts); version 1 streams still decode. */
+export const VERSION = 2;
+const OLDEST_READABLE = 1;
 export const HEADER_BYTES = 8;
 export const FOOTER_BYTES = 16;
 /** A chunk decodes into at most this many bytes, so no corrupt count can ask for more memory. */
@@ -93,7 +95,9 @@ export function readHeader(head: Uint8Array): Source {
     if (head[i] !== MAGIC[i]) throw new AnsfError("BAD_MAGIC", "not an .ansf stream: bad magic number");
   }
   if (head.length < HEADER_BYTES) throw new AnsfError("TRUNCATED", `.ansf stream of ${head.length} bytes is shorter than its header`);
-  if (head[4] !== VERSION) throw new AnsfError("UNSUPPORTED_VERSION", `.ansf version ${head[4]} is not supported (this build reads version ${VERSION})`);
+  if (head[4]! < OLDEST_READABLE || head[4]! > VERSION) {
+    throw new AnsfError("UNSUPPORTED_VERSION", `.ansf version ${head[4]} is not supported (this build reads versions ${OLDEST_READABLE} to ${VERSION})`);
+  }
   const source = SOURCES[head[5]!];
   if (!source || head[6] !== 0 || head[7] !== 0) throw new AnsfError("CORRUPT_STREAM", "corrupt .ansf header");
   return source;

@@ -103,7 +103,16 @@ export function contextBases<A extends Uint16Array | Uint32Array>(ctx: ChannelCo
     return bases;
   }
   const bases = make(lanePattern(ctx.run * ctx.stride));
-  for (let e = 0; e < bases.length; e++) bases[e] = groupOf(ctx, e) << unitShift;
+  // groupOf(ctx, e) for e = 0, 1, …, by counting through runs and channels.
+  let ch = Math.floor(ctx.phase / ctx.run);
+  let left = ctx.run - (ctx.phase % ctx.run);
+  for (let e = 0; e < bases.length; e++) {
+    bases[e] = ctx.map[ch]! << unitShift;
+    if (--left === 0) {
+      left = ctx.run;
+      if (++ch === ctx.stride) ch = 0;
+    }
+  }
   return bases;
 }
 

@@ -140,9 +140,11 @@ describe("bad input", () => {
   it("names the exact problem for each kind of damage", () => {
     expect(errorCode(() => decode(new Uint8Array(0)))).toBe("TRUNCATED");
     expect(errorCode(() => decode(new TextEncoder().encode("PK\x03\x04 not ansf at all")))).toBe("BAD_MAGIC");
-    const v2 = stream.slice();
-    v2[4] = 2;
-    expect(errorCode(() => decode(v2))).toBe("UNSUPPORTED_VERSION");
+    for (const version of [0, 3, 255]) {
+      const other = stream.slice();
+      other[4] = version;
+      expect(errorCode(() => decode(other))).toBe("UNSUPPORTED_VERSION");
+    }
     const footer = stream.slice();
     footer[footer.length - 1] ^= 0xff;
     expect(errorCode(() => decode(footer))).toBe("TRUNCATED");
