@@ -6,11 +6,16 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readChunkHeader } from "../src/chunk.js";
+import { ByteWriter } from "../src/bytes.js";
+import { MODE_CONTEXT, readChunkHeader } from "../src/chunk.js";
+import { CONTEXT_LANE, CONTEXT_ROW, groupOf, mapEntries, writeContext, type ChannelContext } from "../src/context.js";
 import { compress, compressAsync, encode, type CodedDtype } from "../src/index.js";
+import { parseSafetensors } from "../src/safetensors.js";
 import { core } from "../src/wasm.js";
 import { hwMain } from "../src/hw/cli.js";
 import { stagePlan, tableBits, type SystemConfig } from "../src/hw/config.js";
+import { contextConfig, ContextUnit, GroupMapRam, MapLoader } from "../src/hw/context-unit.js";
+import type { ChunkResult } from "../src/hw/core.js";
 import { ansfH32 } from "../src/hw/h32.js";
 import { chunkJob, chunkRefs, isRans, type ChunkJob } from "../src/hw/job.js";
 import { buildTable } from "../src/hw/table.js";
@@ -94,9 +99,11 @@ describe("hw: building blocks", () => {
     expect(stagePlan(9, "slot")).toEqual(["lookup", "bram-reg", "mul", "dsp-mreg", "dsp-preg", "retime", "retime", "retime", "renorm"]);
   });
 
-  it("table bits: 2^P × (freq P+1, bias P, code E+k), or split into slot→code and code→{freq, start}", () => {
+  it("table bits: 2^P × (freq P+1, bias P, code E+k), or split into slot→code and code→{freq, start}; G tables take G times that", () => {
     expect(tableBits("slot", 11, 8)).toBe(2048 * (12 + 11 + 8));
     expect(tableBits("split", 11, 8)).toBe(2048 * 8 + 256 * (12 + 11));
+    expect(tableBits("slot", 10, 8, 4)).toBe(4 * 1024 * (11 + 10 + 8));
+    expect(tableBits("split", 9, 8, 8)).toBe(8 * (512 * 8 + 256 * (10 + 9)));
   });
 
   it("the table builder fills slot entries {freq, bias, code} run by run", () => {
@@ -104,12 +111,66 @@ describe("hw: building blocks", () => {
     freqs[1] = 1000;
     freqs[4] = 1;
     freqs[6] = 1047;
-    const t = buildTable(freqs, 11);
+    const t = buildTable([freqs], 11, 3);
     expect([t.sym[0], t.freq[0], t.bias[0]]).toEqual([1, 1000, 0]);
     expect([t.sym[999], t.bias[999]]).toEqual([1, 999]);
     expect([t.sym[1000], t.freq[1000], t.bias[1000]]).toEqual([4, 1, 0]);
     expect([t.sym[2047], t.freq[2047], t.bias[2047]]).toEqual([6, 1047, 1046]);
     expect([t.infoStart[6], t.infoFreq[6]]).toEqual([1001, 1047]);
+  });
+
+  it("G tables fill one after another: table g at slots {g, slot} and codes {g, code}", () => {
+    const a = new Uint32Array(8);
+    a[2] = 300;
+    a[5] = 212;
+    const b = new Uint32Array(8);
+    b[0] = 1;
+    b[5] = 511;
+    const t = buildTable([a, b], 9, 3);
+    expect(t.groups).toBe(2);
+    expect([t.sym[299], t.bias[299], t.sym[511], t.freq[511], t.bias[511]]).toEqual([2, 299, 5, 212, 211]);
+    expect([t.sym[512], t.freq[512], t.bias[512]]).toEqual([0, 1, 0]);
+    expect([t.sym[513], t.freq[513], t.bias[513], t.sym[1023], t.bias[1023]]).toEqual([5, 511, 0, 5, 510]);
+    // Split organisation: per {group, code}, the start is within the group's table.
+    expect([t.infoStart[5], t.infoFreq[5], t.infoStart[8 + 5], t.infoFreq[8 + 5]]).toEqual([300, 212, 1, 511]);
+  });
+
+  it("the context unit's counters give every element the group groupOf() gives, without dividing", () => {
+    let seed = 12345;
+    const random = (m: number) => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % m;
+    const contexts: { ctx: ChannelContext; n: number }[] = [];
+    for (const n of [1, 31, 32, 33, 64, 1000, 4113]) {
+      for (const stride of [1, 2, 3, 7, 16]) {
+        const phase = random(stride);
+        const groups = 2 + random(7);
+        const map = Uint8Array.from({ length: mapEntries(CONTEXT_ROW, stride, phase, n) }, () => random(groups));
+        contexts.push({ ctx: { kind: CONTEXT_ROW, groups, stride, run: 1, phase, map }, n });
+      }
+      for (const [run, T] of [[1, 2], [1, 128], [3, 5], [100, 256], [2640, 5]] as const) {
+        const groups = 2 + random(7);
+        const map = Uint8Array.from({ length: T }, () => random(groups));
+        contexts.push({ ctx: { kind: CONTEXT_LANE, groups, stride: T, run, phase: random(run * T), map }, n });
+      }
+    }
+    // Rows longer than any chunk: the unit's 22-bit counters saturate, the first row ends after stride − phase rounds.
+    contexts.push({ ctx: { kind: CONTEXT_ROW, groups: 2, stride: 2 ** 40, run: 1, phase: 2 ** 40 - 3, map: Uint8Array.of(1, 0) }, n: 320 });
+    for (const { ctx, n } of contexts) {
+      const cfg = contextConfig(ctx);
+      const ram = new GroupMapRam();
+      const loader = new MapLoader();
+      loader.begin(ram, cfg);
+      let mapClocks = 0;
+      while (loader.busy) {
+        loader.step();
+        mapClocks++;
+      }
+      expect(mapClocks).toBe(ctx.kind === CONTEXT_LANE ? ctx.stride : 0);
+      const unit = new ContextUnit();
+      unit.start(cfg, ram, 32);
+      const groups = Array.from({ length: n }, (_, e) => unit.issue(e % 32));
+      expect(groups).toEqual(Array.from({ length: n }, (_, e) => groupOf(ctx, e)));
+      expect(unit.taken).toBe(ctx.kind === CONTEXT_ROW ? ctx.map.length : 0);
+    }
   });
 });
 
@@ -186,6 +247,125 @@ describe("hw: pipeline depth and interleaving", () => {
       expect(r.table_bits).toBe(tableBits("split", job.precision, job.codeBits));
     }
     await expect(verifyStream(stream, { config: { depth: 3, table: "split" } })).rejects.toThrow(/depth/);
+  });
+});
+
+// ---- channel contexts (mode 3) ---------------------------------------------------
+
+/** Runs a stream through the model at depth `depth`, keeping each chunk's result. */
+async function perChunk(stream: Uint8Array, config: Partial<SystemConfig>): Promise<{ report: HwReport; results: ChunkResult[] }> {
+  const results: ChunkResult[] = [];
+  const report = await verifyStream(stream, { config, onChunk: (r) => void results.push(r) });
+  expect(report.failures).toEqual([]);
+  expect(report.mismatches).toEqual([]);
+  expect(report.bit_exact).toBe(true);
+  return { report, results };
+}
+
+/**
+ * Every chunk a mode-3 chunk of `kind`, decoded word for word as the Wasm
+ * decoder does, with exact clocks: G·2^P table fill (one slot per clock)
+ * beside T map writes for a lane context, then ⌊(n−1)/32⌋·max(32, D) +
+ * (n−1) mod 32 + D clocks of run, no stalls. Returns the stream's contexts.
+ */
+async function contextExact(stream: Uint8Array, kind: number): Promise<ChannelContext[]> {
+  const contexts = jobsOf(stream).map((j) => {
+    const h = readChunkHeader(stream.subarray(j.offset, j.offset + j.length), j.layout, j.n);
+    expect(h.mode).toBe(MODE_CONTEXT);
+    expect(h.context!.kind).toBe(kind);
+    return h.context!;
+  });
+  for (const depth of [5, 40]) {
+    const { report, results } = await perChunk(stream, { ...WIDE, depth });
+    expect(report.chunks.context).toBe(contexts.length);
+    expect(report.stall_cycles).toBe(0);
+    for (const r of results) {
+      const { job, stats } = r;
+      const fill = job.tables.length << job.precision;
+      const mapWrites = kind === CONTEXT_LANE ? job.context.map.length : 0;
+      expect([stats.tableFillCycles, stats.mapFillCycles, stats.setupCycles]).toEqual([fill, mapWrites, Math.max(fill, mapWrites)]);
+      expect(stats.runCycles).toBe(runClocks(job.n, 32, depth));
+      expect(r.finalStates).toEqual(new Uint32Array(32).fill(0x10000));
+    }
+    if (results.length === 1) expect(report.cycles).toBe(results[0]!.stats.setupCycles + results[0]!.stats.runCycles);
+  }
+  const jobs = jobsOf(stream);
+  const split = await exact(stream, { ...WIDE, depth: 4, table: "split" });
+  expect(split.run_cycles).toBe(jobs.reduce((s, j) => s + runClocks(j.n, 32, 4), 0));
+  expect(split.table_bits).toBe(Math.max(...jobs.map((j) => tableBits("split", j.precision, j.codeBits, j.tables.length))));
+  return contexts;
+}
+
+/** bf16 weights whose scale follows the last axis: 4 channel classes 16 binades apart, T channels. */
+function channelTensor(rows: number, T: number): Uint16Array {
+  const f = weights(rows * T, 11);
+  return Uint16Array.from(new Uint32Array(f.map((v, i) => v * 2 ** (-4 * ((i % T) % 4))).buffer), (b) => b >>> 16);
+}
+
+describe("hw: channel contexts (mode 3)", () => {
+  it("a lane context of T = 8192 channels: the map's T writes outlast the G·2^P table fill", async () => {
+    const stream = encode(channelTensor(4, 8192), { dtype: "bf16", shape: [4, 8192] });
+    const [ctx] = await contextExact(stream, CONTEXT_LANE);
+    const job = jobsOf(stream)[0]!;
+    expect(ctx!.stride).toBe(8192);
+    expect(job.tables.length << job.precision).toBeLessThan(8192);
+  });
+
+  it("a corrupted group map is caught by the model and by the Wasm decoder", async () => {
+    const stream = encode(channelTensor(4, 1024), { dtype: "bf16", shape: [4, 1024] }).slice();
+    const ref = chunkRefs(stream).find(isRans)!;
+    const chunk = stream.subarray(ref.offset, ref.offset + ref.length);
+    const ctx = readChunkHeader(chunk, ref.layout, ref.n).context!;
+    // The context follows mode, kp, lanes and checksum (7 bytes); its map is its last bytes.
+    const w = new ByteWriter();
+    writeContext(w, ctx);
+    const stored = w.finish();
+    expect(chunk.subarray(7, 7 + stored.length)).toEqual(stored);
+    const width = 32 - Math.clz32(ctx.groups - 1);
+    const mapStart = 7 + stored.length - Math.ceil((ctx.map.length * width) / 8);
+    // Entry 0 (bits 0 … width−1 of the map) names another group that exists.
+    expect(ctx.map[0]! ^ 1).toBeLessThan(ctx.groups);
+    chunk[mapStart]! ^= 1;
+    expect(readChunkHeader(chunk, ref.layout, ref.n).context!.map[0]).toBe(ctx.map[0]! ^ 1);
+    const r = await verifyStream(stream);
+    expect(r.bit_exact).toBe(false);
+    expect(r.failed_chunks).toBe(1);
+    expect(r.failures[0]!.model.join("; ")).toMatch(/payload overrun|ends in state|checksum/);
+    expect(r.failures[0]!.wasm).toMatch(/^(CORRUPT_STREAM|CHECKSUM_MISMATCH): /);
+  });
+
+  const cnn = join(process.cwd(), "..", "shared", "data", "cnn", "human.bf16.safetensors");
+  describe.skipIf(!existsSync(cnn))(`real bf16 weights from ${cnn} (absent: skipped)`, () => {
+    const file = existsSync(cnn) ? readFileSync(cnn) : new Uint8Array(0);
+    const tensors = existsSync(cnn) ? parseSafetensors(file).tensors : [];
+    const bf16 = (name: string) => {
+      const t = tensors.find((x) => x.name === name)!;
+      return new Uint16Array(Uint8Array.prototype.slice.call(file, t.begin, t.end).buffer);
+    };
+    /** A row-major [rows, cols] matrix transposed to [cols, rows]. */
+    const transpose = (d: Uint16Array, rows: number, cols: number) => {
+      const out = new Uint16Array(d.length);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = d[r * cols + c]!;
+      return out;
+    };
+
+    it("rows: a dense kernel as [256 outputs, 1024 inputs], 3 chunks starting mid-row (phases)", async () => {
+      const data = transpose(bf16("faceres-deep/feats/kernel"), 1024, 256);
+      const contexts = await contextExact(encode(data, { dtype: "bf16", shape: [256, 1024], chunkElements: 100000 }), CONTEXT_ROW);
+      expect(contexts.map((c) => c.stride)).toEqual([32, 32, 32]);
+      expect(contexts.map((c) => c.phase)).toEqual([0, 21, 10]);
+    });
+
+    it("lanes, last axis: a 3×3 conv's 128 output channels, 3 chunks with phases and a partial last round", async () => {
+      const stream = encode(bf16("nanodet/PartitionedCall/split_28"), { dtype: "bf16", shape: [3, 3, 128, 128], chunkElements: 50001 });
+      const contexts = await contextExact(stream, CONTEXT_LANE);
+      expect(contexts.map((c) => [c.stride, c.run, c.phase])).toEqual([[128, 1, 0], [128, 1, 81], [128, 1, 34]]);
+    });
+
+    it("lanes, first axis of a small tensor: [256, 100], 100 consecutive elements per channel", async () => {
+      const [ctx] = await contextExact(encode(bf16("faceres-deep/age_pred/kernel"), { dtype: "bf16", shape: [256, 100] }), CONTEXT_LANE);
+      expect([ctx!.stride, ctx!.run]).toEqual([256, 100]);
+    });
   });
 });
 
@@ -442,5 +622,31 @@ describe("hw: hwMain", () => {
     expect(meta).toMatchObject({ n: 9000, k: 1, lanes: job.lanes, precision: job.precision, raw_bits: 10 });
     expect(meta.final_states).toEqual(Array(job.lanes).fill("0x00010000"));
     expect(readFileSync(join(out, "README.md"), "utf8")).toMatch(/out_tready/);
+  });
+
+  it("hw-vectors writes all G tables, the group map and the context unit's registers for a mode-3 chunk", async () => {
+    const file = join(dir, "c.ansf");
+    writeFileSync(file, encode(channelTensor(4, 1024), { dtype: "bf16", shape: [4, 1024] }));
+    const out = join(dir, "vectors-context");
+    const { code } = await run("hw-vectors", [file, out]);
+    expect(code).toBe(0);
+    const job = jobsOf(readFileSync(file))[0]!;
+    const G = job.tables.length;
+    expect(G).toBeGreaterThan(1);
+    const chunk = join(out, `chunk_${String(job.id).padStart(5, "0")}`);
+    const lines = (f: string) => readFileSync(join(chunk, f), "utf8").trimEnd().split("\n");
+    expect(lines("slot_table.hex")).toHaveLength(G << job.precision);
+    expect(lines("sym_table.hex")).toHaveLength(G << job.precision);
+    expect(lines("sym_info.hex")).toHaveLength(G << job.codeBits);
+    expect(lines("codes.hex")).toHaveLength(job.tables.reduce((s, t) => s + t.filter((f) => f > 0).length, 0));
+    // Each table's slots hold only its own codes: slot s of table g has code c with a nonzero frequency in table g.
+    const slots = lines("slot_table.hex").map((l) => BigInt(`0x${l}`));
+    slots.forEach((e, s) => expect(job.tables[s >> job.precision]![Number(e >> BigInt(2 * job.precision + 1))]).toBeGreaterThan(0));
+    expect(lines("group_map.hex").map((l) => parseInt(l, 16))).toEqual([...job.context.map]);
+    const meta = JSON.parse(readFileSync(join(chunk, "chunk.json"), "utf8"));
+    expect(meta).toMatchObject({ groups: G, context: "lane", map_entries: 1024, run_last: 0, channels_last: 1023, within0: 0, channel0: 0 });
+    expect(meta.model.tableFillCycles).toBe(G << job.precision);
+    expect(meta.model.mapFillCycles).toBe(1024);
+    expect(readFileSync(join(out, "README.md"), "utf8")).toMatch(/map_tdata/);
   });
 });

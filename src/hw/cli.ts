@@ -195,8 +195,9 @@ export function formatReport(file: string, r: HwReport): string {
   const c = r.config;
   const out: string[] = [];
   const verdict = r.bit_exact ? "bit-exact" : "NOT bit-exact";
-  const sampled = r.chunks.sampled ? ` (a sample of ${r.chunks.verified} of ${r.chunks.rans})` : "";
-  out.push(`${file}: ${verdict}: model = Wasm on ${r.chunks.verified} rANS chunks${sampled}, every word compared`);
+  const notes = [r.chunks.sampled ? `a sample of ${r.chunks.verified} of ${r.chunks.rans}` : "", r.chunks.context ? `${r.chunks.context} with channel contexts` : ""].filter(Boolean);
+  const about = notes.length > 0 ? ` (${notes.join("; ")})` : "";
+  out.push(`${file}: ${verdict}: model = Wasm on ${r.chunks.verified} rANS chunks${about}, every word compared`);
   const bypass = [r.chunks.stored ? `${r.chunks.stored} stored` : "", r.chunks.deflate ? `${r.chunks.deflate} deflate` : ""].filter(Boolean).join(", ");
   if (bypass) out.push(`  bypass     ${bypass} chunk(s) outside the core, checked against Wasm and ANSF-H32`);
   const bandwidth = c.memBytesPerCycle === null ? "unlimited bandwidth" : `${fix(c.memBytesPerCycle, 1)} B/clock shared`;
@@ -208,7 +209,8 @@ export function formatReport(file: string, r: HwReport): string {
     `  stalls     ${int(r.stall_cycles)} (word FIFO empty ${int(r.stalls.word_fifo_empty)}, raw FIFO empty ${int(r.stalls.raw_fifo_empty)}, output full ${int(r.stalls.output_full)}), bubbles ${int(r.bubble_cycles)}`,
   );
   out.push(`  rate       ${fix(r.symbols_per_cycle)} symbols/clock (per core ${fix(r.core_symbols_per_cycle)}; while decoding ${fix(r.run_symbols_per_cycle)})`);
-  out.push(`  table      ${int(r.table_bits)} bits per buffer, ${int(r.table_bits_per_core)} per core`);
+  const map = r.map_bits ? `; group map ${int(r.map_bits)} bits per buffer` : "";
+  out.push(`  table      ${int(r.table_bits)} bits per buffer, ${int(r.table_bits_per_core)} per core${map}`);
   const t = r.throughput;
   out.push(`  at ${t.mhz} MHz ${fix(t.symbols_per_second / 1e6, 1)} M symbols/s; 800 M bf16/s takes ${t.cores_for_800m} core(s) at ${t.mhz} MHz, or ${c.cores} core(s) at ${fix(t.mhz_for_800m, 0)} MHz`);
   out.push(`  checks     index checksum ${r.index_checksum_ok ? "ok" : "BAD"}; final states, payload use, raw plane, ANSF-H32: ${r.failed_chunks === 0 ? "ok" : `${r.failed_chunks} chunk(s) failed`}`);

@@ -129,11 +129,11 @@ export function stagePlan(depth: number, table: TableOrg): StageRole[] {
   return plan;
 }
 
-/** Bits of one decode table for precision P and codes of `codeBits` bits. */
-export function tableBits(table: TableOrg, precision: number, codeBits: number): number {
+/** Bits of a chunk's G decode tables (one buffer) for precision P and codes of `codeBits` bits. */
+export function tableBits(table: TableOrg, precision: number, codeBits: number, groups = 1): number {
   // freq ∈ [1, 2^P] needs P + 1 bits; bias = slot − start(code) < freq ≤ 2^P fits P bits
   // (bias = 2^P would need freq > 2^P); start < 2^P fits P bits.
   const freqBits = precision + 1;
-  if (table === "slot") return (1 << precision) * (freqBits + precision + codeBits);
-  return (1 << precision) * codeBits + (1 << codeBits) * (freqBits + precision);
+  if (table === "slot") return groups * (1 << precision) * (freqBits + precision + codeBits);
+  return groups * ((1 << precision) * codeBits + (1 << codeBits) * (freqBits + precision));
 }

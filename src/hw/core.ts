@@ -4,9 +4,9 @@
 //            |        recirculation line, N − D registers (if N > D)      |
 //            v                                                           |
 //  loader -> [0 LOOKUP] -> [.. regs ..] -> [MUL] -> [.. regs ..] -> [D−1 RENORM] ->+
-//              |  slot = x mod 2^P          y = freq·(x >> P) + bias      |  x = y < 2^16 ? y<<16 | word : y
+//              |  slot = {group, x mod 2^P}  y = freq·(x >> P) + bias      |  x = y < 2^16 ? y<<16 | word : y
 //              v                                                          v
-//           decode table (BRAM)                     word FIFO (16 bit), raw FIFO (w bit) -> output FIFO -> port
+//           decode tables (BRAM)                    word FIFO (16 bit), raw FIFO (w bit) -> output FIFO -> port
 //
 // The N lane states are tokens on a ring of R = max(N, D) registers: the D
 // pipeline registers plus a recirculation line (an addressable shift
@@ -22,11 +22,15 @@
 // in the order the encoder's words were laid out. A design that retired
 // lanes out of order would need per-lane word streams; this one does not.
 //
+// A mode-3 chunk has G tables; the context unit (context-unit.ts) hands each
+// issuing token its element's group, which rides with the token to the
+// lookup stage(s) and completes the table address.
+//
 // Stalls freeze the whole ring for a clock (one clock enable): the
 // renormaliser needs a word the word FIFO lacks, the output assembler needs
 // raw bits the raw FIFO lacks, or the output FIFO is full.
 //
-// Signal widths: x, y 32 bits; slot, bias P ≤ 15 bits; freq P + 1 ≤ 16 bits;
+// Signal widths: x, y 32 bits; slot, bias P ≤ 15 bits; group 3 bits; freq P + 1 ≤ 16 bits;
 // x >> P 32 − P ≤ 21 bits; code E + k ≤ 12 bits; word 16 bits; raw field
 // w ≤ 24 bits; output word 8·width ≤ 32 bits; lane 5 bits (N ≤ 32). The
 // multiply is 16 × 21 bits, inside one DSP48E2 (27 × 18) with its post-adder
@@ -35,6 +39,8 @@
 // exact product and the top bits of the DSP output are provably zero.
 
 import { stagePlan, type CoreConfig, type StageRole } from "./config.js";
+import { CONTEXT_ROW } from "../context.js";
+import { ContextUnit, GroupMapRam, MapLoader } from "./context-unit.js";
 import { FetchUnit } from "./fetch.js";
 import { ansfH32 } from "./h32.js";
 import type { ChunkJob } from "./job.js";
@@ -55,6 +61,8 @@ class Token {
   /** Element being decoded: the model's bookkeeping, not a hardware signal. */
   element = 0;
   x = 0;
+  /** Table of this symbol, from the context unit (0 for a one-table chunk). */
+  group = 0;
   slot = 0;
   freq = 0;
   bias = 0;
@@ -81,8 +89,10 @@ export interface ChunkStats {
   stallOut: number;
   /** Run clocks that issued no symbol though symbols remained: ring bubbles (N < D). */
   bubbleCycles: number;
-  /** Clocks the table builder spent on this chunk (2^P). */
+  /** Clocks the table builder spent on this chunk (G·2^P). */
   tableFillCycles: number;
+  /** Clocks the map loader spent writing a lane context's T map entries (0 otherwise), alongside the table fill. */
+  mapFillCycles: number;
   /** Payload words consumed. */
   words: number;
 }
@@ -105,8 +115,10 @@ type Phase = "load" | "spin" | "wait" | "run" | "drain";
 interface Queued {
   job: ChunkJob;
   buffer: number;
+  /** Tables and group map written: the chunk may run. */
   tableReady: boolean;
   tableFillCycles: number;
+  mapFillCycles: number;
 }
 
 export class DecoderCore {
@@ -114,7 +126,11 @@ export class DecoderCore {
   /** Positions and roles of the stages that compute; the others are plain registers. */
   private readonly stages: { position: number; role: StageRole }[];
   private readonly tables: DecodeTable[];
+  /** One group-map RAM per table buffer, filled with it. */
+  private readonly maps: GroupMapRam[];
   private readonly builder = new TableBuilder();
+  private readonly mapLoader = new MapLoader();
+  private readonly context = new ContextUnit();
   private building: Queued | undefined;
   private readonly queue: Queued[] = [];
   private nextBuffer = 0;
@@ -156,6 +172,7 @@ export class DecoderCore {
     this.depth = plan.length;
     this.stages = plan.map((role, position) => ({ position, role })).filter((s) => !REGISTER_ROLES.has(s.role));
     this.tables = Array.from({ length: cfg.tableBuffers }, () => new DecodeTable());
+    this.maps = Array.from({ length: cfg.tableBuffers }, () => new GroupMapRam());
     this.input = new FetchUnit(cfg, memory);
     this.output = new OutputPort(cfg);
   }
@@ -171,7 +188,7 @@ export class DecoderCore {
 
   accept(job: ChunkJob): void {
     if (!this.canAccept) throw new Error("internal: core descriptor queue full");
-    this.queue.push({ job, buffer: this.nextBuffer, tableReady: false, tableFillCycles: 0 });
+    this.queue.push({ job, buffer: this.nextBuffer, tableReady: false, tableFillCycles: 0, mapFillCycles: 0 });
     this.nextBuffer = (this.nextBuffer + 1) % this.cfg.tableBuffers;
   }
 
@@ -197,6 +214,7 @@ export class DecoderCore {
     const job = q.job;
     this.job = job;
     this.table = this.tables[q.buffer]!;
+    this.context.start(job.context, this.maps[q.buffer]!, job.lanes);
     this.input.start(job);
     this.consumedWords = 0;
     this.ringSize = Math.max(job.lanes, this.depth);
@@ -214,7 +232,7 @@ export class DecoderCore {
     this.stats = {
       core: this.id, start: cycle, firstIssue: -1, runEnd: -1, end: -1,
       setupCycles: 0, runCycles: 0, stallCycles: 0, stallWord: 0, stallRaw: 0, stallOut: 0,
-      bubbleCycles: 0, tableFillCycles: 0, words: 0,
+      bubbleCycles: 0, tableFillCycles: 0, mapFillCycles: 0, words: 0,
     };
   }
 
@@ -224,6 +242,7 @@ export class DecoderCore {
     const q = this.queue.shift()!;
     stats.end = cycle;
     stats.tableFillCycles = q.tableFillCycles;
+    stats.mapFillCycles = q.mapFillCycles;
     if (stats.firstIssue >= 0) {
       stats.setupCycles = stats.firstIssue - stats.start;
       stats.runCycles = (stats.runEnd >= 0 ? stats.runEnd : cycle) - stats.firstIssue + 1;
@@ -251,6 +270,8 @@ export class DecoderCore {
     const raw = this.input.raw;
     const rawTaken = 8 * (this.input.fetchedRaw - raw.level) + raw.bitOffset;
     if (rawTaken !== rawBitsUsed) this.errors.push(`raw plane: ${rawTaken} bits consumed, expected ${rawBitsUsed}`);
+    const rowMap = job.context.kind === CONTEXT_ROW ? job.context.map.length : 0;
+    if (this.context.taken !== rowMap) this.errors.push(`group map: ${this.context.taken} row entries taken, the stream has ${rowMap}`);
     const sum = ansfH32(this.decoded);
     if (sum !== job.checksum) {
       this.errors.push(`checksum 0x${sum.toString(16).padStart(8, "0")} differs from the stored 0x${job.checksum.toString(16).padStart(8, "0")}`);
@@ -259,16 +280,28 @@ export class DecoderCore {
 
   // ---- table fill --------------------------------------------------------------
 
-  /** One slot per clock into the oldest queued chunk's buffer that is not yet filled. */
+  /**
+   * One slot per clock into the oldest queued chunk's buffer that is not yet
+   * filled and, on the group-map RAM's own port, one map entry per clock.
+   */
   private buildTables(): boolean {
     if (!this.building) {
-      this.building = this.queue.find((q) => !q.tableReady);
-      if (!this.building) return false;
-      this.builder.begin(this.tables[this.building.buffer]!, this.building.job.freqs, this.building.job.precision);
+      const q = this.queue.find((c) => !c.tableReady);
+      if (!q) return false;
+      this.building = q;
+      this.builder.begin(this.tables[q.buffer]!, q.job.tables, q.job.precision, q.job.codeBits);
+      this.mapLoader.begin(this.maps[q.buffer]!, q.job.context);
     }
     const q = this.building;
-    q.tableFillCycles++;
-    if (this.builder.step()) {
+    if (this.builder.busy) {
+      q.tableFillCycles++;
+      this.builder.step();
+    }
+    if (this.mapLoader.busy) {
+      q.mapFillCycles++;
+      this.mapLoader.step();
+    }
+    if (!this.builder.busy && !this.mapLoader.busy) {
       q.tableReady = true;
       this.building = undefined;
     }
@@ -359,6 +392,7 @@ export class DecoderCore {
       issue.active = true;
       issue.element = this.issued++;
       if (issue.lane !== issue.element % job.lanes) throw new Error(`internal: lane ${issue.lane} issued element ${issue.element}`);
+      issue.group = this.context.issue(issue.lane);
     } else {
       issue.active = false;
       if (this.issued < job.n) stats.bubbleCycles++;
@@ -367,12 +401,13 @@ export class DecoderCore {
     const table = this.table!;
     const P = job.precision;
     const slotMask = (1 << P) - 1;
+    const codeBits = job.codeBits;
     for (const stage of this.stages) {
       const t = this.at(stage.position);
       if (!t.active) continue;
       switch (stage.role) {
         case "lookup": {
-          const s = t.x & slotMask;
+          const s = (t.group << P) | (t.x & slotMask);
           t.freq = table.freq[s]!;
           t.bias = table.bias[s]!;
           t.sym = table.sym[s]!;
@@ -380,12 +415,14 @@ export class DecoderCore {
         }
         case "sym":
           t.slot = t.x & slotMask;
-          t.sym = table.sym[t.slot]!;
+          t.sym = table.sym[(t.group << P) | t.slot]!;
           break;
-        case "info":
-          t.freq = table.infoFreq[t.sym]!;
-          t.bias = (t.slot - table.infoStart[t.sym]!) & slotMask;
+        case "info": {
+          const c = (t.group << codeBits) | t.sym;
+          t.freq = table.infoFreq[c]!;
+          t.bias = (t.slot - table.infoStart[c]!) & slotMask;
           break;
+        }
         case "mul":
           t.y = (Math.imul(t.freq, t.x >>> P) + t.bias) >>> 0;
           break;

@@ -4,9 +4,10 @@
 // (parseContainer, readChunkHeader, the element layouts); everything a core
 // computes from here on is this model's own.
 
-import { MODE_DEFLATE, MODE_RANS, MODE_STORED, readChunkHeader } from "../chunk.js";
+import { MODE_CONTEXT, MODE_DEFLATE, MODE_RANS, MODE_STORED, readChunkHeader } from "../chunk.js";
 import { parseContainer, type Index } from "../container.js";
 import { codeBits, codeShift, rawBits, type PairLayout } from "../dtypes.js";
+import { contextConfig, type ContextConfig } from "./context-unit.js";
 
 /** A chunk of the stream, in stream order. */
 export interface ChunkRef {
@@ -36,7 +37,10 @@ export interface ChunkJob extends ChunkRef {
   shift: number;
   /** w, raw bits per element: sign and the c low mantissa bits. */
   rawBits: number;
-  freqs: Uint32Array;
+  /** Normalised frequencies: one table, or one per context group. */
+  tables: Uint32Array[];
+  /** The context unit's registers (kind CONTEXT_NONE for a one-table chunk). */
+  context: ContextConfig;
   /** Word stream: N little-endian u32 lane states, then the payload's u16 words. */
   words: Uint8Array;
   payloadBytes: number;
@@ -56,8 +60,13 @@ export function chunkRefs(stream: Uint8Array, index: Index = parseContainer(stre
   return refs;
 }
 
+/** Chunks the core decodes: one table (mode 1) or channel contexts (mode 3). */
 export function isRans(ref: ChunkRef): boolean {
-  return ref.mode === MODE_RANS;
+  return ref.mode === MODE_RANS || ref.mode === MODE_CONTEXT;
+}
+
+export function isContext(ref: ChunkRef): boolean {
+  return ref.mode === MODE_CONTEXT;
 }
 
 export function isStored(ref: ChunkRef): boolean {
@@ -81,7 +90,8 @@ export function chunkJob(stream: Uint8Array, ref: ChunkRef): ChunkJob {
     codeBits: codeBits(ref.layout, h.k),
     shift: codeShift(ref.layout, h.k),
     rawBits: rawBits(ref.layout, h.k),
-    freqs: h.tables[0]!,
+    tables: h.tables,
+    context: contextConfig(h.context),
     words: bytes.subarray(h.statesOffset, payloadEnd),
     payloadBytes: h.payloadLength,
     raw: bytes.subarray(h.rawOffset, h.rawOffset + h.rawLength),

@@ -2,11 +2,13 @@
 // the Wasm decoder in a worker, word-by-word comparison, and the figures.
 
 import { FOOTER_BYTES, parseContainer } from "../container.js";
+import { CONTEXT_LANE } from "../context.js";
 import { hex } from "./bits.js";
 import { stagePlan, tableBits, withDefaults, type SystemConfig } from "./config.js";
+import { GROUP_BITS } from "./context-unit.js";
 import type { ChunkResult } from "./core.js";
 import { ansfH32 } from "./h32.js";
-import { chunkJob, chunkRefs, isDeflate, isRans, isStored, sample, type ChunkJob, type ChunkRef } from "./job.js";
+import { chunkJob, chunkRefs, isContext, isDeflate, isRans, isStored, sample, type ChunkJob, type ChunkRef } from "./job.js";
 import { HwSystem } from "./system.js";
 import { WasmReference, type ReferenceResult } from "./wasm-side.js";
 
@@ -50,7 +52,8 @@ export interface ChunkFailure {
 
 export interface HwReport {
   bit_exact: boolean;
-  chunks: { total: number; rans: number; verified: number; sampled: boolean; stored: number; deflate: number };
+  /** rans counts mode-1 and mode-3 chunks; context, the mode-3 ones among those verified. */
+  chunks: { total: number; rans: number; context: number; verified: number; sampled: boolean; stored: number; deflate: number };
   symbols: number;
   cycles: number;
   stall_cycles: number;
@@ -65,9 +68,11 @@ export interface HwReport {
   /** Symbols per clock per core while decoding (setup excluded). */
   run_symbols_per_cycle: number;
   words: number;
-  /** Bits of the largest decode table any verified chunk needs, per buffer. */
+  /** Bits of the largest set of decode tables (G·2^P slots) any verified chunk needs, per buffer. */
   table_bits: number;
   table_bits_per_core: number;
+  /** Bits of the largest lane-context group map (T entries) any verified chunk needs, per buffer. */
+  map_bits: number;
   index_checksum_ok: boolean;
   config: SystemConfig & { stages: string[] };
   throughput: {
@@ -96,8 +101,11 @@ export async function verifyStream(stream: Uint8Array, options: VerifyOptions = 
   const chosen = options.sample === undefined ? rans : sample(rans, options.sample);
   const others = refs.filter((r) => !isRans(r));
   const jobs = chosen.map((r) => chunkJob(stream, r));
-  const report = emptyReport(cfg, refs, rans.length, chosen.length, indexChecksumOk(stream));
-  for (const j of jobs) report.table_bits = Math.max(report.table_bits, tableBits(cfg.table, j.precision, j.codeBits));
+  const report = emptyReport(cfg, refs, rans, chosen, indexChecksumOk(stream));
+  for (const j of jobs) {
+    report.table_bits = Math.max(report.table_bits, tableBits(cfg.table, j.precision, j.codeBits, j.tables.length));
+    if (j.context.kind === CONTEXT_LANE) report.map_bits = Math.max(report.map_bits, j.context.map.length * GROUP_BITS);
+  }
   report.table_bits_per_core = report.table_bits * cfg.tableBuffers;
 
   const reference = new WasmReference(stream);
@@ -139,15 +147,18 @@ function ratio(a: number, b: number): number {
   return b > 0 ? a / b : 0;
 }
 
-function emptyReport(cfg: SystemConfig, refs: ChunkRef[], rans: number, verified: number, indexOk: boolean): HwReport {
+function emptyReport(cfg: SystemConfig, refs: ChunkRef[], rans: ChunkRef[], chosen: ChunkRef[], indexOk: boolean): HwReport {
   return {
     bit_exact: false,
-    chunks: { total: refs.length, rans, verified, sampled: verified < rans, stored: refs.filter(isStored).length, deflate: refs.filter(isDeflate).length },
+    chunks: {
+      total: refs.length, rans: rans.length, context: chosen.filter(isContext).length, verified: chosen.length, sampled: chosen.length < rans.length,
+      stored: refs.filter(isStored).length, deflate: refs.filter(isDeflate).length,
+    },
     symbols: 0, cycles: 0, stall_cycles: 0,
     stalls: { word_fifo_empty: 0, raw_fifo_empty: 0, output_full: 0 },
     bubble_cycles: 0, setup_cycles: 0, run_cycles: 0,
     symbols_per_cycle: 0, core_symbols_per_cycle: 0, run_symbols_per_cycle: 0, words: 0,
-    table_bits: 0, table_bits_per_core: 0,
+    table_bits: 0, table_bits_per_core: 0, map_bits: 0,
     index_checksum_ok: indexOk,
     config: { ...cfg, stages: stagePlan(cfg.depth, cfg.table) },
     throughput: { mhz: cfg.mhz, symbols_per_second: 0, cores_for_800m: 0, mhz_for_800m: 0 },
