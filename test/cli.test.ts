@@ -77,12 +77,16 @@ describe("ansfloat CLI", () => {
     const table = run(["-l", `${src}.ansf`]);
     expect(table.status).toBe(0);
     const text = table.stdout.toString();
-    expect(text).toMatch(/^tensor\s+dtype\s+shape\s+k\s+ratio\s+bits\/w\s+bound$/m);
-    expect(text).toMatch(/^model\.embed_tokens\.weight\s+bf16\s+\[512,64\]\s+\d/m);
+    expect(text).toMatch(/^tensor\s+dtype\s+shape\s+k\s+context\s+ratio\s+bits\/w\s+bound$/m);
+    expect(text).toMatch(/^model\.embed_tokens\.weight\s+bf16\s+\[512,64\]\s+\d\s+(-|(row|lane)x[2-8])\s+\d/m);
     const json = JSON.parse(run(["-l", "--json", `${src}.ansf`]).stdout.toString());
     expect(json.source).toBe("safetensors");
     expect(json.segments).toHaveLength(48);
     expect(json.segments[0].name).toBe("(header)");
+    for (const c of json.segments.flatMap((s: { chunks: { mode: string; context: string; groups: number }[] }) => s.chunks)) {
+      expect(c.context === "none").toBe(c.mode !== "context");
+      expect(c.groups > 1).toBe(c.mode === "context");
+    }
     expect(json.bytes).toBe(525192);
   });
 
