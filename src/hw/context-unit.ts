@@ -23,12 +23,12 @@ import { CONTEXT_LANE, CONTEXT_NONE, CONTEXT_ROW, type ChannelContext } from "..
 /** Group id width: G ≤ 8. */
 export const GROUP_BITS = 3;
 /** Group-map RAM depth: a lane context has T ≤ D·T ≤ 2^15 channels. */
-export const MAP_DEPTH = 1 << 15;
+const MAP_DEPTH = 1 << 15;
 /** Row counter width: a chunk has at most 2^26 elements, 2^21 rounds, so 2^22 − 1 is never reached. */
-export const ROW_COUNT_BITS = 22;
+const ROW_COUNT_BITS = 22;
 const ROW_COUNT_MAX = (1 << ROW_COUNT_BITS) - 1;
 /** Lane counters (position in channel, channel) hold D − 1 and T − 1 < 2^15. */
-export const LANE_COUNT_BITS = 15;
+const LANE_COUNT_BITS = 15;
 const LANE_COUNT_MASK = (1 << LANE_COUNT_BITS) - 1;
 const GROUP_MASK = (1 << GROUP_BITS) - 1;
 
@@ -49,7 +49,7 @@ export interface ContextConfig {
   map: Uint8Array;
 }
 
-export const NO_CONTEXT: ContextConfig = {
+const NO_CONTEXT: ContextConfig = {
   kind: CONTEXT_NONE, groups: 1, firstRounds: 0, rowRounds: 0, runLast: 0, channelsLast: 0, within0: 0, channel0: 0, map: new Uint8Array(0),
 };
 
