@@ -51,15 +51,18 @@ export function exponentBound(file: Uint8Array, layout: SafetensorsLayout): Expo
 /** What the bound over ansfloat's choices needs to know of each stored chunk, in file order (from inspect()). */
 export interface ChosenChunk {
   elements: number;
-  mode: "stored" | "rans" | "deflate";
+  mode: "stored" | "rans" | "context" | "deflate";
   k: number;
+  /** Context chunks: the table group of each element of the chunk. */
+  groupOf?: (e: number) => number;
 }
 
 /**
  * The entropy of the coding pairs ansfloat chose: for each float tensor's
  * rANS chunk, its codes (exponent + the chunk's k top mantissa bits) at their
- * order-0 entropy with a free model, the other 1 + M − k bits raw; stored
- * chunks and every other byte raw. The gap between this and ansfloat's size
+ * order-0 entropy with a free model (per group of channels in a context
+ * chunk), the other 1 + M − k bits raw; stored chunks and every other byte
+ * raw. The gap between this and ansfloat's size
  * is the coder's own overhead (models, lane states, headers, rounding).
  * `chunksOf(i)` gives the chunks of the i-th tensor in file order.
  */
@@ -72,18 +75,22 @@ export function pairBound(file: Uint8Array, layout: SafetensorsLayout, chunksOf:
     let at = t.begin;
     for (const c of chunksOf(i)) {
       const end = at + c.elements * width;
-      if (c.mode !== "rans") {
+      if (c.mode !== "rans" && c.mode !== "context") {
         bits += (end - at) * 8;
       } else {
         const shift = mantissaBits - c.k;
         const mask = (1 << (exponentBits + c.k)) - 1;
-        const counts = new Float64Array(mask + 1);
+        const groups = new Map<number, Float64Array>();
         const view = new DataView(file.buffer, file.byteOffset);
-        for (let p = at; p < end; p += width) {
+        for (let p = at, e = 0; p < end; p += width, e++) {
           const v = width === 2 ? view.getUint16(p, true) : view.getUint32(p, true);
+          const g = c.groupOf ? c.groupOf(e) : 0;
+          let counts = groups.get(g);
+          if (!counts) groups.set(g, (counts = new Float64Array(mask + 1)));
           counts[(v >>> shift) & mask]!++;
         }
-        bits += histogramBits(counts) + c.elements * (1 + shift);
+        for (const counts of groups.values()) bits += histogramBits(counts);
+        bits += c.elements * (1 + shift);
       }
       at = end;
     }

@@ -10,6 +10,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readChunkHeader } from "../src/chunk.js";
+import { parseContainer } from "../src/container.js";
+import { groupOf } from "../src/context.js";
 import { allCodecs, loadAnsfloat, type Codec } from "./codecs.js";
 import { exponentBound, pairBound, type ChosenChunk } from "./entropy.js";
 import { currentLoad, machine, readFileResults, resultName, writeCharts, writeFileResult, writeReadme, type CodecResult, type FileResult } from "./report.js";
@@ -101,12 +104,26 @@ function progressLine(c: CodecResult): string {
   );
 }
 
-/** The pair-entropy bound of what ansfloat chose for this file, read back from its stream. */
+/**
+ * The pair-entropy bound of what ansfloat chose for this file, read back from
+ * its stream: k per chunk from inspect(), and each context chunk's groups
+ * from its header.
+ */
 async function ansfloatPairBound(input: Uint8Array, layout: ReturnType<typeof readLayout>) {
   const api = (await loadAnsfloat()) as unknown as { compress(f: Uint8Array): Uint8Array; inspect(s: Uint8Array): { segments: { chunks: ChosenChunk[] }[] } };
-  const info = api.inspect(api.compress(input));
+  const stream = api.compress(input);
+  const info = api.inspect(stream);
+  const index = parseContainer(stream);
   // Segment 0 is the safetensors header; segment i + 1 is the i-th tensor in file order.
-  return pairBound(input, layout, (i) => info.segments[i + 1]!.chunks);
+  return pairBound(input, layout, (i) => {
+    const segment = index.segments[i + 1]!;
+    return info.segments[i + 1]!.chunks.map((c, j) => {
+      if (c.mode !== "context") return c;
+      const { offset, length, elements } = segment.chunks[j]!;
+      const context = readChunkHeader(stream.subarray(offset, offset + length), segment.layout, elements).context!;
+      return { ...c, groupOf: (e: number) => groupOf(context, e) };
+    });
+  });
 }
 
 /** Recomputes the deterministic bounds of saved results, keeping their timings. */
