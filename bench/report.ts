@@ -33,6 +33,8 @@ export interface CodecResult {
   compress?: Throughput;
   decompress?: Throughput;
   memory?: PeakMemory;
+  /** Set when this row was measured later than its file's run, by `--only`. */
+  remeasured?: { date: string; loadAverage: number };
 }
 
 export interface FileResult {
@@ -155,6 +157,13 @@ function ratioTable(results: FileResult[]): string[] {
   return lines;
 }
 
+/** A line per row measured later by `--only`, then a blank line; nothing when there is none. */
+function remeasuredLines(r: FileResult): string[] {
+  const rows = r.codecs.filter((c) => c.remeasured);
+  const when = (c: CodecResult) => `${c.remeasured!.date.slice(0, 16).replace("T", " ")} UTC, load average ${c.remeasured!.loadAverage} at the start`;
+  return rows.length ? [...rows.map((c) => `Row ${c.name} re-measured alone (\`--only\`) ${when(c)}.`), ""] : [];
+}
+
 function fileSection(r: FileResult): string[] {
   const name = resultName(r.file);
   const charts = chartNames(name);
@@ -169,6 +178,7 @@ function fileSection(r: FileResult): string[] {
     `Measured ${r.date.slice(0, 16).replace("T", " ")} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB, load average ${r.loadAverage} at the start), Node ${m.node}, ${m.platform}; ` +
       `${r.quick ? "quick run (`--quick`)" : "full run"}: at least ${r.plan.minSamples} timed samples per direction within a ${r.plan.budgetMs} ms budget.`,
     "",
+    ...remeasuredLines(r),
     "| codec | ratio | bits/weight | compress MB/s, median (p25–p75) | decompress MB/s, median (p25–p75) | peak memory compress / decompress, MiB | samples c/d |",
     "|---|---:|---:|---:|---:|---:|---:|",
   ];

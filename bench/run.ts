@@ -1,4 +1,6 @@
-// npm run bench [-- [--quick] FILE...]
+// npm run bench [-- [--quick] [--only=NAME,...] FILE...]
+//   --only re-measures just the named codecs (e.g. --only=ansfloat after a
+//   codec change) and keeps the other rows of the saved results.
 // npm run bench -- --report-only    (redraw charts and README from the JSON)
 // npm run bench -- --bounds         (recompute the deterministic bounds of saved results, keep their timings)
 //
@@ -40,20 +42,32 @@ const WARM_UP_BELOW_MS = 1000;
 
 const OPTIONS = ["--quick", "--report-only", "--bounds"];
 
-function parseArgs(argv: string[]): { quick: boolean; reportOnly: boolean; bounds: boolean; files: string[] } {
-  const unknown = argv.filter((a) => a.startsWith("--") && !OPTIONS.includes(a));
-  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(" ")}; usage: npm run bench -- [--quick] [FILE...] | --report-only | --bounds`);
-  const quick = argv.includes("--quick");
-  const reportOnly = argv.includes("--report-only");
-  const bounds = argv.includes("--bounds");
+interface Args {
+  quick: boolean;
+  reportOnly: boolean;
+  bounds: boolean;
+  /** Codecs to re-measure, keeping the saved rows of the others; undefined for all. */
+  only: string[] | undefined;
+  files: string[];
+}
+
+function parseArgs(argv: string[]): Args {
+  const onlyArg = argv.find((a) => a.startsWith("--only="));
+  const unknown = argv.filter((a) => a.startsWith("--") && !OPTIONS.includes(a) && a !== onlyArg);
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(" ")}; usage: npm run bench -- [--quick] [--only=NAME,...] [FILE...] | --report-only | --bounds`);
+  const only = onlyArg?.slice("--only=".length).split(",").filter(Boolean);
+  const known = allCodecs().map((c) => c.name);
+  const strangers = only?.filter((name) => !known.includes(name)) ?? [];
+  if (strangers.length > 0) throw new Error(`--only names unknown codecs ${strangers.join(", ")}; known: ${known.join(", ")}`);
+  const args = { quick: argv.includes("--quick"), reportOnly: argv.includes("--report-only"), bounds: argv.includes("--bounds"), only };
   const files = argv.filter((a) => !a.startsWith("--"));
-  if (files.length > 0 || reportOnly || bounds) return { quick, reportOnly, bounds, files };
+  if (files.length > 0 || args.reportOnly || args.bounds) return { ...args, files };
   if (!existsSync(SHARED)) {
     console.log(`${SHARED} not found: benchmarking the fixture only.`);
-    return { quick, reportOnly, bounds, files: [FIXTURE] };
+    return { ...args, files: [FIXTURE] };
   }
   const shared = SHARED_FILES.map((f) => join(SHARED, f)).filter((f) => existsSync(f) || (console.log(`${f} not found: skipped.`), false));
-  return { quick, reportOnly, bounds, files: [FIXTURE, ...shared] };
+  return { ...args, files: [FIXTURE, ...shared] };
 }
 
 function message(error: unknown): string {
@@ -139,7 +153,7 @@ async function refreshBounds(): Promise<void> {
   writeReadme(RESULTS);
 }
 
-async function benchFile(file: string, quick: boolean, scratch: string): Promise<FileResult> {
+async function benchFile(file: string, quick: boolean, only: string[] | undefined, scratch: string): Promise<FileResult> {
   const loadAverage = currentLoad();
   const input = readFileSync(file);
   const layout = readLayout(input);
@@ -148,18 +162,27 @@ async function benchFile(file: string, quick: boolean, scratch: string): Promise
   const bound = exponentBound(input, layout);
   const plan = quick ? QUICK : FULL;
   console.log(`\n${file}: ${input.length} bytes, ${weights} float weights; ideal exponent-only ratio ${bound.ratio.toFixed(3)}; load average ${loadAverage}`);
+  // With --only, the other codecs keep their rows from the saved results.
+  const saved = only ? readFileResults(RESULTS).find((r) => r.file === file) : undefined;
+  if (only && !saved) throw new Error(`--only needs saved results for ${file}: run the full bench on it first`);
   const codecs: CodecResult[] = [];
   for (const codec of allCodecs()) {
+    const kept = saved && !only!.includes(codec.name) ? saved.codecs.find((c) => c.name === codec.name) : undefined;
+    if (kept) {
+      codecs.push(kept);
+      continue;
+    }
     const result = await benchCodec(codec, input, weights, plan, quick, scratch);
     console.log(progressLine(result));
-    codecs.push(result);
+    codecs.push(saved ? { ...result, remeasured: { date: new Date().toISOString(), loadAverage } } : result);
   }
   const ansfloatOk = codecs.some((c) => c.name === "ansfloat" && c.status === "ok");
   const pairs = ansfloatOk ? await ansfloatPairBound(input, layout) : undefined;
   if (pairs) console.log(`  entropy of ansfloat's coding pairs: ratio ${pairs.ratio.toFixed(3)}`);
-  const threads = ansfloatOk ? await measureThreads(await loadAnsfloat(), input, plan) : null;
+  const threads = saved && !only!.includes("ansfloat") ? saved.threads : ansfloatOk ? await measureThreads(await loadAnsfloat(), input, plan) : null;
   if (threads) console.log(`  threads: ${"points" in threads ? `${threads.points.length} thread counts measured` : JSON.stringify(threads)}`);
   return {
+    ...(saved ? { date: saved.date, loadAverage: saved.loadAverage, quick: saved.quick, plan: saved.plan } : { date: new Date().toISOString(), loadAverage, quick, plan }),
     file,
     bytes: input.length,
     tensors: layout.tensors.length,
@@ -167,18 +190,14 @@ async function benchFile(file: string, quick: boolean, scratch: string): Promise
     dtypes: [...new Set(layout.tensors.map((t) => t.dtype))],
     bound: { ...bound, bitsPerWeight: bound.bits / weights },
     ...(pairs ? { pairBound: { ...pairs, bitsPerWeight: pairs.bits / weights } } : {}),
-    date: new Date().toISOString(),
     machine: machine(),
-    loadAverage,
-    quick,
-    plan,
     codecs,
     threads,
   };
 }
 
 async function main(): Promise<void> {
-  const { quick, reportOnly, bounds, files } = parseArgs(process.argv.slice(2));
+  const { quick, reportOnly, bounds, only, files } = parseArgs(process.argv.slice(2));
   mkdirSync(RESULTS, { recursive: true });
   if (bounds) {
     await refreshBounds();
@@ -193,7 +212,7 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "ansfloat-bench-"));
   try {
     for (const file of files) {
-      writeFileResult(RESULTS, await benchFile(file, quick, scratch));
+      writeFileResult(RESULTS, await benchFile(file, quick, only, scratch));
       writeReadme(RESULTS);
       console.log(`  wrote ${join(RESULTS, resultName(file))}.json and ${RESULTS}/README.md`);
     }
