@@ -88,6 +88,20 @@ describe("entropy bound", () => {
     expect(() => pairBound(file, layout, () => [{ elements: 1, mode: "rans", k: 0 }])).toThrow(/chunks cover/);
   });
 
+  it("codes a context chunk's codes at their entropy per group", () => {
+    // Tensor a at k = 1 in two groups {1.0, 2.0} and {-1.5, 3.0}: codes 254, 256 | 255, 257, one bit each.
+    const file = crafted();
+    const layout = readLayout(file);
+    const chunks = [
+      [{ elements: 4, mode: "context" as const, k: 1, groupOf: (e: number) => (e < 2 ? 0 : 1) }],
+      [],
+      [{ elements: 4, mode: "stored" as const, k: 0 }],
+      [{ elements: 3, mode: "rans" as const, k: 0 }],
+    ];
+    const rawBytes = file.length - BF16.length - F16.length - F32.length;
+    expect(pairBound(file, layout, (i) => chunks[i]!).bits).toBe(4 * 1 + 4 * 7 + F16.length * 8 + 3 * 24 + rawBytes * 8);
+  });
+
   it("gives about 1.50 on the fixture, as shared/data's README states", () => {
     expect(exponentBound(FIXTURE, readLayout(FIXTURE)).ratio).toBeCloseTo(1.5, 1);
   });
