@@ -11,7 +11,7 @@ import {
   channelGrouping, contextBases, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_ROW, CONTEXT_TABLE_SLOTS, lanePattern, MIN_CONTEXT_PRECISION,
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
-import { coarsen, codedBits, densify, entropyBits, modelBytes, normalize, readModel, sparse, writeModel, type Histogram } from "./model.js";
+import { coarsen, codedBits, densify, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparse, writeModel, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
 
 export const MODE_STORED = 0;
@@ -172,7 +172,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
 
   const head = new ByteWriter();
   head.u8(context ? MODE_CONTEXT : MODE_RANS);
-  head.u8(k | ((precision - (context ? MIN_CONTEXT_PRECISION : MIN_PRECISION)) << 4));
+  head.u8(k | ((precision - (context ? MIN_CONTEXT_PRECISION : MIN_PRECISION)) << 4) | (MODEL_LOG << 7));
   head.u8(lanes / 4 - 1);
   head.u32(checksum);
   if (context) writeContext(head, context);
@@ -284,7 +284,8 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
   if (mode !== MODE_RANS && mode !== MODE_CONTEXT) throw new AnsfError("CORRUPT_STREAM", `unknown chunk mode ${mode}`);
   const kp = r.u8();
   const k = kp & 15;
-  const precision = (kp >>> 4) + (mode === MODE_CONTEXT ? MIN_CONTEXT_PRECISION : MIN_PRECISION);
+  const precision = ((kp >>> 4) & 7) + (mode === MODE_CONTEXT ? MIN_CONTEXT_PRECISION : MIN_PRECISION);
+  const scheme = kp >>> 7;
   if (k > layout.maxK) throw new AnsfError("CORRUPT_STREAM", `chunk k = ${k} exceeds ${layout.maxK} for ${layout.name}`);
   if (precision > MAX_PRECISION) throw new AnsfError("CORRUPT_STREAM", `chunk precision ${precision} exceeds ${MAX_PRECISION}`);
   const lanes = (r.u8() + 1) * 4;
@@ -300,7 +301,9 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
   const modelLength = r.varint();
   const payloadLength = r.varint();
   const models = new ByteReader(r.bytes(modelLength), "chunk models");
-  const tables = context ? Array.from({ length: context.groups }, () => readModel(models.bytes(models.varint()), alphabet, precision)) : [readModel(models.bytes(modelLength), alphabet, precision)];
+  const tables = context
+    ? Array.from({ length: context.groups }, () => readModel(models.bytes(models.varint()), alphabet, precision, scheme))
+    : [readModel(models.bytes(modelLength), alphabet, precision, scheme)];
   if (models.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk models have ${models.remaining} trailing bytes`);
   const statesOffset = r.pos;
   const states = r.bytes(4 * lanes);
@@ -311,9 +314,12 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
   const payloadOffset = r.pos;
   r.bytes(payloadLength);
   const rawOffset = r.pos;
-  const rawLength = Math.ceil((n * rawBits(layout, k)) / 8);
-  r.bytes(rawLength);
+  const rawFieldBits = n * rawBits(layout, k);
+  const rawLength = Math.ceil(rawFieldBits / 8);
+  const raw = r.bytes(rawLength);
   if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk has ${r.remaining} trailing bytes`);
+  // The last byte's unused high bits are zero, so that no bit of the chunk goes unchecked.
+  if (rawFieldBits % 8 !== 0 && raw[rawLength - 1]! >>> rawFieldBits % 8 !== 0) throw new AnsfError("CORRUPT_STREAM", "raw plane padding bits are not zero");
   return { mode, checksum, k, precision, lanes, tables, ...(context ? { context } : {}), statesOffset, payloadOffset, payloadLength, rawOffset, rawLength };
 }
 

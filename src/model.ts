@@ -160,26 +160,49 @@ export function entropyBits(h: Histogram): number {
   return bits;
 }
 
+/**
+ * How a model's frequencies are written (the symbol set is written alike):
+ * MODEL_GAMMA, gamma(freq) per present code, in version-1 streams;
+ * MODEL_LOG, what this build writes (see serializeModel).
+ */
+export const MODEL_GAMMA = 0;
+export const MODEL_LOG = 1;
+
 /** Where a model is serialised to: bytes, or just a bit count. */
-interface GammaSink {
+interface ModelSink {
   gamma(v: number): void;
+  bits(v: number, n: number): void;
 }
 
-/** Counts the bits a gamma-coded stream would take, without writing it. */
-class GammaCounter implements GammaSink {
-  bits = 0;
+/** Counts the bits a model would take, without writing it. */
+class BitCounter implements ModelSink {
+  count = 0;
 
   gamma(v: number): void {
-    this.bits += 2 * (31 - Math.clz32(v)) + 1;
+    this.count += 2 * (31 - Math.clz32(v)) + 1;
   }
+
+  bits(_v: number, n: number): void {
+    this.count += n;
+  }
+}
+
+/** Zigzag: 0, -1, 1, -2, … as 0, 1, 2, 3, … */
+function zigzag(d: number): number {
+  return d >= 0 ? 2 * d : -2 * d - 1;
 }
 
 /**
  * Serialised model: gamma(runs), then per run of present codes gamma(gap + 1)
- * and gamma(length), then gamma(freq) per present code. Exponent histograms
- * are one or two contiguous runs, so the symbol set costs a few bytes.
+ * and gamma(length); exponent histograms are one or two contiguous runs, so
+ * the symbol set costs a few bytes. Then the frequencies of the present codes
+ * but the last, which is what the others leave of 2^P: for each, its bit
+ * length L = floor(log2 f) as gamma(zigzag(L - previous L) + 1) and the L
+ * bits below its leading one. Neighbouring codes of a smooth distribution
+ * have frequencies of similar size, so the lengths cost 1 to 3 bits; about a
+ * third less than gamma(f) on trained weights' exponents.
  */
-function serializeModel(symbols: Uint32Array, freqs: Uint32Array, sink: GammaSink): void {
+function serializeModel(symbols: Uint32Array, freqs: Uint32Array, sink: ModelSink): void {
   const runs: number[] = [];
   for (const s of symbols) {
     const last = runs.length - 2;
@@ -193,7 +216,14 @@ function serializeModel(symbols: Uint32Array, freqs: Uint32Array, sink: GammaSin
     sink.gamma(runs[i + 1]!);
     next = runs[i]! + runs[i + 1]!;
   }
-  for (const f of freqs) sink.gamma(f);
+  let previous = 0;
+  for (let i = 0; i < freqs.length - 1; i++) {
+    const f = freqs[i]!;
+    const length = 31 - Math.clz32(f);
+    sink.gamma(zigzag(length - previous) + 1);
+    sink.bits(f, length);
+    previous = length;
+  }
 }
 
 export function writeModel(h: Histogram, freqs: Uint32Array): Uint8Array {
@@ -204,13 +234,16 @@ export function writeModel(h: Histogram, freqs: Uint32Array): Uint8Array {
 
 /** Exact length in bytes of writeModel(h, freqs). */
 export function modelBytes(h: Histogram, freqs: Uint32Array): number {
-  const counter = new GammaCounter();
+  const counter = new BitCounter();
   serializeModel(h.symbols, freqs, counter);
-  return Math.ceil(counter.bits / 8);
+  return Math.ceil(counter.count / 8);
 }
 
-/** Inverse of writeModel, validated: every code inside the alphabet, total exactly 2^precision. */
-export function readModel(bytes: Uint8Array, alphabet: number, precision: number): Uint32Array {
+/**
+ * Inverse of writeModel (or of version 1's MODEL_GAMMA), validated: every
+ * code inside the alphabet, every frequency at least 1, total exactly 2^P.
+ */
+export function readModel(bytes: Uint8Array, alphabet: number, precision: number, scheme: number): Uint32Array {
   const r = new BitReader(bytes, "frequency model");
   const bad = (why: string) => new AnsfError("CORRUPT_STREAM", `frequency model: ${why}`);
   const freqs = new Uint32Array(alphabet);
@@ -227,11 +260,21 @@ export function readModel(bytes: Uint8Array, alphabet: number, precision: number
   }
   const total = 1 << precision;
   let sum = 0;
-  for (const s of present) {
-    const f = r.gamma(17);
+  let previous = 0;
+  for (let i = 0; i < present.length; i++) {
+    let f: number;
+    if (scheme === MODEL_GAMMA) f = r.gamma(17);
+    else if (i === present.length - 1) f = total - sum;
+    else {
+      const z = r.gamma(6) - 1;
+      const length = previous + (z & 1 ? -(z + 1) / 2 : z / 2);
+      if (length < 0 || length > precision) throw bad(`a frequency of ${length + 1} bits at precision ${precision}`);
+      f = (1 << length) | r.bits(length);
+      previous = length;
+    }
     sum += f;
-    if (sum > total) throw bad(`frequencies exceed 2^${precision}`);
-    freqs[s] = f;
+    if (f < 1 || sum > total) throw bad(`frequencies exceed 2^${precision}`);
+    freqs[present[i]!] = f;
   }
   if (sum !== total) throw bad(`frequencies sum to ${sum}, not 2^${precision}`);
   return freqs;
