@@ -1,8 +1,8 @@
 // npm run bench:scaling [-- FILE] [--rounds N]: the sync API against the
 // async API at 1 and 2 threads, in one process, on a whole file (many small
 // tensors) and on one large tensor (up to 16 MiB of the file's bf16
-// weights). Every variant runs once per round, interleaved, so that load
-// from other processes falls on all of them alike; each is checked
+// weights). Every variant runs once per round, interleaved and in rotating
+// order, so that load from other processes falls on all of them alike; each is checked
 // byte-identical before it is timed. Reports best and median MB/s of
 // original data and the speedups the thread targets are stated in.
 
@@ -92,19 +92,33 @@ console.log(`${rounds} interleaved rounds after one warm-up; load average before
 const mb = (n: number, ms: number) => n / 1e3 / ms;
 for (const w of workloads) {
   const times = w.variants.map(() => [] as number[]);
+  const cpu = w.variants.map(() => [] as number[]);
   for (let round = -1; round < rounds; round++) {
-    for (const [i, v] of w.variants.entries()) {
+    // Each round starts with another variant, so that none always pays for the garbage of the one before.
+    for (let j = 0; j < w.variants.length; j++) {
+      const i = (j + Math.max(round, 0)) % w.variants.length;
+      const v = w.variants[i]!;
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await v.run();
-      if (round >= 0) times[i]!.push(performance.now() - t0);
+      const wall = performance.now() - t0;
+      const used = process.cpuUsage(c0);
+      if (round >= 0) {
+        times[i]!.push(wall);
+        cpu[i]!.push((used.user + used.system) / 1e3);
+      }
     }
   }
-  const stats = times.map((t) => {
+  const stats = times.map((t, i) => {
     const sorted = t.sort((a, b) => a - b);
-    return { best: mb(w.bytes, sorted[0]!), median: mb(w.bytes, quantile(sorted, 0.5)) };
+    return { best: mb(w.bytes, sorted[0]!), median: mb(w.bytes, quantile(sorted, 0.5)), cpu: quantile(cpu[i]!.sort((a, b) => a - b), 0.5) };
   });
-  console.log(`\n${w.label} (MB/s)            best   median`);
-  w.variants.forEach((v, i) => console.log(`  ${v.name.padEnd(24)}${stats[i]!.best.toFixed(0).padStart(7)}${stats[i]!.median.toFixed(0).padStart(9)}`));
+  // CPU time of all threads together does not depend much on other
+  // processes' load: with T threads on T idle cores the wall time would
+  // approach cpu / T, so it shows what a quiet machine would give.
+  console.log(`\n${w.label} (MB/s)            best   median   cpu ms (median, all threads)`);
+  w.variants.forEach((v, i) => console.log(`  ${v.name.padEnd(24)}${stats[i]!.best.toFixed(0).padStart(7)}${stats[i]!.median.toFixed(0).padStart(9)}${stats[i]!.cpu.toFixed(1).padStart(11)}`));
+  console.log(`  cpu T=2 / cpu T=1       ${(stats[2]!.cpu / stats[1]!.cpu).toFixed(2)}x`);
   const ratio = (a: number, b: number) => `${(stats[a]!.best / stats[b]!.best).toFixed(2)}x best, ${(stats[a]!.median / stats[b]!.median).toFixed(2)}x median`;
   console.log(`  async T=1 / sync        ${ratio(1, 0)}`);
   console.log(`  async T=2 / async T=1   ${ratio(2, 1)}`);

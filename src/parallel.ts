@@ -9,11 +9,12 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { decodeBatch, encodeBatch, type DecodePart, type EncodePart } from "./batch.js";
-import type { EncodedChunk } from "./chunk.js";
+import type { ChunkOptions, EncodedChunk } from "./chunk.js";
 import { AnsfError, revive } from "./errors.js";
 import type { EncodeOptions } from "./segments.js";
+import { closeJob, fillInput, stopJob, work, type Coded, type Job } from "./shared-job.js";
 import { core, coreModule } from "./wasm.js";
-import type { DecodeTask, EncodeTask } from "./worker.js";
+import type { DecodeTask, EncodeTask, JobTask } from "./worker.js";
 
 export interface ParallelOptions {
   /** Threads (default: the machine's cores). 1 codes on the calling thread without a pool. */
@@ -46,8 +47,10 @@ function poolOf(threads: number): Piscina {
       filename: workerFile(),
       minThreads: 0,
       maxThreads: threads,
-      // Idle workers exit so that a finished job does not keep the process alive.
-      idleTimeout: 500,
+      // Idle workers do not keep the process alive (Piscina unrefs them), so
+      // they stay for the next job: starting one cost about 100 ms of CPU
+      // time (module loading, a cold JIT), twice decoding a 37 MB file.
+      idleTimeout: 30_000,
       workerData: { module: coreModule() },
     });
     pools.set(threads, pool);
@@ -63,6 +66,11 @@ export function threadsOf(options: ParallelOptions): number {
 
 function aborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AnsfError("ABORTED", "aborted");
+}
+
+/** The options a worker needs to code a chunk (a signal or callback cannot travel to it). */
+export function chunkOptionsOf(options: ChunkOptions): ChunkOptions {
+  return { ...(options.k === undefined ? {} : { k: options.k }), ...(options.precisions ? { precisions: options.precisions } : {}) };
 }
 
 function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
@@ -81,7 +89,7 @@ function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
 
 function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): ChunkRunner {
   const pool = poolOf(threads);
-  const chunkOptions = { ...(options.k === undefined ? {} : { k: options.k }), ...(options.precisions ? { precisions: options.precisions } : {}) };
+  const chunkOptions = chunkOptionsOf(options);
   const signal = options.signal;
   // The signal is checked around each task rather than handed to Piscina:
   // aborting a running Piscina task races with its reply (an uncaught
@@ -118,6 +126,49 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
 export function runnerFor(options: EncodeOptions & ParallelOptions): ChunkRunner {
   const threads = threadsOf(options);
   return threads === 1 ? inlineRunner(options) : poolRunner(threads, options);
+}
+
+/** How long the calling thread codes between looks at its event loop (where an abort arrives). */
+const SLICE_MS = 4;
+
+/**
+ * Runs a shared job on the calling thread and threads - 1 workers (see
+ * shared-job.ts), first copying `source` into the job's input when given;
+ * resolves with every chunk coded once no thread touches the job any more.
+ * On abort or failure every thread stops after its current chunk and the
+ * promise rejects; workers are free again.
+ */
+export async function runJob(job: Job, threads: number, signal?: AbortSignal, source?: Uint8Array): Promise<Coded> {
+  aborted(signal);
+  const workers = threads - 1;
+  const pool = workers > 0 ? poolOf(workers) : undefined;
+  const replies = Array.from({ length: workers }, (_, slot) => {
+    const reply = pool!.run({ op: "job", job, slot } satisfies JobTask) as Promise<Coded>;
+    reply.catch(() => undefined);
+    return reply;
+  });
+  const stop = () => stopJob(job);
+  signal?.addEventListener("abort", stop);
+  const coded: Coded = new Map();
+  let failure: unknown;
+  try {
+    if (source) fillInput(job, source);
+    const c = core();
+    while (work(c, job, coded, performance.now() + SLICE_MS)) await new Promise(setImmediate);
+  } catch (err) {
+    failure = err;
+    stopJob(job);
+  }
+  // Workers that never entered (still starting, or queued) are shut out and not waited for.
+  const settled = await Promise.allSettled(closeJob(job, workers).map((slot) => replies[slot]!));
+  signal?.removeEventListener("abort", stop);
+  if (failure) throw failure;
+  for (const s of settled) {
+    if (s.status === "rejected") throw revive(s.reason);
+    for (const [i, chunk] of s.value) coded.set(i, chunk);
+  }
+  aborted(signal);
+  return coded;
 }
 
 /**
