@@ -4,7 +4,7 @@
 // synchronous path, with a look at the event loop every few milliseconds.
 
 import { assemble } from "./codec.js";
-import type { Index, Source } from "./container.js";
+import { HEADER_BYTES, placeSegments, writeHeader, writeIndex, type Index, type Source } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { chunkOptionsOf, runJob, threadsOf, type ParallelOptions } from "./parallel.js";
 import type { SegmentPlan } from "./safetensors-codec.js";
@@ -26,11 +26,21 @@ async function runOver<J extends Job>(bytes: Uint8Array, threads: number, option
   }
 }
 
-/** Codes the planned segments of `file` into one in-memory container, identical to the synchronous path's. */
+/** Room for a coded chunk beyond its original bytes: a stored chunk's 5-byte header, and slack for the index. */
+const CHUNK_SLACK = 64;
+
+/**
+ * Codes the planned segments of `file` into one in-memory container,
+ * identical to the synchronous path's. With more than one thread the
+ * threads copy their own chunks into a shared output sized for the worst
+ * case (the result is a view of it), rather than the calling thread
+ * gathering them all into fresh memory at the end.
+ */
 export async function encodeInMemory(source: Source, file: Uint8Array, plans: SegmentPlan[], options: EncodeOptions & ParallelOptions): Promise<Uint8Array> {
   const threads = threadsOf(options);
   const ranges = plans.map((p) => chunkRanges(p.end - p.begin, p.layout, options));
-  const chunks = new Float64Array(CHUNK_FIELDS * ranges.reduce((n, r) => n + r.length, 0));
+  const count = ranges.reduce((n, r) => n + r.length, 0);
+  const chunks = new Float64Array(CHUNK_FIELDS * count);
   let at = 0;
   plans.forEach((p, j) => {
     for (const [begin, end] of ranges[j]!) {
@@ -38,9 +48,22 @@ export async function encodeInMemory(source: Source, file: Uint8Array, plans: Se
       at += CHUNK_FIELDS;
     }
   });
-  const coded = await runOver<EncodeJob>(file, threads, options, { op: "encode", chunks, options: chunkOptionsOf(options) });
+  const capacity = HEADER_BYTES + file.length + CHUNK_SLACK * count;
+  const placement = threads > 1
+    ? { output: new Uint8Array(new SharedArrayBuffer(capacity)), start: HEADER_BYTES, sizes: new Float64Array(new SharedArrayBuffer(8 * count)) }
+    : undefined;
+  const coded = await runOver<EncodeJob>(file, threads, options, { op: "encode", chunks, options: chunkOptionsOf(options), ...(placement ? { placement } : {}) });
   let i = 0;
   const segments = plans.map((p, j) => encodedSegment(p.layout, p.shape, p.end - p.begin, ranges[j]!.map(() => coded.get(i++)!)));
+  if (placement) {
+    const { index, chunksEnd } = placeSegments(source, segments.map((s) => s.segment));
+    const tail = writeIndex(index, chunksEnd);
+    if (chunksEnd + tail.length <= capacity) {
+      placement.output.set(writeHeader(source), 0);
+      placement.output.set(tail, chunksEnd);
+      return placement.output.subarray(0, chunksEnd + tail.length);
+    }
+  }
   return assemble(source, segments);
 }
 

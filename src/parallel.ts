@@ -12,7 +12,7 @@ import { decodeBatch, encodeBatch, type DecodePart, type EncodePart } from "./ba
 import type { ChunkOptions, EncodedChunk } from "./chunk.js";
 import { AnsfError, revive } from "./errors.js";
 import type { EncodeOptions } from "./segments.js";
-import { closeJob, fillInput, stopJob, work, type Coded, type Job } from "./shared-job.js";
+import { closeJob, codingDone, fillInput, placeChunks, stopJob, work, type Coded, type Job } from "./shared-job.js";
 import { core, coreModule } from "./wasm.js";
 import type { DecodeTask, EncodeTask, JobTask } from "./worker.js";
 
@@ -155,6 +155,10 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
     if (source) fillInput(job, source);
     const c = core();
     while (work(c, job, coded, performance.now() + SLICE_MS)) await new Promise(setImmediate);
+    if (job.op === "encode" && job.placement) {
+      await codingDone(job);
+      placeChunks(job, coded);
+    }
   } catch (err) {
     failure = err;
     stopJob(job);

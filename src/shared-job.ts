@@ -19,11 +19,12 @@ import type { Core } from "./wasm.js";
 /** Per chunk in the table: input offset, input length, output offset (decoding), elements, layout id. */
 export const CHUNK_FIELDS = 5;
 
-/** Control words: the next chunk to claim, the stop flag, input KiB copied so far, then one admission word per worker. */
+/** Control words: the next chunk to claim, the stop flag, input KiB copied so far, chunks coded, then one admission word per worker. */
 const NEXT = 0;
 const STOP = 1;
 const COPIED = 2;
-const SLOTS = 3;
+const CODED = 3;
+const SLOTS = 4;
 /** COPIED once the whole input is in place. */
 const ALL_COPIED = 0x7fffffff;
 /** The input is copied (and published to the workers) this many bytes at a time. */
@@ -46,6 +47,12 @@ export interface DecodeJob extends JobBase {
 export interface EncodeJob extends JobBase {
   op: "encode";
   options: ChunkOptions;
+  /**
+   * Where the threads lay the coded chunks out themselves, in table order
+   * after `start` bytes, once every chunk's size is known: each copies its
+   * own, in parallel, into shared memory it touches first.
+   */
+  placement?: { output: Uint8Array; start: number; sizes: Float64Array };
 }
 
 export type Job = DecodeJob | EncodeJob;
@@ -112,6 +119,7 @@ function awaitInput(control: Int32Array, end: number): void {
 export function stopJob(job: Job): void {
   Atomics.store(job.control, STOP, 1);
   published(job);
+  Atomics.notify(job.control, CODED);
 }
 
 /** Worker `slot` joins the job, unless the job was closed to it (it finished without that worker). */
@@ -156,7 +164,11 @@ export function work(core: Core, job: Job, coded: Coded, until = Infinity): bool
         const out = chunks[at + 2]!;
         decodeChunk(core, input, layout, elements, job.output.subarray(out, out + elements * layout.width));
       } else {
-        coded.set(i, encodeChunk(core, input, layout, job.options));
+        const c = encodeChunk(core, input, layout, job.options);
+        coded.set(i, c);
+        if (job.placement) job.placement.sizes[i] = c.bytes.length;
+        Atomics.add(control, CODED, 1);
+        Atomics.notify(control, CODED);
       }
       if (performance.now() >= until) return Atomics.load(control, NEXT) < count;
     }
@@ -164,5 +176,49 @@ export function work(core: Core, job: Job, coded: Coded, until = Infinity): bool
   } catch (err) {
     stopJob(job);
     throw err;
+  }
+}
+
+/** Whether every chunk is coded (so every size is known), or the job stopped. */
+function codingOver(job: Job): boolean {
+  return Atomics.load(job.control, STOP) !== 0 || Atomics.load(job.control, CODED) === job.chunks.length / CHUNK_FIELDS;
+}
+
+/** Blocks (on a worker) until every chunk is coded or the job stopped. */
+export function awaitCoding(job: Job): void {
+  while (!codingOver(job)) Atomics.wait(job.control, CODED, Atomics.load(job.control, CODED), 10);
+}
+
+/** Resolves (on the calling thread, whose event loop must not block) once every chunk is coded or the job stopped. */
+export async function codingDone(job: Job): Promise<void> {
+  while (!codingOver(job)) await Atomics.waitAsync(job.control, CODED, Atomics.load(job.control, CODED), 10).value;
+}
+
+/** Offsets of every chunk in the output, and where the last one ends, from the sizes of all of them. */
+export function chunkOffsets(placement: NonNullable<EncodeJob["placement"]>): { offsets: Float64Array; end: number } {
+  const offsets = new Float64Array(placement.sizes.length);
+  let at = placement.start;
+  placement.sizes.forEach((size, i) => {
+    offsets[i] = at;
+    at += size;
+  });
+  return { offsets, end: at };
+}
+
+/**
+ * Once coding is over, copies this thread's coded chunks to their places
+ * (when all of them fit) and points each at its placed bytes, so that only
+ * the small choices travel back. Every thread reaches the same verdict
+ * from the same sizes.
+ */
+export function placeChunks(job: Job, coded: Coded): void {
+  if (job.op !== "encode" || !job.placement || Atomics.load(job.control, STOP) !== 0) return;
+  const { output } = job.placement;
+  const { offsets, end } = chunkOffsets(job.placement);
+  if (end > output.length) return;
+  for (const [i, c] of coded) {
+    const at = offsets[i]!;
+    output.set(c.bytes, at);
+    coded.set(i, { ...c, bytes: output.subarray(at, at + c.bytes.length) });
   }
 }

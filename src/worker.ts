@@ -10,7 +10,7 @@ import { Piscina } from "piscina";
 import { type ChunkOptions, type EncodedChunk } from "./chunk.js";
 import { decodeBatch, encodeBatch, type DecodePart, type EncodePart } from "./batch.js";
 import { AnsfError, toMessage } from "./errors.js";
-import { enter, work, type Coded, type Job } from "./shared-job.js";
+import { awaitCoding, enter, placeChunks, work, type Coded, type Job } from "./shared-job.js";
 import { Core } from "./wasm.js";
 
 const core = new Core((workerData as { module: WebAssembly.Module }).module);
@@ -38,7 +38,8 @@ export interface JobTask {
 /** Only the small choices are cloned; the coded bytes are transferred. */
 function moveCoded<T>(value: T, coded: EncodedChunk[]): unknown {
   return Piscina.move({
-    [Piscina.transferableSymbol]: coded.map((c) => c.bytes.buffer),
+    // Chunks placed in shared memory travel as views of it.
+    [Piscina.transferableSymbol]: coded.map((c) => c.bytes.buffer).filter((b) => !(b instanceof SharedArrayBuffer)),
     [Piscina.valueSymbol]: value,
   } as unknown as Parameters<typeof Piscina.move>[0]);
 }
@@ -47,7 +48,13 @@ export default function run(task: EncodeTask | DecodeTask | JobTask): unknown {
   try {
     if (task.op === "job") {
       const coded: Coded = new Map();
-      if (enter(task.job, task.slot)) work(core, task.job, coded);
+      if (enter(task.job, task.slot)) {
+        work(core, task.job, coded);
+        if (task.job.op === "encode" && task.job.placement) {
+          awaitCoding(task.job);
+          placeChunks(task.job, coded);
+        }
+      }
       return moveCoded(coded, [...coded.values()]);
     }
     const input = new Uint8Array(task.input);
