@@ -35,7 +35,12 @@ export interface TensorOptions extends EncodeOptions {
 
 /** Options for decoding. */
 export interface DecodeOptions {
-  /** Decode into this buffer (at least the decoded size) instead of a new one; the result is a view of it. */
+  /**
+   * Decode into this buffer (at least the decoded size) instead of a new one;
+   * the result is a view of it. On several threads a buffer not in shared
+   * memory is filled by one copy once everything has decoded, so a failed or
+   * aborted call leaves it untouched; otherwise it is written in place.
+   */
   out?: Uint8Array;
 }
 
@@ -94,6 +99,12 @@ export function compress(file: Uint8Array, options: EncodeOptions = {}): Uint8Ar
 export function decompress(stream: Uint8Array, options: DecodeOptions = {}): Uint8Array {
   return restore(stream, parseContainer(stream), options.out);
 }
+
+// The *Async calls code on the calling thread and threads - 1 workers, which
+// share the input once rather than per chunk. With more than one thread their
+// results are views of SharedArrayBuffers that every thread wrote in place
+// (inputs already in shared memory are not copied); with one thread they are
+// the synchronous calls with a look at the event loop every few milliseconds.
 
 /** {@link encode} on several threads; the stream is identical to encode()'s. */
 export async function encodeAsync(data: ArrayBufferView, options: TensorOptions & ParallelOptions): Promise<Uint8Array> {

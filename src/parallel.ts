@@ -4,9 +4,7 @@
 // structured-clone copies. Every chunk is coded independently, so results
 // are identical, byte for byte, whatever the thread count.
 
-import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { decodeBatch, encodeBatch, type DecodePart, type EncodePart } from "./batch.js";
 import type { ChunkOptions, EncodedChunk } from "./chunk.js";
@@ -15,9 +13,15 @@ import type { EncodeOptions } from "./segments.js";
 import { closeJob, codingDone, fillInput, placeChunks, stopJob, work, type Coded, type Job } from "./shared-job.js";
 import { core, coreModule } from "./wasm.js";
 import type { DecodeTask, EncodeTask, JobTask } from "./worker.js";
+import { workerModule } from "./worker-module.js";
 
 export interface ParallelOptions {
-  /** Threads (default: the machine's cores). 1 codes on the calling thread without a pool. */
+  /**
+   * Threads (default: the machine's cores). The in-memory calls (compressAsync
+   * and the like) code on the calling thread and threads - 1 workers, so 1
+   * needs no pool; the file-to-file streams code on `threads` workers while
+   * the calling thread reads and writes.
+   */
   threads?: number;
   /** Cancels the job: no further chunk starts, the few in flight finish, the promise rejects with ABORTED. */
   signal?: AbortSignal;
@@ -32,19 +36,13 @@ export interface ChunkRunner {
 
 const pools = new Map<number, Piscina>();
 
-/** The compiled worker: workers cannot load TypeScript, so tests running src/ use dist/. */
-function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const js = here.endsWith(".ts") ? fileURLToPath(new URL("../dist/src/worker.js", import.meta.url)) : here.replace(/parallel\.js$/, "worker.js");
-  if (!existsSync(js)) throw new AnsfError("IO_ERROR", `${js} not found: run npm run build`);
-  return js;
-}
-
 function poolOf(threads: number): Piscina {
   let pool = pools.get(threads);
   if (!pool) {
+    const { url, execArgv } = workerModule(import.meta.url, "worker");
     pool = new Piscina({
-      filename: workerFile(),
+      filename: url.href,
+      execArgv,
       minThreads: 0,
       maxThreads: threads,
       // Idle workers do not keep the process alive (Piscina unrefs them), so
