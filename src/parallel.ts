@@ -10,7 +10,7 @@ import { decodeBatch, encodeBatch, type DecodePart, type EncodePart } from "./ba
 import type { ChunkOptions, EncodedChunk } from "./chunk.js";
 import { AnsfError, revive } from "./errors.js";
 import type { EncodeOptions } from "./segments.js";
-import { closeJob, codingDone, fillInput, placeChunks, stopJob, work, type Coded, type Job } from "./shared-job.js";
+import { allEntered, closeJob, codingDone, fillInput, placeChunks, stopJob, work, type Coded, type Job } from "./shared-job.js";
 import { core, coreModule } from "./wasm.js";
 import type { DecodeTask, EncodeTask, JobTask } from "./worker.js";
 import { workerModule } from "./worker-module.js";
@@ -126,7 +126,12 @@ export function runnerFor(options: EncodeOptions & ParallelOptions): ChunkRunner
   return threads === 1 ? inlineRunner(options) : poolRunner(threads, options);
 }
 
-/** How long the calling thread codes between looks at its event loop (where an abort arrives). */
+/**
+ * How long the calling thread codes between looks at its event loop, while
+ * something may arrive there: an abort, or a starting worker's first
+ * message (Piscina hands it the job only then). Otherwise it codes its
+ * share straight through, as the synchronous calls do.
+ */
 const SLICE_MS = 4;
 
 /**
@@ -152,7 +157,8 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
   try {
     if (source) fillInput(job, source);
     const c = core();
-    while (work(c, job, coded, performance.now() + SLICE_MS)) await new Promise(setImmediate);
+    const until = () => (signal || !allEntered(job, workers) ? performance.now() + SLICE_MS : Infinity);
+    while (work(c, job, coded, until())) await new Promise(setImmediate);
     if (job.op === "encode" && job.placement) {
       await codingDone(job);
       placeChunks(job, coded);

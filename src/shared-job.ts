@@ -127,6 +127,12 @@ export function enter(job: Job, slot: number): boolean {
   return Atomics.compareExchange(job.control, SLOTS + slot, OPEN, ENTERED) === OPEN;
 }
 
+/** Whether every one of the `workers` has entered the job. */
+export function allEntered(job: Job, workers: number): boolean {
+  for (let slot = 0; slot < workers; slot++) if (Atomics.load(job.control, SLOTS + slot) !== ENTERED) return false;
+  return true;
+}
+
 /**
  * Closes the job to workers that have not entered it (a worker still
  * starting, or queued behind another job) and returns the slots of those
