@@ -55,6 +55,8 @@ await check("decompress", bytes, [["sync", decompress(packed)], ["async T=1", de
 await check("encode", tensorPacked, [["async T=1", encodeAsync(tensor, { dtype: "bf16", threads: 1 })], ["async T=2", encodeAsync(tensor, { dtype: "bf16", threads: 2 })]]);
 await check("decode", tensor, [["sync", decode(tensorPacked)], ["async T=1", decodeAsync(tensorPacked, { threads: 1 })], ["async T=2", decodeAsync(tensorPacked, { threads: 2 })]]);
 
+const plainOut = new Uint8Array(tensor.length);
+const sharedOut = new Uint8Array(new SharedArrayBuffer(tensor.length));
 const workloads: Workload[] = [
   {
     label: "file compress", bytes: bytes.length, variants: [
@@ -82,6 +84,14 @@ const workloads: Workload[] = [
       { name: "sync", run: () => decode(tensorPacked) },
       { name: "async T=1", run: () => decodeAsync(tensorPacked, { threads: 1 }) },
       { name: "async T=2", run: () => decodeAsync(tensorPacked, { threads: 2 }) },
+    ],
+  },
+  {
+    // Without fresh memory per call: the codec alone, apart from page faults and the collector's timing.
+    label: "tensor decode into a caller's buffer", bytes: tensor.length, variants: [
+      { name: "sync", run: () => decode(tensorPacked, { out: plainOut }) },
+      { name: "async T=1", run: () => decodeAsync(tensorPacked, { threads: 1, out: plainOut }) },
+      { name: "async T=2 (shared out)", run: () => decodeAsync(tensorPacked, { threads: 2, out: sharedOut }) },
     ],
   },
 ];
