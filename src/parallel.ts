@@ -147,7 +147,8 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
   const pool = workers > 0 ? poolOf(workers) : undefined;
   const replies = Array.from({ length: workers }, (_, slot) => {
     const reply = pool!.run({ op: "job", job, slot } satisfies JobTask) as Promise<Coded>;
-    reply.catch(() => undefined);
+    // A worker that fails (or dies) stops the others rather than leave them waiting for its chunks.
+    reply.catch(() => stopJob(job));
     return reply;
   });
   const stop = () => stopJob(job);
