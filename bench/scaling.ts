@@ -4,11 +4,13 @@
 // weights). Every variant runs once per round, interleaved and in rotating
 // order, so that load from other processes falls on all of them alike; each is checked
 // byte-identical before it is timed. Reports best and median MB/s of
-// original data and the speedups the thread targets are stated in.
+// original data and the speedups the thread targets are stated in, and
+// last the ceiling two threads could reach at all (ceiling.ts).
 
 import { existsSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { compress, compressAsync, decode, decodeAsync, decompress, decompressAsync, encode, encodeAsync } from "../src/index.js";
+import { ceiling } from "./ceiling.js";
 import { readLayout } from "./safetensors.js";
 import { quantile } from "./timing.js";
 
@@ -133,5 +135,9 @@ for (const w of workloads) {
   console.log(`  async T=1 / sync        ${ratio(1, 0)}`);
   console.log(`  async T=2 / async T=1   ${ratio(2, 1)}`);
   console.log(`  async T=2 / sync        ${ratio(2, 0)}`);
+}
+for (const op of ["decode", "encode"] as const) {
+  const { one, two } = await ceiling(op, tensor);
+  console.log(`\nceiling: sync tensor ${op} loops sharing nothing, 1 thread ${one.toFixed(0)} MB/s, 2 threads ${two.toFixed(0)} MB/s in all: ${(two / one).toFixed(2)}x`);
 }
 console.log(`\nload average after: ${load()}`);
