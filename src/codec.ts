@@ -1,26 +1,15 @@
 // Whole streams: segments in, container out, and back.
 
-import { HEADER_BYTES, parseContainer, writeHeader, writeIndex, type Index, type Segment, type Source } from "./container.js";
+import { HEADER_BYTES, parseContainer, placeSegments, writeHeader, writeIndex, type Index, type Source } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { decodeSegment, type EncodedSegment } from "./segments.js";
 import { core } from "./wasm.js";
 
 /** Lays encoded segments out as one in-memory container. */
 export function assemble(source: Source, encoded: EncodedSegment[]): Uint8Array {
-  const segments: Segment[] = [];
-  let chunkOffset = HEADER_BYTES;
-  let fileOffset = 0;
-  for (const e of encoded) {
-    const chunks = e.segment.chunks.map((c) => {
-      const placed = { ...c, offset: chunkOffset };
-      chunkOffset += c.length;
-      return placed;
-    });
-    segments.push({ ...e.segment, offset: fileOffset, chunks });
-    fileOffset += e.segment.length;
-  }
-  const index = writeIndex({ source, size: fileOffset, segments }, chunkOffset);
-  const out = new Uint8Array(chunkOffset + index.length);
+  const { index, chunksEnd } = placeSegments(source, encoded.map((e) => e.segment));
+  const tail = writeIndex(index, chunksEnd);
+  const out = new Uint8Array(chunksEnd + tail.length);
   out.set(writeHeader(source), 0);
   let at = HEADER_BYTES;
   for (const e of encoded) {
@@ -29,7 +18,7 @@ export function assemble(source: Source, encoded: EncodedSegment[]): Uint8Array 
       at += c.length;
     }
   }
-  out.set(index, at);
+  out.set(tail, at);
   return out;
 }
 

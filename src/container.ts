@@ -56,6 +56,23 @@ export function writeHeader(source: Source): Uint8Array {
   return new Uint8Array([...MAGIC, VERSION, SOURCES.indexOf(source), 0, 0]);
 }
 
+/** The index of a container whose chunks lie back to back after the header, segment after segment; and where they end. */
+export function placeSegments(source: Source, segments: Omit<Segment, "offset">[]): { index: Index; chunksEnd: number } {
+  let chunkOffset = HEADER_BYTES;
+  let fileOffset = 0;
+  const placed = segments.map((s) => {
+    const chunks = s.chunks.map((c) => {
+      const entry = { ...c, offset: chunkOffset };
+      chunkOffset += c.length;
+      return entry;
+    });
+    const segment = { ...s, offset: fileOffset, chunks };
+    fileOffset += s.length;
+    return segment;
+  });
+  return { index: { source, size: fileOffset, segments: placed }, chunksEnd: chunkOffset };
+}
+
 /** Index bytes followed by the footer, for chunks that end at `indexOffset`. */
 export function writeIndex(index: Index, indexOffset: number): Uint8Array {
   const w = new ByteWriter();

@@ -11,10 +11,11 @@ import { assemble, restore } from "./codec.js";
 import { parseContainer } from "./container.js";
 import { layoutOf, type CodedDtype } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
-import { memoryReader, MemorySink } from "./io.js";
+import { decodeInMemory, encodeInMemory } from "./async-codec.js";
+import { memoryReader } from "./io.js";
 import type { ParallelOptions } from "./parallel.js";
 import { compressSafetensors } from "./safetensors-codec.js";
-import { compressPlans, compressStream, decompressStream } from "./stream.js";
+import { planFile } from "./stream.js";
 import { encodeSegment, type EncodeOptions } from "./segments.js";
 import { core } from "./wasm.js";
 
@@ -34,7 +35,12 @@ export interface TensorOptions extends EncodeOptions {
 
 /** Options for decoding. */
 export interface DecodeOptions {
-  /** Decode into this buffer (at least the decoded size) instead of a new one; the result is a view of it. */
+  /**
+   * Decode into this buffer (at least the decoded size) instead of a new one;
+   * the result is a view of it. On several threads a buffer not in shared
+   * memory is filled by one copy once everything has decoded, so a failed or
+   * aborted call leaves it untouched; otherwise it is written in place.
+   */
   out?: Uint8Array;
 }
 
@@ -94,43 +100,35 @@ export function decompress(stream: Uint8Array, options: DecodeOptions = {}): Uin
   return restore(stream, parseContainer(stream), options.out);
 }
 
-/** Decodes a whole stream through the pool into memory (into `out` when given). */
-async function decodeToMemory(stream: Uint8Array, options: DecodeOptions & ParallelOptions, index: ReturnType<typeof parseContainer>): Promise<Uint8Array> {
-  if (options.out && options.out.length < index.size) {
-    throw new AnsfError("BAD_ARGUMENT", `output buffer of ${options.out.length} bytes is smaller than the ${index.size} bytes to decode`);
-  }
-  // The size is known: decode into one buffer rather than gathering pieces.
-  const sink = new MemorySink(options.out ?? new Uint8Array(index.size));
-  await decompressStream(memoryReader(stream), sink, options, index);
-  return sink.bytes();
-}
+// The *Async calls code on the calling thread and threads - 1 workers, which
+// share the input once rather than per chunk. With more than one thread their
+// results are views of SharedArrayBuffers that every thread wrote in place
+// (inputs already in shared memory are not copied); with one thread they are
+// the synchronous calls with a look at the event loop every few milliseconds.
 
-/** {@link encode} on a pool of worker threads; the stream is identical to encode()'s. */
+/** {@link encode} on several threads; the stream is identical to encode()'s. */
 export async function encodeAsync(data: ArrayBufferView, options: TensorOptions & ParallelOptions): Promise<Uint8Array> {
   const { bytes, plan } = tensorPlan(data, options);
-  const sink = new MemorySink();
-  await compressPlans(memoryReader(bytes), sink, "tensor", [plan], options);
-  return sink.bytes();
+  return encodeInMemory("tensor", bytes, [plan], options);
 }
 
-/** {@link decode} on a pool of worker threads. */
+/** {@link decode} on several threads. */
 export async function decodeAsync(stream: Uint8Array, options: DecodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
-  return decodeToMemory(stream, options, requireTensor(stream));
+  return decodeInMemory(stream, requireTensor(stream), options);
 }
 
 /**
- * {@link compress} on a pool of worker threads, sharing chunks (not only
- * tensors) across them; also takes GGUF files (whose parser is async).
+ * {@link compress} on several threads, sharing chunks (not only tensors)
+ * among them; also takes GGUF files (whose parser is async).
  */
 export async function compressAsync(file: Uint8Array, options: EncodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
-  const sink = new MemorySink();
-  await compressStream(memoryReader(file), sink, options);
-  return sink.bytes();
+  const { source, plans } = await planFile(memoryReader(file));
+  return encodeInMemory(source, file, plans, options);
 }
 
-/** {@link decompress} on a pool of worker threads. */
+/** {@link decompress} on several threads. */
 export async function decompressAsync(stream: Uint8Array, options: DecodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
-  return decodeToMemory(stream, options, parseContainer(stream));
+  return decodeInMemory(stream, parseContainer(stream), options);
 }
 
 export { open, openModel, AnsfFile, AnsfModel, type TensorInfo, type TensorReadOptions } from "./loader.js";

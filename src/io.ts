@@ -64,39 +64,3 @@ export async function writeAll(out: Writable, data: Uint8Array): Promise<void> {
     out.once("error", onError);
   });
 }
-
-/** A Writable that gathers what is written, into `target` when given (which must be large enough). */
-export class MemorySink extends Writable {
-  private readonly parts: Uint8Array[] = [];
-  private length = 0;
-
-  constructor(private readonly target?: Uint8Array) {
-    super({ highWaterMark: 64 << 20 });
-  }
-
-  override _write(chunk: Uint8Array, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
-    if (this.target) {
-      if (this.length + chunk.length > this.target.length) {
-        done(new AnsfError("BAD_ARGUMENT", `output buffer of ${this.target.length} bytes is too small`));
-        return;
-      }
-      this.target.set(chunk, this.length);
-    } else {
-      this.parts.push(chunk);
-    }
-    this.length += chunk.length;
-    done();
-  }
-
-  /** Everything written, as one buffer (a view of `target` when one was given). */
-  bytes(): Uint8Array {
-    if (this.target) return this.target.subarray(0, this.length);
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  }
-}

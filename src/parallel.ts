@@ -4,19 +4,24 @@
 // structured-clone copies. Every chunk is coded independently, so results
 // are identical, byte for byte, whatever the thread count.
 
-import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { decodeBatch, encodeBatch, type DecodePart, type EncodePart } from "./batch.js";
-import type { EncodedChunk } from "./chunk.js";
+import type { ChunkOptions, EncodedChunk } from "./chunk.js";
 import { AnsfError, revive } from "./errors.js";
 import type { EncodeOptions } from "./segments.js";
+import { allEntered, closeJob, codingDone, fillInput, placeChunks, stopJob, work, type Coded, type Job } from "./shared-job.js";
 import { core, coreModule } from "./wasm.js";
-import type { DecodeTask, EncodeTask } from "./worker.js";
+import type { DecodeTask, EncodeTask, JobTask } from "./worker.js";
+import { workerModule } from "./worker-module.js";
 
 export interface ParallelOptions {
-  /** Threads (default: the machine's cores). 1 codes on the calling thread without a pool. */
+  /**
+   * Threads (default: the machine's cores). The in-memory calls (compressAsync
+   * and the like) code on the calling thread and threads - 1 workers, so 1
+   * needs no pool; the file-to-file streams code on `threads` workers while
+   * the calling thread reads and writes.
+   */
   threads?: number;
   /** Cancels the job: no further chunk starts, the few in flight finish, the promise rejects with ABORTED. */
   signal?: AbortSignal;
@@ -31,23 +36,19 @@ export interface ChunkRunner {
 
 const pools = new Map<number, Piscina>();
 
-/** The compiled worker: workers cannot load TypeScript, so tests running src/ use dist/. */
-function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const js = here.endsWith(".ts") ? fileURLToPath(new URL("../dist/src/worker.js", import.meta.url)) : here.replace(/parallel\.js$/, "worker.js");
-  if (!existsSync(js)) throw new AnsfError("IO_ERROR", `${js} not found: run npm run build`);
-  return js;
-}
-
 function poolOf(threads: number): Piscina {
   let pool = pools.get(threads);
   if (!pool) {
+    const { url, execArgv } = workerModule(import.meta.url, "worker");
     pool = new Piscina({
-      filename: workerFile(),
+      filename: url.href,
+      execArgv,
       minThreads: 0,
       maxThreads: threads,
-      // Idle workers exit so that a finished job does not keep the process alive.
-      idleTimeout: 500,
+      // Idle workers do not keep the process alive (Piscina unrefs them), so
+      // they stay for the next job: starting one cost about 100 ms of CPU
+      // time (module loading, a cold JIT), twice decoding a 37 MB file.
+      idleTimeout: 30_000,
       workerData: { module: coreModule() },
     });
     pools.set(threads, pool);
@@ -63,6 +64,11 @@ export function threadsOf(options: ParallelOptions): number {
 
 function aborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AnsfError("ABORTED", "aborted");
+}
+
+/** The options a worker needs to code a chunk (a signal or callback cannot travel to it). */
+export function chunkOptionsOf(options: ChunkOptions): ChunkOptions {
+  return { ...(options.k === undefined ? {} : { k: options.k }), ...(options.precisions ? { precisions: options.precisions } : {}) };
 }
 
 function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
@@ -81,7 +87,7 @@ function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
 
 function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): ChunkRunner {
   const pool = poolOf(threads);
-  const chunkOptions = { ...(options.k === undefined ? {} : { k: options.k }), ...(options.precisions ? { precisions: options.precisions } : {}) };
+  const chunkOptions = chunkOptionsOf(options);
   const signal = options.signal;
   // The signal is checked around each task rather than handed to Piscina:
   // aborting a running Piscina task races with its reply (an uncaught
@@ -118,6 +124,60 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
 export function runnerFor(options: EncodeOptions & ParallelOptions): ChunkRunner {
   const threads = threadsOf(options);
   return threads === 1 ? inlineRunner(options) : poolRunner(threads, options);
+}
+
+/**
+ * How long the calling thread codes between looks at its event loop, while
+ * something may arrive there: an abort, or a starting worker's first
+ * message (Piscina hands it the job only then). Otherwise it codes its
+ * share straight through, as the synchronous calls do.
+ */
+const SLICE_MS = 4;
+
+/**
+ * Runs a shared job on the calling thread and threads - 1 workers (see
+ * shared-job.ts), first copying `source` into the job's input when given;
+ * resolves with every chunk coded once no thread touches the job any more.
+ * On abort or failure every thread stops after its current chunk and the
+ * promise rejects; workers are free again.
+ */
+export async function runJob(job: Job, threads: number, signal?: AbortSignal, source?: Uint8Array): Promise<Coded> {
+  aborted(signal);
+  const workers = threads - 1;
+  const pool = workers > 0 ? poolOf(workers) : undefined;
+  const replies = Array.from({ length: workers }, (_, slot) => {
+    const reply = pool!.run({ op: "job", job, slot } satisfies JobTask) as Promise<Coded>;
+    // A worker that fails (or dies) stops the others rather than leave them waiting for its chunks.
+    reply.catch(() => stopJob(job));
+    return reply;
+  });
+  const stop = () => stopJob(job);
+  signal?.addEventListener("abort", stop);
+  const coded: Coded = new Map();
+  let failure: unknown;
+  try {
+    if (source) fillInput(job, source);
+    const c = core();
+    const until = () => (signal || !allEntered(job, workers) ? performance.now() + SLICE_MS : Infinity);
+    while (work(c, job, coded, until())) await new Promise(setImmediate);
+    if (job.op === "encode" && job.placement) {
+      await codingDone(job);
+      placeChunks(job, coded);
+    }
+  } catch (err) {
+    failure = err;
+    stopJob(job);
+  }
+  // Workers that never entered (still starting, or queued) are shut out and not waited for.
+  const settled = await Promise.allSettled(closeJob(job, workers).map((slot) => replies[slot]!));
+  signal?.removeEventListener("abort", stop);
+  if (failure) throw failure;
+  for (const s of settled) {
+    if (s.status === "rejected") throw revive(s.reason);
+    for (const [i, chunk] of s.value) coded.set(i, chunk);
+  }
+  aborted(signal);
+  return coded;
 }
 
 /**

@@ -1,7 +1,7 @@
 // A segment is one contiguous run of the original file (a tensor, or a
 // header's bytes) cut into chunks that code and decode independently.
 
-import { decodeChunk, encodeChunk, type ChunkChoice, type ChunkOptions } from "./chunk.js";
+import { decodeChunk, encodeChunk, type ChunkChoice, type ChunkOptions, type EncodedChunk } from "./chunk.js";
 import { SEGMENT_BYTES, SEGMENT_TENSOR, type Segment } from "./container.js";
 import type { PairLayout } from "./dtypes.js";
 import type { Core } from "./wasm.js";
@@ -48,16 +48,21 @@ export function segmentRecord(layout: PairLayout, shape: number[], length: numbe
   };
 }
 
-/** Codes `data` (elements of `layout`) chunk by chunk on this thread; chunk offsets are filled in by the container writer. */
+/** A segment of `length` bytes from its coded chunks, in order; chunk offsets are filled in by the container writer. */
+export function encodedSegment(layout: PairLayout, shape: number[], length: number, coded: EncodedChunk[]): EncodedSegment {
+  return {
+    segment: segmentRecord(layout, shape, length, coded.map((c) => ({ elements: c.choice.elements, length: c.bytes.length, choice: c.choice }))),
+    chunks: coded.map((c) => c.bytes),
+    choices: coded.map((c) => c.choice),
+  };
+}
+
+/** Codes `data` (elements of `layout`) chunk by chunk on this thread. */
 export function encodeSegment(core: Core, data: Uint8Array, layout: PairLayout, shape: number[], options: EncodeOptions = {}): EncodedSegment {
   const coded = chunkRanges(data.length, layout, options).map(([begin, end]) =>
     encodeChunk(core, data.subarray(begin, end), layout, options, { shape, start: begin / layout.width }),
   );
-  return {
-    segment: segmentRecord(layout, shape, data.length, coded.map((c) => ({ elements: c.choice.elements, length: c.bytes.length, choice: c.choice }))),
-    chunks: coded.map((c) => c.bytes),
-    choices: coded.map((c) => c.choice),
-  };
+  return encodedSegment(layout, shape, data.length, coded);
 }
 
 /** Decodes a segment's chunks from `stream` (the whole container) into `out` (segment.length bytes). */

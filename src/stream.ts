@@ -4,7 +4,7 @@
 // output is identical to the in-memory path's.
 
 import type { Writable } from "node:stream";
-import { FOOTER_BYTES, HEADER_BYTES, readFooter, readHeader, readIndex, writeHeader, writeIndex, type Index, type Segment, type Source } from "./container.js";
+import { FOOTER_BYTES, HEADER_BYTES, placeSegments, readFooter, readHeader, readIndex, writeHeader, writeIndex, type Index, type Source } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { isGguf, planGguf } from "./gguf-codec.js";
 import { writeAll, type Reader } from "./io.js";
@@ -89,12 +89,7 @@ export async function compressPlans(reader: Reader, out: Writable, source: Sourc
     }
     options.onProgress?.(done, reader.size);
   }
-  const index: Index = { source, size: reader.size, segments: [] };
-  let offset = 0;
-  for (const s of segments) {
-    index.segments.push({ ...segmentRecord(s.plan.layout, s.plan.shape, s.plan.end - s.plan.begin, s.chunks), offset } as Segment);
-    offset += s.plan.end - s.plan.begin;
-  }
+  const { index } = placeSegments(source, segments.map((s) => segmentRecord(s.plan.layout, s.plan.shape, s.plan.end - s.plan.begin, s.chunks)));
   const tail = writeIndex(index, written);
   await writeAll(out, tail);
   return { source, bytes: reader.size, compressedBytes: written + tail.length, segments };

@@ -1,13 +1,31 @@
 import { describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { AnsfError, compress, compressAsync, decode, decompressAsync, decodeAsync, encode, encodeAsync } from "../src/index.js";
+import { closeJob, enter, jobControl, stopJob, work, CHUNK_FIELDS, type DecodeJob } from "../src/shared-job.js";
+import { parseContainer } from "../src/container.js";
+import { core } from "../src/wasm.js";
 
 const FIXTURE = readFileSync("fixtures/stories260K.bf16.safetensors");
 
+/** `n` bf16 weights of a seeded, roughly normal distribution. */
+function weights(n: number): Uint8Array {
+  const words = new Uint16Array(n);
+  const f = new Float32Array(1);
+  const bits = new Uint32Array(f.buffer);
+  let seed = 12345;
+  const uniform = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) + 0.5) / 2 ** 32;
+  for (let i = 0; i < n; i++) {
+    f[0] = 0.02 * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    words[i] = bits[0]! >>> 16;
+  }
+  return new Uint8Array(words.buffer);
+}
+
 describe("worker pool", () => {
-  it("gives byte-identical streams and outputs for 1 and 2 threads", async () => {
+  it("gives byte-identical streams and outputs for 1, 2 and 3 threads", async () => {
     const sync = compress(FIXTURE, { chunkElements: 4096 });
-    for (const threads of [1, 2]) {
+    for (const threads of [1, 2, 3]) {
       const stream = await compressAsync(FIXTURE, { threads, chunkElements: 4096 });
       expect(Buffer.from(stream).equals(Buffer.from(sync))).toBe(true);
       expect(Buffer.from(await decompressAsync(stream, { threads })).equals(FIXTURE)).toBe(true);
@@ -23,6 +41,89 @@ describe("worker pool", () => {
     expect(view.buffer).toBe(out.buffer);
     expect(Buffer.from(out).equals(data)).toBe(true);
     expect(Buffer.from(decode(stream)).equals(data)).toBe(true);
+  });
+
+  it("decodes into a caller's buffer, shared or not, for 1, 2 and 3 threads", async () => {
+    const data = weights(300_000);
+    const stream = encode(data, { dtype: "bf16", chunkElements: 10_000 });
+    for (const threads of [1, 2, 3]) {
+      for (const shared of [false, true]) {
+        // Larger than needed: the result is a view of its first bytes; the rest stays untouched.
+        const out = new Uint8Array(shared ? new SharedArrayBuffer(data.length + 7) : new ArrayBuffer(data.length + 7)).fill(0xa5);
+        const view = await decodeAsync(stream, { out, threads });
+        expect(view.buffer).toBe(out.buffer);
+        expect(view.byteOffset).toBe(0);
+        expect(view.length).toBe(data.length);
+        expect(Buffer.from(view).equals(Buffer.from(data))).toBe(true);
+        expect([...out.subarray(data.length)]).toEqual(Array(7).fill(0xa5));
+      }
+      const small = new Uint8Array(data.length - 1);
+      await expect(decodeAsync(stream, { out: small, threads })).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+    }
+  });
+
+  it("codes an input already in shared memory without copying it, with the same bytes", async () => {
+    const data = weights(200_000);
+    const shared = new Uint8Array(new SharedArrayBuffer(data.length));
+    shared.set(data);
+    const stream = encode(data, { dtype: "bf16", chunkElements: 8192 });
+    expect(Buffer.from(await encodeAsync(shared, { dtype: "bf16", chunkElements: 8192, threads: 2 })).equals(Buffer.from(stream))).toBe(true);
+    const sharedStream = new Uint8Array(new SharedArrayBuffer(stream.length));
+    sharedStream.set(stream);
+    expect(Buffer.from(await decodeAsync(sharedStream, { threads: 2 })).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it("lays out a container whose index outgrows the room left for it as the synchronous path does", async () => {
+    // Incompressible words are stored (5 bytes over their size), and a rank-64 shape makes the index long:
+    // 2,159 bytes in all, over the 2,120 reserved.
+    const data = new Uint8Array(2048);
+    for (let i = 0; i < 64; i++) data.set(createHash("sha256").update(String(i)).digest(), 32 * i);
+    const shape = [...Array(63).fill(1), 1024];
+    const sync = encode(data, { dtype: "bf16", shape });
+    expect(sync.length).toBe(2159);
+    for (const threads of [2, 3]) {
+      expect(Buffer.from(await encodeAsync(data, { dtype: "bf16", shape, threads })).equals(Buffer.from(sync))).toBe(true);
+    }
+  });
+
+  it("aborted mid-job: rejects with ABORTED, leaves a caller's buffer untouched, and the workers serve the next job", async () => {
+    // Long enough (many chunks, tens of milliseconds) that the abort, sent at
+    // the calling thread's first look at its event loop, lands mid-job.
+    const data = weights(24 << 20 >> 1);
+    const stream = encode(data, { dtype: "bf16", chunkElements: 16384 });
+    for (const threads of [2, 3]) {
+      const controller = new AbortController();
+      const out = new Uint8Array(data.length);
+      const job = decodeAsync(stream, { out, threads, signal: controller.signal });
+      setImmediate(() => controller.abort());
+      await expect(job).rejects.toMatchObject({ code: "ABORTED" });
+      expect(out.every((b) => b === 0)).toBe(true);
+      const encoding = new AbortController();
+      const coding = encodeAsync(data, { dtype: "bf16", chunkElements: 16384, threads, signal: encoding.signal });
+      setImmediate(() => encoding.abort());
+      await expect(coding).rejects.toMatchObject({ code: "ABORTED" });
+      expect(Buffer.from(await decodeAsync(stream, { threads })).equals(Buffer.from(data))).toBe(true);
+    }
+  });
+
+  it("stops a shared job for every thread: no chunk claimed after the stop, and no worker admitted after the close", () => {
+    const data = weights(40_000);
+    const stream = encode(data, { dtype: "bf16", chunkElements: 10_000 });
+    const output = new Uint8Array(new SharedArrayBuffer(data.length));
+    const entries = parseContainer(stream).segments[0]!.chunks;
+    const chunks = new Float64Array(entries.length * CHUNK_FIELDS);
+    entries.forEach((c, i) => chunks.set([c.offset, c.length, i * 20_000, c.elements, 1], i * CHUNK_FIELDS));
+    const job: DecodeJob = { op: "decode", input: stream, output, chunks, control: jobControl(2, false) };
+    // Worker 0 enters; the job then closes, shutting worker 1 out.
+    expect(enter(job, 0)).toBe(true);
+    expect(closeJob(job, 2)).toEqual([0]);
+    expect(enter(job, 1)).toBe(false);
+    // One chunk, then a stop: nothing more is claimed or written.
+    expect(work(core(), job, new Map(), -Infinity)).toBe(true);
+    expect(Buffer.from(output.subarray(0, 20_000)).equals(Buffer.from(data.subarray(0, 20_000)))).toBe(true);
+    stopJob(job);
+    expect(work(core(), job, new Map())).toBe(false);
+    expect(output.subarray(20_000).every((b) => b === 0)).toBe(true);
   });
 
   it("rejects with ABORTED when the signal fires, and the pool still works afterwards", async () => {

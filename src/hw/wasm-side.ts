@@ -1,15 +1,9 @@
-// The software decoder as the reference, run side by side in a worker thread.
-//
-// The worker imports the project's sources directly. The CLI runs compiled
-// dist/src/**/*.js, where that just works; the tests run the .ts sources
-// under vitest, whose transform does not reach worker threads, so for a .ts
-// worker the thread gets a small loader hook that strips types with the
-// TypeScript compiler already in devDependencies (transpile only, per file).
+// The software decoder as the reference, run side by side in a worker thread
+// (started from the sources or the build alike: see worker-module.ts).
 
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { coreModule } from "../wasm.js";
+import { workerModule } from "../worker-module.js";
 import type { ChunkRef } from "./job.js";
 
 export type WorkerRequest =
@@ -39,12 +33,8 @@ class ReferenceWorker {
   failure: string | undefined;
 
   constructor() {
-    const here = import.meta.url;
-    const ext = here.endsWith(".ts") ? ".ts" : ".js";
-    this.worker = new Worker(new URL(`./wasm-worker${ext}`, here), {
-      workerData: { module: coreModule() },
-      execArgv: ext === ".ts" ? ["--import", tsHookRegistration()] : [],
-    });
+    const { url, execArgv } = workerModule(import.meta.url, "wasm-worker");
+    this.worker = new Worker(url, { workerData: { module: coreModule() }, execArgv });
     this.worker.unref();
     this.worker.on("message", (reply: WorkerReply) => {
       const result: ReferenceResult = reply.error ? { error: reply.error } : { bytes: reply.bytes! };
@@ -134,32 +124,4 @@ export class WasmReference {
     if (!this.worker.failure) this.worker.post({ type: "close", session: this.session });
     this.worker.forget(this.session);
   }
-}
-
-/** A data: URL module that registers a resolve/load hook running .ts files through ts.transpileModule. */
-function tsHookRegistration(): string {
-  const typescript = pathToFileURL(createRequire(import.meta.url).resolve("typescript")).href;
-  const hooks = `
-import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-let ts;
-export async function resolve(specifier, context, next) {
-  try {
-    return await next(specifier, context);
-  } catch (err) {
-    // Sources import each other as ./x.js (NodeNext); under the sources that file is x.ts.
-    if (err && err.code === "ERR_MODULE_NOT_FOUND" && specifier.endsWith(".js")) return next(specifier.slice(0, -3) + ".ts", context);
-    throw err;
-  }
-}
-export async function load(url, context, next) {
-  if (!url.endsWith(".ts")) return next(url, context);
-  ts ??= (await import(${JSON.stringify(typescript)})).default;
-  const file = fileURLToPath(url);
-  const source = await readFile(file, "utf8");
-  const out = ts.transpileModule(source, { fileName: file, compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
-  return { format: "module", source: out.outputText, shortCircuit: true };
-}`;
-  const register = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
-  return `data:text/javascript,${encodeURIComponent(register)}`;
 }

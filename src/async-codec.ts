@@ -1,0 +1,103 @@
+// Whole buffers in memory on several threads: every chunk of the input
+// goes into one shared job (shared-job.ts) that the calling thread and
+// threads - 1 workers work through together. With one thread this is the
+// synchronous path, with a look at the event loop every few milliseconds.
+
+import { assemble } from "./codec.js";
+import { HEADER_BYTES, placeSegments, writeHeader, writeIndex, type Index, type Source } from "./container.js";
+import { AnsfError } from "./errors.js";
+import { chunkOptionsOf, runJob, threadsOf, type ParallelOptions } from "./parallel.js";
+import type { SegmentPlan } from "./safetensors-codec.js";
+import { chunkRanges, encodedSegment, type EncodeOptions } from "./segments.js";
+import { borrowStaging, CHUNK_FIELDS, isShared, jobControl, returnStaging, type Coded, type DecodeJob, type EncodeJob, type Job } from "./shared-job.js";
+
+/**
+ * Runs `job` (all but its input and control) over `bytes`: in place when
+ * workers can read it (one thread, or shared memory), else from a staging
+ * copy that the calling thread fills as the workers start.
+ */
+async function runOver<J extends Job>(bytes: Uint8Array, threads: number, options: ParallelOptions, job: Omit<J, "input" | "control">): Promise<Coded> {
+  const staged = threads > 1 && !isShared(bytes);
+  const input = staged ? borrowStaging(bytes.length) : bytes;
+  try {
+    return await runJob({ ...job, input, control: jobControl(threads - 1, staged) } as J, threads, options.signal, staged ? bytes : undefined);
+  } finally {
+    if (staged) returnStaging(input);
+  }
+}
+
+/** Room for a coded chunk beyond its original bytes: a stored chunk's 5-byte header, and slack for the index. */
+const CHUNK_SLACK = 64;
+
+/**
+ * Codes the planned segments of `file` into one in-memory container,
+ * identical to the synchronous path's. With more than one thread the
+ * threads copy their own chunks into a shared output sized for the worst
+ * case (the result is a view of it), rather than the calling thread
+ * gathering them all into fresh memory at the end.
+ */
+export async function encodeInMemory(source: Source, file: Uint8Array, plans: SegmentPlan[], options: EncodeOptions & ParallelOptions): Promise<Uint8Array> {
+  const threads = threadsOf(options);
+  const ranges = plans.map((p) => chunkRanges(p.end - p.begin, p.layout, options));
+  const count = ranges.reduce((n, r) => n + r.length, 0);
+  const chunks = new Float64Array(CHUNK_FIELDS * count);
+  let at = 0;
+  plans.forEach((p, j) => {
+    for (const [begin, end] of ranges[j]!) {
+      chunks.set([p.begin + begin, end - begin, 0, (end - begin) / p.layout.width, p.layout.id, j, begin / p.layout.width], at);
+      at += CHUNK_FIELDS;
+    }
+  });
+  const capacity = HEADER_BYTES + file.length + CHUNK_SLACK * count;
+  const placement = threads > 1
+    ? { output: new Uint8Array(new SharedArrayBuffer(capacity)), start: HEADER_BYTES, sizes: new Float64Array(new SharedArrayBuffer(8 * count)) }
+    : undefined;
+  const shapes = plans.map((p) => p.shape);
+  const coded = await runOver<EncodeJob>(file, threads, options, { op: "encode", chunks, shapes, options: chunkOptionsOf(options), ...(placement ? { placement } : {}) });
+  let i = 0;
+  const segments = plans.map((p, j) => encodedSegment(p.layout, p.shape, p.end - p.begin, ranges[j]!.map(() => coded.get(i++)!)));
+  if (placement) {
+    const { index, chunksEnd } = placeSegments(source, segments.map((s) => s.segment));
+    const tail = writeIndex(index, chunksEnd);
+    if (chunksEnd + tail.length <= capacity) {
+      placement.output.set(writeHeader(source), 0);
+      placement.output.set(tail, chunksEnd);
+      return placement.output.subarray(0, chunksEnd + tail.length);
+    }
+  }
+  return assemble(source, segments);
+}
+
+/**
+ * Decodes every segment of `index` from `stream`. With more than one thread
+ * every thread decodes into shared memory in place: `out` when it is
+ * shared, else a new SharedArrayBuffer (the result), or a staging buffer
+ * copied into a non-shared `out` once the whole stream has decoded (so a
+ * failed or aborted job leaves that `out` as it was).
+ */
+export async function decodeInMemory(stream: Uint8Array, index: Index, options: { out?: Uint8Array | undefined } & ParallelOptions): Promise<Uint8Array> {
+  const threads = threadsOf(options);
+  const out = options.out;
+  if (out && out.length < index.size) {
+    throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${index.size} bytes to decode`);
+  }
+  const chunks = new Float64Array(CHUNK_FIELDS * index.segments.reduce((n, s) => n + s.chunks.length, 0));
+  let at = 0;
+  for (const s of index.segments) {
+    let written = s.offset;
+    for (const c of s.chunks) {
+      chunks.set([c.offset, c.length, written, c.elements, s.layout.id, 0, 0], at);
+      at += CHUNK_FIELDS;
+      written += c.elements * s.layout.width;
+    }
+  }
+  const staged = threads > 1 && out !== undefined && !isShared(out);
+  const output = staged ? borrowStaging(index.size) : out ?? (threads > 1 ? new Uint8Array(new SharedArrayBuffer(index.size)) : new Uint8Array(index.size));
+  try {
+    await runOver<DecodeJob>(stream, threads, options, { op: "decode", output, chunks });
+    if (staged) out!.set(output);
+  } finally {
+    if (staged) returnStaging(output);
+  }
+  return out ? out.subarray(0, index.size) : output;
+}
