@@ -10,6 +10,7 @@ export { checksum } from "./checksum";
 export { histogram, packRaw } from "./split";
 export { buildEncodeTable, encodeCodes } from "./rans";
 export { buildDecodeTable, decodeCodes } from "./decode";
+export { convertPatterns } from "./convert";
 
 initRawTables();
 initDecodeTables();

@@ -1,6 +1,6 @@
 // Whole streams: segments in, container out, and back.
 
-import { HEADER_BYTES, parseContainer, writeHeader, writeIndex, type Index, type Segment, type Source } from "./container.js";
+import { HEADER_BYTES, parseContainer, versionFor, writeHeader, writeIndex, type Index, type Segment, type Source } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { decodeSegment, type EncodedSegment } from "./segments.js";
 import { core } from "./wasm.js";
@@ -21,7 +21,7 @@ export function assemble(source: Source, encoded: EncodedSegment[]): Uint8Array 
   }
   const index = writeIndex({ source, size: fileOffset, segments }, chunkOffset);
   const out = new Uint8Array(chunkOffset + index.length);
-  out.set(writeHeader(source), 0);
+  out.set(writeHeader(source, versionFor(segments.some((s) => s.format))), 0);
   let at = HEADER_BYTES;
   for (const e of encoded) {
     for (const c of e.chunks) {

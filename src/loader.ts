@@ -74,10 +74,11 @@ export class AnsfFile {
       parsed.tensors.forEach((t, i) => {
         const segment = segments[i + 1];
         if (!segment || segment.length !== t.end - t.begin) throw new AnsfError("CORRUPT_STREAM", `tensor "${t.name}" has no matching segment`);
-        this.add({ name: t.name, dtype: segment.kind === SEGMENT_TENSOR ? segment.layout.name : t.dtype, shape: t.shape, bytes: segment.length }, segment);
+        const dtype = segment.format ? segment.format.name : segment.kind === SEGMENT_TENSOR ? segment.layout.name : t.dtype;
+        this.add({ name: t.name, dtype, shape: t.shape, bytes: segment.length }, segment);
       });
     } else {
-      segments.forEach((s, i) => this.add({ name: segments.length === 1 ? "tensor" : `segment ${i}`, dtype: s.layout.name, shape: s.shape, bytes: s.length }, s));
+      segments.forEach((s, i) => this.add({ name: segments.length === 1 ? "tensor" : `segment ${i}`, dtype: s.format?.name ?? s.layout.name, shape: s.shape, bytes: s.length }, s));
     }
   }
 

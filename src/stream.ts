@@ -4,7 +4,7 @@
 // output is identical to the in-memory path's.
 
 import type { Writable } from "node:stream";
-import { FOOTER_BYTES, HEADER_BYTES, readFooter, readHeader, readIndex, writeHeader, writeIndex, type Index, type Segment, type Source } from "./container.js";
+import { FOOTER_BYTES, HEADER_BYTES, readFooter, readHeader, readIndex, versionFor, writeHeader, writeIndex, type Index, type Segment, type Source } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { isGguf, planGguf } from "./gguf-codec.js";
 import { writeAll, type Reader } from "./io.js";
@@ -64,7 +64,7 @@ export async function planFile(reader: Reader): Promise<{ source: Source; plans:
 /** Compresses planned segments of `reader` to `out` as one .ansf stream. */
 export async function compressPlans(reader: Reader, out: Writable, source: Source, plans: SegmentPlan[], options: StreamOptions = {}): Promise<Omit<CompressResult, "names">> {
   const runner = runnerFor(options);
-  await writeAll(out, writeHeader(source));
+  await writeAll(out, writeHeader(source, versionFor(plans.some((p) => p.format))));
   let written = HEADER_BYTES;
   const items = plans.flatMap((plan, i) =>
     chunkRanges(plan.end - plan.begin, plan.layout, options).map(([b, e]) => ({ plan: i, begin: plan.begin + b, end: plan.begin + e })),
@@ -89,7 +89,7 @@ export async function compressPlans(reader: Reader, out: Writable, source: Sourc
   const index: Index = { source, size: reader.size, segments: [] };
   let offset = 0;
   for (const s of segments) {
-    index.segments.push({ ...segmentRecord(s.plan.layout, s.plan.shape, s.plan.end - s.plan.begin, s.chunks), offset } as Segment);
+    index.segments.push({ ...segmentRecord(s.plan.layout, s.plan.shape, s.plan.end - s.plan.begin, s.chunks, s.plan.format), offset } as Segment);
     offset += s.plan.end - s.plan.begin;
   }
   const tail = writeIndex(index, written);
@@ -105,9 +105,9 @@ export async function compressStream(reader: Reader, out: Writable, options: Str
 
 /** The validated index of an .ansf stream, read through `reader` (footer first). */
 export function readIndexFrom(reader: Reader): Index {
-  const source = readHeader(reader.read(0, Math.min(HEADER_BYTES, reader.size)));
+  const header = readHeader(reader.read(0, Math.min(HEADER_BYTES, reader.size)));
   const { indexOffset, indexLength } = readFooter(reader.read(reader.size - FOOTER_BYTES, FOOTER_BYTES), reader.size);
-  return readIndex(source, reader.read(indexOffset, indexLength), indexOffset);
+  return readIndex(header, reader.read(indexOffset, indexLength), indexOffset);
 }
 
 /** Restores the original file of an .ansf stream to `out`, chunk by chunk. Returns its size. */

@@ -22,6 +22,7 @@ export interface CoreExports {
     width: number, dst: number, n: number, c: number, signed: number, precision: number,
     lanes: number, states: number, payload: number, payloadEnd: number, raw: number,
   ): number;
+  convertPatterns(srcWidth: number, src: number, n: number, table: number, unused: number, dstWidth: number, dst: number): number;
 }
 
 const PAGE = 65536;

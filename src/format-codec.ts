@@ -1,0 +1,191 @@
+// Tensors stored in numeric formats, through the same chunks and container
+// as everything else: encodeFormat() codes stored patterns losslessly with
+// the format recorded in the stream; decodeFormat() restores them, or
+// converts them in Wasm to fp32, bf16 or fp16 bits by tables built from
+// src/numformat's exact conversion (round to nearest even, each target's
+// overflow and NaN rules: see numformat/convert.ts).
+
+import { decodeChunk } from "./chunk.js";
+import { assemble } from "./codec.js";
+import { parseContainer, SEGMENT_TENSOR, type Segment } from "./container.js";
+import { AnsfError } from "./errors.js";
+import { carrierLayout, formatKey, storageWidth } from "./format-table.js";
+import { builtinFormat, codeTable, toComputeBits, UNUSED_PATTERN, type ComputeType, type NumericFormat } from "./numformat/index.js";
+import { encodeSegment, type EncodeOptions } from "./segments.js";
+import { core, type Core } from "./wasm.js";
+
+/** What decoding emits: the stored patterns, or their values as a compute type's bits. */
+export type DecodeTarget = "stored" | ComputeType;
+
+const TARGET_WIDTH: Record<ComputeType, 2 | 4> = { fp32: 4, bf16: 2, fp16: 2 };
+
+export interface FormatTensorOptions extends EncodeOptions {
+  /** The format of the stored patterns: a built-in's name or a compiled format. */
+  format: NumericFormat | string;
+  /** Dimensions, recorded in the stream (default: one dimension, the element count). */
+  shape?: number[];
+}
+
+export interface FormatDecodeOptions {
+  /** "stored" (default) or a compute type: "fp32" (u32 words of float32 bits), "bf16" or "fp16" (u16 words). */
+  to?: DecodeTarget;
+  /** Decode into this buffer (at least the decoded size) instead of a new one; the result is a view of it. */
+  out?: Uint8Array;
+}
+
+export function resolveFormat(format: NumericFormat | string): NumericFormat {
+  return typeof format === "string" ? builtinFormat(format) : format;
+}
+
+/**
+ * A pattern → output table over every value of the storage width, with a
+ * byte per pattern marking the unused ones; undefined when the output is the
+ * input itself and every pattern is used (nothing to check or convert).
+ */
+interface ConversionTable {
+  table: Uint8Array;
+  unused: Uint8Array;
+  srcWidth: 1 | 2;
+  dstWidth: 1 | 2 | 4;
+}
+
+const tables = new Map<string, ConversionTable | undefined>();
+
+function buildTable(format: NumericFormat, target: DecodeTarget): ConversionTable | undefined {
+  const srcWidth = storageWidth(format);
+  if (srcWidth === 4) {
+    if (target === "stored" || target === "fp32") return undefined;
+    throw new AnsfError("BAD_ARGUMENT", `converting ${format.bits}-bit format "${format.name}" to ${target} is not supported; decode it as stored or fp32`);
+  }
+  const { codeOf } = codeTable(format);
+  const patterns = 2 ** (8 * srcWidth);
+  const unused = new Uint8Array(patterns).fill(1);
+  const used: number[] = [];
+  for (let p = 0; p < codeOf.length; p++) {
+    if (codeOf[p] === UNUSED_PATTERN) continue;
+    unused[p] = 0;
+    used.push(p);
+  }
+  if (target === "stored" && used.length === patterns) return undefined;
+  const dstWidth = target === "stored" ? srcWidth : TARGET_WIDTH[target];
+  const values = target === "stored" ? used : toComputeBits(used, format, target);
+  const table = dstWidth === 1 ? new Uint8Array(patterns) : dstWidth === 2 ? new Uint16Array(patterns) : new Uint32Array(patterns);
+  used.forEach((p, i) => {
+    table[p] = values[i]!;
+  });
+  return { table: new Uint8Array(table.buffer), unused, srcWidth, dstWidth };
+}
+
+/** The conversion table of a format and target, built once. */
+function conversionTable(format: NumericFormat, target: DecodeTarget): ConversionTable | undefined {
+  const key = `${target}:${formatKey(format)}`;
+  if (!tables.has(key)) tables.set(key, buildTable(format, target));
+  return tables.get(key);
+}
+
+/** Bytes per decoded element of a format for a target. */
+export function targetWidth(format: NumericFormat, target: DecodeTarget): number {
+  return target === "stored" ? storageWidth(format) : TARGET_WIDTH[target];
+}
+
+/**
+ * Converts n stored patterns into `out` (n × targetWidth bytes) in one Wasm
+ * pass. Returns the index of the first unused pattern, or -1.
+ */
+function convert(c: Core, stored: Uint8Array, format: NumericFormat, target: DecodeTarget, out: Uint8Array): number {
+  const t = conversionTable(format, target);
+  if (!t) {
+    out.set(stored);
+    return -1;
+  }
+  const n = stored.length / t.srcWidth;
+  c.reset();
+  const src = c.put(stored);
+  const table = c.put(t.table);
+  const unused = c.put(t.unused);
+  const dst = c.alloc(n * t.dstWidth);
+  const bad = c.fn.convertPatterns(t.srcWidth, src, n, table, unused, t.dstWidth, dst);
+  out.set(c.view(dst, n * t.dstWidth));
+  return bad - 1;
+}
+
+function bytesOf(data: ArrayBufferView): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Checks stored patterns against their format: whole elements, used patterns only. */
+export function checkPatterns(c: Core, bytes: Uint8Array, format: NumericFormat): void {
+  const width = storageWidth(format);
+  if (bytes.length % width !== 0) throw new AnsfError("BAD_ARGUMENT", `${bytes.length} bytes is not a whole number of ${width}-byte patterns of "${format.name}"`);
+  if (!conversionTable(format, "stored")) return;
+  const bad = convert(c, bytes, format, "stored", new Uint8Array(bytes.length));
+  if (bad >= 0) {
+    const p = width === 1 ? bytes[bad]! : bytes[2 * bad]! | (bytes[2 * bad + 1]! << 8);
+    throw new AnsfError("BAD_ARGUMENT", `element ${bad} is 0x${p.toString(16)}, not a pattern of format "${format.name}"`);
+  }
+}
+
+/**
+ * Compresses one tensor of stored patterns of a format (a Uint8Array for
+ * formats of up to 8 bits, Uint16Array up to 16, Uint32Array for fp32, or
+ * their bytes, little-endian). The stream records the format.
+ */
+export function encodeFormat(data: ArrayBufferView, options: FormatTensorOptions): Uint8Array {
+  const format = resolveFormat(options.format);
+  const layout = carrierLayout(format);
+  const bytes = bytesOf(data);
+  const c = core();
+  checkPatterns(c, bytes, format);
+  const n = bytes.length / layout.width;
+  const shape = options.shape ?? [n];
+  if (shape.reduce((a, b) => a * b, 1) !== n) throw new AnsfError("BAD_ARGUMENT", `shape [${shape.join(", ")}] does not hold ${n} elements`);
+  return assemble("tensor", [encodeSegment(c, bytes, layout, shape, options, format)]);
+}
+
+/** The numeric format of a segment's elements: its recorded format, or the built-in its float layout is. */
+export function segmentFormat(segment: Segment): NumericFormat {
+  if (segment.format) return segment.format;
+  if (segment.kind === SEGMENT_TENSOR) return builtinFormat(segment.layout.name);
+  throw new AnsfError("BAD_ARGUMENT", "a bytes segment holds no numeric values");
+}
+
+/**
+ * Decodes a format (or bf16/fp16/fp32) segment from `stream` into `out`
+ * (elements × targetWidth bytes), chunk by chunk: each chunk is decoded and
+ * checked against its checksum, then converted in one Wasm pass.
+ */
+export function decodeSegmentTo(c: Core, stream: Uint8Array, segment: Segment, target: DecodeTarget, out: Uint8Array): void {
+  const format = segmentFormat(segment);
+  const width = targetWidth(format, target);
+  let at = 0;
+  const direct = !conversionTable(format, target);
+  for (const chunk of segment.chunks) {
+    const into = out.subarray(at, at + chunk.elements * width);
+    const bytes = stream.subarray(chunk.offset, chunk.offset + chunk.length);
+    if (direct) {
+      decodeChunk(c, bytes, segment.layout, chunk.elements, into);
+    } else {
+      const stored = new Uint8Array(chunk.elements * segment.layout.width);
+      decodeChunk(c, bytes, segment.layout, chunk.elements, stored);
+      const bad = convert(c, stored, format, target, into);
+      if (bad >= 0) throw new AnsfError("CORRUPT_STREAM", `element ${bad} of a chunk is not a pattern of format "${format.name}"`);
+    }
+    at += into.length;
+  }
+}
+
+/**
+ * Decodes a one-tensor stream (from {@link encodeFormat}, or a bf16, fp16
+ * or fp32 tensor from encode()) to its stored patterns or to a compute type.
+ */
+export function decodeFormat(stream: Uint8Array, options: FormatDecodeOptions = {}): Uint8Array {
+  const index = parseContainer(stream);
+  const segment = index.segments[0];
+  if (index.source !== "tensor" || !segment) throw new AnsfError("BAD_ARGUMENT", `stream holds a ${index.source} file, not one tensor: use decompress()`);
+  const target = options.to ?? "stored";
+  const bytes = (segment.length / segment.layout.width) * targetWidth(segmentFormat(segment), target);
+  const out = options.out ?? new Uint8Array(bytes);
+  if (out.length < bytes) throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${bytes} bytes to decode`);
+  decodeSegmentTo(core(), stream, segment, target, out.subarray(0, bytes));
+  return out.subarray(0, bytes);
+}
