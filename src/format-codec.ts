@@ -7,11 +7,11 @@
 
 import { decodeChunk } from "./chunk.js";
 import { assemble } from "./codec.js";
-import { parseContainer, SEGMENT_TENSOR, type Segment } from "./container.js";
+import { parseContainer, SEGMENT_TENSOR, type ChunkEntry, type Segment } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { carrierLayout, formatKey, storageWidth } from "./format-table.js";
 import { builtinFormat, codeTable, toComputeBits, UNUSED_PATTERN, type ComputeType, type NumericFormat } from "./numformat/index.js";
-import { encodeSegment, type EncodeOptions } from "./segments.js";
+import { DEFAULT_CHUNK_ELEMENTS, encodeSegment, type EncodeOptions } from "./segments.js";
 import { core, type Core } from "./wasm.js";
 
 /** What decoding emits: the stored patterns, or their values as a compute type's bits. */
@@ -142,6 +142,22 @@ export function encodeFormat(data: ArrayBufferView, options: FormatTensorOptions
   return assemble("tensor", [encodeSegment(c, bytes, layout, shape, options, format)]);
 }
 
+/** Float32 values of bf16, fp16 or fp32 words (exact: every value is representable), converted in Wasm a chunk at a time. */
+export function toFloat32(bytes: Uint8Array, from: "bf16" | "fp16" | "fp32"): Float32Array {
+  const out = new Float32Array(bytes.length / storageWidth(builtinFormat(from)));
+  if (from === "fp32") {
+    new Uint8Array(out.buffer).set(bytes);
+    return out;
+  }
+  const all = new Uint8Array(out.buffer);
+  const step = 2 * DEFAULT_CHUNK_ELEMENTS;
+  for (let at = 0; at < bytes.length; at += step) {
+    const part = bytes.subarray(at, at + step);
+    convert(core(), part, builtinFormat(from), "fp32", all.subarray(2 * at, 2 * (at + part.length)));
+  }
+  return out;
+}
+
 /** The numeric format of a segment's elements: its recorded format, or the built-in its float layout is. */
 export function segmentFormat(segment: Segment): NumericFormat {
   if (segment.format) return segment.format;
@@ -150,18 +166,19 @@ export function segmentFormat(segment: Segment): NumericFormat {
 }
 
 /**
- * Decodes a format (or bf16/fp16/fp32) segment from `stream` into `out`
- * (elements × targetWidth bytes), chunk by chunk: each chunk is decoded and
- * checked against its checksum, then converted in one Wasm pass.
+ * Decodes a format (or bf16/fp16/fp32) segment into `out` (elements ×
+ * targetWidth bytes), chunk by chunk as `chunkBytes` hands them over: each
+ * chunk is decoded and checked against its checksum, then converted in one
+ * Wasm pass.
  */
-export function decodeSegmentTo(c: Core, stream: Uint8Array, segment: Segment, target: DecodeTarget, out: Uint8Array): void {
+export function decodeSegmentTo(c: Core, chunkBytes: (chunk: ChunkEntry) => Uint8Array, segment: Segment, target: DecodeTarget, out: Uint8Array): void {
   const format = segmentFormat(segment);
   const width = targetWidth(format, target);
   let at = 0;
   const direct = !conversionTable(format, target);
   for (const chunk of segment.chunks) {
     const into = out.subarray(at, at + chunk.elements * width);
-    const bytes = stream.subarray(chunk.offset, chunk.offset + chunk.length);
+    const bytes = chunkBytes(chunk);
     if (direct) {
       decodeChunk(c, bytes, segment.layout, chunk.elements, into);
     } else {
@@ -186,6 +203,6 @@ export function decodeFormat(stream: Uint8Array, options: FormatDecodeOptions = 
   const bytes = (segment.length / segment.layout.width) * targetWidth(segmentFormat(segment), target);
   const out = options.out ?? new Uint8Array(bytes);
   if (out.length < bytes) throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${bytes} bytes to decode`);
-  decodeSegmentTo(core(), stream, segment, target, out.subarray(0, bytes));
+  decodeSegmentTo(core(), (c) => stream.subarray(c.offset, c.offset + c.length), segment, target, out.subarray(0, bytes));
   return out.subarray(0, bytes);
 }

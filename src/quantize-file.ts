@@ -1,0 +1,158 @@
+// Quantisation of a safetensors file's float tensors into a numeric format:
+// the lossy, explicit step (round to nearest even, see numformat/convert.ts),
+// then lossless compression of the result with the format recorded for
+// every quantised tensor. What the stream restores is the quantised
+// safetensors file: each F32/F16/BF16 tensor replaced by its stored
+// patterns (one per 1, 2 or 4 bytes), the format and scales in
+// `__metadata__["ansfloat.quantization"]`, every other tensor unchanged.
+
+import { AnsfError } from "./errors.js";
+import { resolveFormat, toFloat32 } from "./format-codec.js";
+import { builtinName, carrierLayout, formatKey, storageWidth } from "./format-table.js";
+import { memoryReader, MemorySink } from "./io.js";
+import { quantize, type NumericFormat, type QuantizationError } from "./numformat/index.js";
+import { plansFromSafetensors } from "./safetensors-codec.js";
+import { parseSafetensors, writeSafetensors, type SafetensorsDtype } from "./safetensors.js";
+import { compressPlans, type CompressResult, type StreamOptions } from "./stream.js";
+import type { Writable } from "node:stream";
+
+export interface QuantizeFileOptions extends StreamOptions {
+  /** The target format: a built-in's name or a compiled format. */
+  format: NumericFormat | string;
+  /**
+   * Each weight w is stored as round(w / scale) (default 1); "auto" picks
+   * per tensor the smallest power of two that keeps its largest magnitude
+   * within the format's largest finite value. Powers of two keep the
+   * division exact.
+   */
+  scale?: number | "auto";
+}
+
+export interface QuantizedTensorReport {
+  name: string;
+  /** The original safetensors dtype. */
+  dtype: string;
+  shape: number[];
+  elements: number;
+  scale: number;
+  error: QuantizationError;
+  compressedBytes: number;
+  bitsPerWeight: number;
+}
+
+export interface QuantizeReport {
+  format: string;
+  tensors: QuantizedTensorReport[];
+  /** Over every quantised tensor: the largest max abs and max rel errors, RMS over all weights. */
+  total: { elements: number; error: QuantizationError; compressedBytes: number; bitsPerWeight: number };
+  /** Size of the quantised safetensors file the stream restores, and of the stream. */
+  bytes: number;
+  compressedBytes: number;
+}
+
+const FLOAT_DTYPES = new Set(["F32", "F16", "BF16"]);
+const BUILTIN_DTYPES: Record<string, SafetensorsDtype> = { "fp8-e4m3": "F8_E4M3", "fp8-e5m2": "F8_E5M2", bf16: "BF16", fp16: "F16", fp32: "F32", int8: "I8", uint8: "U8" };
+const WIDTH_DTYPES: Record<1 | 2 | 4, SafetensorsDtype> = { 1: "U8", 2: "U16", 4: "U32" };
+
+/** The safetensors dtype that holds a format's stored patterns: its own where safetensors has one, else U8/U16/U32. */
+function storageDtype(format: NumericFormat): SafetensorsDtype {
+  return BUILTIN_DTYPES[builtinName(format) ?? ""] ?? WIDTH_DTYPES[storageWidth(format)];
+}
+
+/** The largest finite magnitude both signs reach (the positive side's for unsigned formats). */
+function largestFinite(format: NumericFormat): number {
+  const tops = format.sides.map((s) => s.highs[s.highs.length - 1]).filter((v): v is number => v !== undefined);
+  return Math.min(...tops);
+}
+
+function scaleFor(values: Float32Array, format: NumericFormat, scale: number | "auto"): number {
+  if (scale !== "auto") return scale;
+  let max = 0;
+  for (const v of values) max = Math.max(max, Math.abs(v));
+  return max === 0 ? 1 : 2 ** Math.ceil(Math.log2(max / largestFinite(format)));
+}
+
+/** Bytes of a typed array, without copying. */
+function bytesOf(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function combine(tensors: QuantizedTensorReport[]): QuantizationError {
+  let elements = 0;
+  let squares = 0;
+  let valueSquares = 0;
+  for (const t of tensors) {
+    elements += t.elements;
+    squares += t.error.rms ** 2 * t.elements;
+    valueSquares += t.error.valueRms ** 2 * t.elements;
+  }
+  return {
+    maxAbs: Math.max(0, ...tensors.map((t) => t.error.maxAbs)),
+    rms: elements ? Math.sqrt(squares / elements) : 0,
+    valueRms: elements ? Math.sqrt(valueSquares / elements) : 0,
+    maxRel: Math.max(0, ...tensors.map((t) => t.error.maxRel)),
+  };
+}
+
+/**
+ * Quantises `file` (a whole safetensors file) and compresses the result to
+ * `out` as one .ansf stream; returns the error and size report.
+ */
+export async function quantizeFileTo(file: Uint8Array, out: Writable, options: QuantizeFileOptions): Promise<QuantizeReport> {
+  const format = resolveFormat(options.format);
+  const layout = carrierLayout(format);
+  const scale = options.scale ?? 1;
+  if (scale !== "auto" && !(scale > 0 && scale < Infinity)) throw new AnsfError("BAD_ARGUMENT", `scale must be a positive finite number or "auto", not ${scale}`);
+  const parsed = parseSafetensors(file);
+  const dtype = storageDtype(format);
+  const quantized = new Map<string, Omit<QuantizedTensorReport, "compressedBytes" | "bitsPerWeight">>();
+  const tensors = parsed.tensors.map((t) => {
+    const data = file.subarray(t.begin, t.end);
+    if (!FLOAT_DTYPES.has(t.dtype)) return { name: t.name, dtype: t.dtype, shape: t.shape, data };
+    const values = toFloat32(data, t.dtype === "F32" ? "fp32" : t.dtype === "F16" ? "fp16" : "bf16");
+    const s = scaleFor(values, format, scale);
+    let q;
+    try {
+      q = quantize(values, format, { scale: s });
+    } catch (err) {
+      if (err instanceof AnsfError) throw new AnsfError(err.code, `tensor "${t.name}": ${err.message}`, { cause: err });
+      throw err;
+    }
+    quantized.set(t.name, { name: t.name, dtype: t.dtype, shape: t.shape, elements: values.length, scale: s, error: q.error });
+    return { name: t.name, dtype, shape: t.shape, data: bytesOf(q.data) };
+  });
+  if (quantized.size === 0) throw new AnsfError("BAD_ARGUMENT", "the file has no F32, F16 or BF16 tensor to quantise");
+  const record = { format: formatKey(format), scales: Object.fromEntries([...quantized.values()].map((q) => [q.name, q.scale])) };
+  const qfile = writeSafetensors(tensors, { ...(parsed.metadata ?? {}), "ansfloat.quantization": JSON.stringify(record) });
+
+  const plans = plansFromSafetensors(parseSafetensors(qfile));
+  const names = ["(header)", ...tensors.map((t) => t.name)];
+  plans.forEach((p, i) => {
+    if (i === 0 || !quantized.has(names[i]!)) return;
+    const t = tensors[i - 1]!;
+    Object.assign(p, { layout, format, shape: t.shape });
+  });
+  const result: Omit<CompressResult, "names"> = await compressPlans(memoryReader(qfile), out, "safetensors", plans, options);
+  const reports = result.segments.flatMap((s, i) => {
+    const q = i === 0 ? undefined : quantized.get(names[i]!);
+    if (!q) return [];
+    const compressedBytes = s.chunks.reduce((sum, c) => sum + c.length, 0);
+    return [{ ...q, compressedBytes, bitsPerWeight: q.elements ? (8 * compressedBytes) / q.elements : 0 }];
+  });
+  const elements = reports.reduce((sum, t) => sum + t.elements, 0);
+  const compressedBytes = reports.reduce((sum, t) => sum + t.compressedBytes, 0);
+  return {
+    format: format.name,
+    tensors: reports,
+    total: { elements, error: combine(reports), compressedBytes, bitsPerWeight: elements ? (8 * compressedBytes) / elements : 0 },
+    bytes: result.bytes,
+    compressedBytes: result.compressedBytes,
+  };
+}
+
+/** {@link quantizeFileTo} into memory: the .ansf stream and the report. */
+export async function quantizeFile(file: Uint8Array, options: QuantizeFileOptions): Promise<{ stream: Uint8Array; report: QuantizeReport }> {
+  const sink = new MemorySink();
+  const report = await quantizeFileTo(file, sink, options);
+  return { stream: sink.bytes(), report };
+}
