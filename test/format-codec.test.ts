@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { AnsfError, decompress, decodeFormat, encodeFormat, inspect, quantizeFile } from "../src/index.js";
+import { decompress, decodeFormat, encodeFormat, inspect, quantizeFile } from "../src/index.js";
 import { parseContainer, writeIndex, type Segment } from "../src/container.js";
 import { parseSafetensors } from "../src/safetensors.js";
 import {
@@ -14,20 +14,11 @@ import {
   type NumericFormat,
 } from "../src/numformat/index.js";
 import { core } from "../src/wasm.js";
+import { errorCode } from "./error-code.js";
 
 const FIXTURE = "fixtures/stories260K.bf16.safetensors";
 const TARGETS = ["fp32", "bf16", "fp16"] as const;
 const SMALL = BUILTIN_FORMAT_NAMES.filter((name) => builtinFormat(name).bits <= 16);
-
-function errorCode(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof AnsfError) return err.code;
-    throw err;
-  }
-  return "no error";
-}
 
 function bytes(a: ArrayBufferView): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
