@@ -48,8 +48,9 @@ Options:
       --dtype TYPE     element type for --raw: bf16, fp16, fp32, u8
       --format F       quantize: a built-in (${BUILTIN_FORMAT_NAMES.join(", ")})
                        or a FILE.json format descriptor
-      --scale S        quantize: store w / S (default 1); auto: per tensor, the smallest
-                       power of two that keeps the largest weight within the format
+      --scale S        quantize: store w / S (default 1); auto: a power of two per tensor,
+                       nearest its RMS for posits, else the smallest that keeps the
+                       largest weight within the format
   -h, --help           this help
   -V, --version        print the version
 Hardware model: ansfloat hw-sim --help

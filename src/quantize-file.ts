@@ -20,10 +20,11 @@ export interface QuantizeFileOptions extends StreamOptions {
   /** The target format: a built-in's name or a compiled format. */
   format: NumericFormat | string;
   /**
-   * Each weight w is stored as round(w / scale) (default 1); "auto" picks
-   * per tensor the smallest power of two that keeps its largest magnitude
-   * within the format's largest finite value. Powers of two keep the
-   * division exact.
+   * Each weight w is stored as round(w / scale) (default 1). "auto" picks a
+   * power of two per tensor: for posits, the one nearest the tensor's RMS
+   * (a posit is most precise around ±1); for other formats, the smallest
+   * that keeps the largest magnitude within the format's largest finite
+   * value. Powers of two keep the division exact.
    */
   scale?: number | "auto";
 }
@@ -68,8 +69,14 @@ function largestFinite(format: NumericFormat): number {
 function scaleFor(values: Float32Array, format: NumericFormat, scale: number | "auto"): number {
   if (scale !== "auto") return scale;
   let max = 0;
-  for (const v of values) max = Math.max(max, Math.abs(v));
-  return max === 0 ? 1 : 2 ** Math.ceil(Math.log2(max / largestFinite(format)));
+  let squares = 0;
+  for (const v of values) {
+    max = Math.max(max, Math.abs(v));
+    squares += v * v;
+  }
+  if (max === 0) return 1;
+  if (format.rounding === "posit") return 2 ** Math.round(Math.log2(Math.sqrt(squares / values.length)));
+  return 2 ** Math.ceil(Math.log2(max / largestFinite(format)));
 }
 
 /** Bytes of a typed array, without copying. */

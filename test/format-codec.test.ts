@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
-import { decompress, decodeFormat, encodeFormat, inspect, quantizeFile } from "../src/index.js";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decompress, decodeFormat, encodeFormat, inspect, open, quantizeFile } from "../src/index.js";
 import { parseContainer, writeIndex, type Segment } from "../src/container.js";
 import { parseSafetensors } from "../src/safetensors.js";
 import {
@@ -118,6 +120,25 @@ describe("real weights in every built-in format", () => {
       }
     });
   }
+
+  it("lets the lazy loader convert a format's tensors", async () => {
+    const { stream } = await quantizeFile(file, { format: "posit8es0", scale: "auto", threads: 1 });
+    const path = join(mkdtempSync(join(tmpdir(), "ansfloat-formats-")), "q.ansf");
+    writeFileSync(path, stream);
+    const restored = decompress(stream);
+    const q = parseSafetensors(restored).tensors[2]!;
+    const stored = restored.subarray(q.begin, q.end);
+    const loaded = open(path);
+    try {
+      expect(loaded.tensors[2]).toEqual({ name: q.name, dtype: "posit8es0", shape: q.shape, bytes: stored.length });
+      expect(bytes(loaded.tensor(q.name)).equals(bytes(stored))).toBe(true);
+      const format = builtinFormat("posit8es0");
+      expect(bytes(loaded.float32(q.name)).equals(bytes(toComputeBits(stored, format, "fp32")))).toBe(true);
+      expect(bytes(loaded.decodeAs(q.name, "fp16")).equals(bytes(toComputeBits(stored, format, "fp16")))).toBe(true);
+    } finally {
+      loaded.close();
+    }
+  });
 
   it("writes the same stream with 1 and 2 threads", async () => {
     const one = await quantizeFile(file, { format: "posit8es2", threads: 1 });
