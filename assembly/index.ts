@@ -10,7 +10,7 @@ export { checksum } from "./checksum";
 export { histogram, packRaw } from "./split";
 export { buildEncodeTable, encodeCodes } from "./rans";
 export { buildDecodeTable, decodeCodes } from "./decode";
-export { convertPatterns } from "./convert";
+export { convertPatterns, roundFp32 } from "./convert";
 
 initRawTables();
 initDecodeTables();

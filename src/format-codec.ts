@@ -38,24 +38,24 @@ export function resolveFormat(format: NumericFormat | string): NumericFormat {
 }
 
 /**
- * A pattern → output table over every value of the storage width, with a
- * byte per pattern marking the unused ones; undefined when the output is the
- * input itself and every pattern is used (nothing to check or convert).
+ * How stored patterns become the output: a pattern → output table over
+ * every value of the storage width, with a byte per pattern marking the
+ * unused ones; or, from fp32, rounding to bf16 or fp16 in Wasm (no table
+ * holds 2^32 entries). Undefined when the output is the input itself and
+ * every pattern is used (nothing to check or convert).
  */
-interface ConversionTable {
-  table: Uint8Array;
-  unused: Uint8Array;
-  srcWidth: 1 | 2;
-  dstWidth: 1 | 2 | 4;
-}
+type ConversionTable =
+  | { table: Uint8Array; unused: Uint8Array; srcWidth: 1 | 2; dstWidth: 1 | 2 | 4 }
+  | { roundFp32To: 0 | 1; srcWidth: 4; dstWidth: 2 };
 
 const tables = new Map<string, ConversionTable | undefined>();
 
 function buildTable(format: NumericFormat, target: DecodeTarget): ConversionTable | undefined {
   const srcWidth = storageWidth(format);
   if (srcWidth === 4) {
+    // carrierLayout admits only the built-in fp32 among formats this wide.
     if (target === "stored" || target === "fp32") return undefined;
-    throw new AnsfError("BAD_ARGUMENT", `converting ${format.bits}-bit format "${format.name}" to ${target} is not supported; decode it as stored or fp32`);
+    return { roundFp32To: target === "bf16" ? 0 : 1, srcWidth, dstWidth: 2 };
   }
   const { codeOf } = codeTable(format);
   const patterns = 2 ** (8 * srcWidth);
@@ -101,11 +101,18 @@ function convert(c: Core, stored: Uint8Array, format: NumericFormat, target: Dec
   const n = stored.length / t.srcWidth;
   c.reset();
   const src = c.put(stored);
-  const table = c.put(t.table);
-  const unused = c.put(t.unused);
-  const dst = c.alloc(n * t.dstWidth);
-  const bad = c.fn.convertPatterns(t.srcWidth, src, n, table, unused, t.dstWidth, dst);
-  out.set(c.view(dst, n * t.dstWidth));
+  let bad = 0;
+  if ("roundFp32To" in t) {
+    const dst = c.alloc(n * t.dstWidth);
+    c.fn.roundFp32(t.roundFp32To, src, n, dst);
+    out.set(c.view(dst, n * t.dstWidth));
+  } else {
+    const table = c.put(t.table);
+    const unused = c.put(t.unused);
+    const dst = c.alloc(n * t.dstWidth);
+    bad = c.fn.convertPatterns(t.srcWidth, src, n, table, unused, t.dstWidth, dst);
+    out.set(c.view(dst, n * t.dstWidth));
+  }
   return bad - 1;
 }
 

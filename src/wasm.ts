@@ -23,6 +23,7 @@ export interface CoreExports {
     lanes: number, states: number, payload: number, payloadEnd: number, raw: number,
   ): number;
   convertPatterns(srcWidth: number, src: number, n: number, table: number, unused: number, dstWidth: number, dst: number): number;
+  roundFp32(target: number, src: number, n: number, dst: number): void;
 }
 
 const PAGE = 65536;

@@ -66,11 +66,29 @@ describe("direct-to-compute decoding", () => {
     });
   }
 
-  it("fp32 stored decodes to itself and refuses narrower targets", () => {
-    const words = Uint32Array.from({ length: 5000 }, (_, i) => (i * 2654435761) >>> 0);
-    const stream = encodeFormat(words, { format: "fp32" });
-    expect(bytes(decodeFormat(stream, { to: "fp32" })).equals(bytes(words))).toBe(true);
-    expect(errorCode(() => decodeFormat(stream, { to: "bf16" }))).toBe("BAD_ARGUMENT");
+  it("fp32 decodes to itself, and to bf16 and fp16 as toComputeBits rounds (every exponent, ties, edges)", () => {
+    const words: number[] = [];
+    let s = 987654321;
+    for (let i = 0; i < 1 << 18; i++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      words.push(s >>> 0);
+    }
+    // Every exponent with mantissas at and around the bf16 and fp16 rounding points.
+    for (let e = 0; e < 512; e++) {
+      for (const m of [0, 1, 0x7fff, 0x8000, 0x8001, 0x18000, 0xfff, 0x1000, 0x1001, 0x3000, 0x7fe000, 0x7ff000, 0x7fffff]) words.push(((e << 23) | m) >>> 0);
+    }
+    for (const v of [65504, 65519.99, 65520, 2 ** -24, 2 ** -25, 1.5 * 2 ** -25, 2 ** -26, 3 * 2 ** -25, 2 ** -14, 2 ** -14 - 2 ** -25]) {
+      words.push(new Uint32Array(new Float32Array([v, -v]).buffer)[0]!, new Uint32Array(new Float32Array([-v]).buffer)[0]!);
+    }
+    const stored = Uint32Array.from(words);
+    const stream = encodeFormat(stored, { format: "fp32", chunkElements: 100000 });
+    expect(bytes(decodeFormat(stream, { to: "fp32" })).equals(bytes(stored))).toBe(true);
+    const fp32 = builtinFormat("fp32");
+    for (const target of ["bf16", "fp16"] as const) {
+      expect(bytes(decodeFormat(stream, { to: target })).equals(bytes(toComputeBits(stored, fp32, target))), target).toBe(true);
+    }
   });
 
   it("converts tensors of plain encode() streams too", async () => {
