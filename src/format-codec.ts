@@ -98,21 +98,30 @@ function convert(c: Core, stored: Uint8Array, format: NumericFormat, target: Dec
     out.set(stored);
     return -1;
   }
+  if ("table" in t) return lookUp(c, stored, t.srcWidth, t.table, t.unused, t.dstWidth, out);
   const n = stored.length / t.srcWidth;
   c.reset();
   const src = c.put(stored);
-  let bad = 0;
-  if ("roundFp32To" in t) {
-    const dst = c.alloc(n * t.dstWidth);
-    c.fn.roundFp32(t.roundFp32To, src, n, dst);
-    out.set(c.view(dst, n * t.dstWidth));
-  } else {
-    const table = c.put(t.table);
-    const unused = c.put(t.unused);
-    const dst = c.alloc(n * t.dstWidth);
-    bad = c.fn.convertPatterns(t.srcWidth, src, n, table, unused, t.dstWidth, dst);
-    out.set(c.view(dst, n * t.dstWidth));
-  }
+  const dst = c.alloc(n * t.dstWidth);
+  c.fn.roundFp32(t.roundFp32To, src, n, dst);
+  out.set(c.view(dst, n * t.dstWidth));
+  return -1;
+}
+
+/**
+ * out[e] = table[input[e]] for patterns of srcWidth bytes and entries of
+ * dstWidth bytes, in one Wasm pass. Returns the index of the first pattern
+ * marked in `unused` (a byte per pattern), or -1.
+ */
+export function lookUp(c: Core, input: Uint8Array, srcWidth: 1 | 2, table: Uint8Array, unused: Uint8Array, dstWidth: 1 | 2 | 4, out: Uint8Array): number {
+  const n = input.length / srcWidth;
+  c.reset();
+  const src = c.put(input);
+  const tablePtr = c.put(table);
+  const unusedPtr = c.put(unused);
+  const dst = c.alloc(n * dstWidth);
+  const bad = c.fn.convertPatterns(srcWidth, src, n, tablePtr, unusedPtr, dstWidth, dst);
+  out.set(c.view(dst, n * dstWidth));
   return bad - 1;
 }
 

@@ -7,14 +7,15 @@
 // `__metadata__["ansfloat.quantization"]`, every other tensor unchanged.
 
 import { AnsfError } from "./errors.js";
-import { resolveFormat, toFloat32 } from "./format-codec.js";
+import { lookUp, resolveFormat, toFloat32 } from "./format-codec.js";
 import { builtinName, carrierLayout, formatKey, storageWidth } from "./format-table.js";
 import { memoryReader, MemorySink } from "./io.js";
-import { quantize, type NumericFormat, type QuantizationError } from "./numformat/index.js";
+import { builtinFormat, fromFloat64, quantize, storageArray, type NumericFormat, type QuantizationError } from "./numformat/index.js";
 import { plansFromSafetensors } from "./safetensors-codec.js";
 import { parseSafetensors, writeSafetensors, type SafetensorsDtype } from "./safetensors.js";
 import { compressPlans, type CompressResult, type StreamOptions } from "./stream.js";
 import type { Writable } from "node:stream";
+import { core, type Core } from "./wasm.js";
 
 export interface QuantizeFileOptions extends StreamOptions {
   /** The target format: a built-in's name or a compiled format. */
@@ -66,17 +67,88 @@ function largestFinite(format: NumericFormat): number {
   return Math.min(...tops);
 }
 
-function scaleFor(values: Float32Array, format: NumericFormat, scale: number | "auto"): number {
+/** The scale to use, from the weights' largest magnitude and RMS. */
+function scaleFrom(max: number, rms: number, format: NumericFormat, scale: number | "auto"): number {
   if (scale !== "auto") return scale;
+  if (max === 0) return 1;
+  if (format.rounding === "posit") return 2 ** Math.round(Math.log2(rms));
+  return 2 ** Math.ceil(Math.log2(max / largestFinite(format)));
+}
+
+interface QuantizedTensor {
+  data: Uint8Array;
+  scale: number;
+  error: QuantizationError;
+}
+
+/** A tensor of any float type, weight by weight (numformat's quantize). */
+function quantizeValues(values: Float32Array, format: NumericFormat, scale: number | "auto"): QuantizedTensor {
   let max = 0;
   let squares = 0;
   for (const v of values) {
     max = Math.max(max, Math.abs(v));
     squares += v * v;
   }
-  if (max === 0) return 1;
-  if (format.rounding === "posit") return 2 ** Math.round(Math.log2(Math.sqrt(squares / values.length)));
-  return 2 ** Math.ceil(Math.log2(max / largestFinite(format)));
+  const s = scaleFrom(max, Math.sqrt(squares / values.length), format, scale);
+  const q = quantize(values, format, { scale: s });
+  return { data: bytesOf(q.data), scale: s, error: q.error };
+}
+
+/**
+ * A large bf16 or fp16 tensor through a table: every one of the 65,536
+ * input patterns present (by a Wasm histogram) is rounded once, exactly as
+ * quantize() rounds it, and a Wasm pass looks the tensor up. The error
+ * statistics are the same sums, weighted by the counts.
+ */
+function quantizeWords(c: Core, data: Uint8Array, from: "bf16" | "fp16", format: NumericFormat, scale: number | "auto"): QuantizedTensor {
+  const source = builtinFormat(from);
+  const n = data.length / 2;
+  c.reset();
+  const countsPtr = c.alloc(16 << 16);
+  c.fn.histogram(2, c.put(data), n, 0, 16, countsPtr);
+  const counts = new Uint32Array(c.fn.memory.buffer, countsPtr, 1 << 16).slice();
+  const present: number[] = [];
+  let max = 0;
+  let squares = 0;
+  for (let p = 0; p < counts.length; p++) {
+    if (counts[p] === 0) continue;
+    const v = source.toFloat64(p);
+    if (!Number.isFinite(v)) throw new AnsfError("BAD_ARGUMENT", `quantize: a weight is ${v}; weights must be finite`);
+    present.push(p);
+    max = Math.max(max, Math.abs(v));
+    squares += counts[p]! * v * v;
+  }
+  const s = scaleFrom(max, Math.sqrt(squares / n), format, scale);
+  const table = storageArray(format.bits, 1 << 16);
+  let maxAbs = 0;
+  let errorSquares = 0;
+  let maxRel = 0;
+  for (const p of present) {
+    const v = source.toFloat64(p);
+    const q = fromFloat64(v / s, format);
+    table[p] = q;
+    const error = Math.abs(format.toFloat64(q) * s - v);
+    maxAbs = Math.max(maxAbs, error);
+    errorSquares += counts[p]! * error * error;
+    if (v !== 0) maxRel = Math.max(maxRel, error / Math.abs(v));
+  }
+  const width = storageWidth(format);
+  const out = new Uint8Array(n * width);
+  lookUp(c, data, 2, bytesOf(table), new Uint8Array(1 << 16), width, out);
+  return { data: out, scale: s, error: { maxAbs, rms: Math.sqrt(errorSquares / n), valueRms: Math.sqrt(squares / n), maxRel } };
+}
+
+/**
+ * Below this many weights, rounding each weight beats the table's fixed
+ * cost (a histogram and a scan of 65,536 counts); above it, only the
+ * distinct patterns present are rounded.
+ */
+const TABLE_MIN_WEIGHTS = 1 << 12;
+
+function quantizeTensor(data: Uint8Array, dtype: "F32" | "F16" | "BF16", format: NumericFormat, scale: number | "auto"): QuantizedTensor {
+  const from = dtype === "F32" ? "fp32" : dtype === "F16" ? "fp16" : "bf16";
+  if (from !== "fp32" && data.length / 2 >= TABLE_MIN_WEIGHTS) return quantizeWords(core(), data, from, format, scale);
+  return quantizeValues(toFloat32(data, from), format, scale);
 }
 
 /** Bytes of a typed array, without copying. */
@@ -116,17 +188,16 @@ export async function quantizeFileTo(file: Uint8Array, out: Writable, options: Q
   const tensors = parsed.tensors.map((t) => {
     const data = file.subarray(t.begin, t.end);
     if (!FLOAT_DTYPES.has(t.dtype)) return { name: t.name, dtype: t.dtype, shape: t.shape, data };
-    const values = toFloat32(data, t.dtype === "F32" ? "fp32" : t.dtype === "F16" ? "fp16" : "bf16");
-    const s = scaleFor(values, format, scale);
     let q;
     try {
-      q = quantize(values, format, { scale: s });
+      q = quantizeTensor(data, t.dtype as "F32", format, scale);
     } catch (err) {
       if (err instanceof AnsfError) throw new AnsfError(err.code, `tensor "${t.name}": ${err.message}`, { cause: err });
       throw err;
     }
-    quantized.set(t.name, { name: t.name, dtype: t.dtype, shape: t.shape, elements: values.length, scale: s, error: q.error });
-    return { name: t.name, dtype, shape: t.shape, data: bytesOf(q.data) };
+    const elements = q.data.length / storageWidth(format);
+    quantized.set(t.name, { name: t.name, dtype: t.dtype, shape: t.shape, elements, scale: q.scale, error: q.error });
+    return { name: t.name, dtype, shape: t.shape, data: q.data };
   });
   if (quantized.size === 0) throw new AnsfError("BAD_ARGUMENT", "the file has no F32, F16 or BF16 tensor to quantise");
   const record = { format: formatKey(format), scales: Object.fromEntries([...quantized.values()].map((q) => [q.name, q.scale])) };
