@@ -18,6 +18,22 @@ import { compressPlans, compressStream, decompressStream, type StreamOptions } f
 const VERSION = "0.1.0";
 const SUFFIX = ".ansf";
 
+/** Text in lines of at most `width` columns, each indented by `indent`, broken after commas. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  lines.push(line);
+  return lines.map((l) => " ".repeat(indent) + l).join("\n");
+}
+
 const HELP = `Usage: ansfloat [OPTIONS] FILE...
 Lossless compression of neural-network weights (safetensors and GGUF; bf16, fp16, fp32).
 FILE - reads standard input (and writes standard output unless -o is given).
@@ -46,8 +62,8 @@ Options:
       --json           machine-readable output for -l and compression statistics
       --raw            the input is a bare array of --dtype elements, not safetensors
       --dtype TYPE     element type for --raw: bf16, fp16, fp32, u8
-      --format F       quantize: a built-in (${BUILTIN_FORMAT_NAMES.join(", ")})
-                       or a FILE.json format descriptor
+      --format F       quantize: a FILE.json format descriptor, or a built-in:
+${wrap(BUILTIN_FORMAT_NAMES.join(", "), 23, 80)}
       --scale S        quantize: store w / S (default 1); auto: a power of two per tensor,
                        nearest its RMS for posits, else the smallest that keeps the
                        largest weight within the format

@@ -130,7 +130,7 @@ function bytesOf(data: ArrayBufferView): Uint8Array {
 }
 
 /** Checks stored patterns against their format: whole elements, used patterns only. */
-export function checkPatterns(c: Core, bytes: Uint8Array, format: NumericFormat): void {
+function checkPatterns(c: Core, bytes: Uint8Array, format: NumericFormat): void {
   const width = storageWidth(format);
   if (bytes.length % width !== 0) throw new AnsfError("BAD_ARGUMENT", `${bytes.length} bytes is not a whole number of ${width}-byte patterns of "${format.name}"`);
   if (!conversionTable(format, "stored")) return;
