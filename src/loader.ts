@@ -142,8 +142,8 @@ export class AnsfFile {
 
   /**
    * A tensor of a numeric format (or bf16, fp16, fp32) as stored patterns
-   * or converted to fp32, bf16 or fp16 bits (see format-codec.ts), in the
-   * same pass that decodes it; values are unscaled.
+   * or converted to fp32, bf16 or fp16 bits (see format-codec.ts), chunk by
+   * chunk as it is decoded; values are unscaled.
    */
   decodeAs(name: string, target: DecodeTarget, options: TensorReadOptions = {}): Uint8Array {
     const { segment } = this.find(name);
