@@ -236,6 +236,20 @@ function patchIndex(stream: Uint8Array, edit: (body: Uint8Array) => void): Uint8
   return out;
 }
 
+describe("older streams", () => {
+  it("decode a version 1 stream written before numeric formats existed", () => {
+    const fixture = readFileSync(FIXTURE);
+    const tensors = new Map(parseSafetensors(fixture).tensors.map((t) => [t.name, fixture.subarray(t.begin, t.end)]));
+    const stream = readFileSync("fixtures/v1-stories260K-3-tensors.safetensors.ansf");
+    expect(stream[4]).toBe(1);
+    const restored = decompress(stream);
+    const parsed = parseSafetensors(restored);
+    expect(parsed.metadata).toEqual({ origin: "stories260K.bf16.safetensors" });
+    expect(parsed.tensors.map((t) => t.name)).toEqual(["model.layers.0.input_layernorm.weight", "model.layers.0.self_attn.k_proj.weight", "model.norm.weight"]);
+    for (const t of parsed.tensors) expect(bytes(restored.subarray(t.begin, t.end)).equals(tensors.get(t.name)!)).toBe(true);
+  });
+});
+
 describe("bad input", () => {
   // Ternary is two's complement: 0, +1 = 1, −1 = 3; pattern 2 (−2) is unused.
   const ternary = encodeFormat(new Uint8Array([0, 1, 3, 1, 0, 0, 3]), { format: "ternary" });
