@@ -11,6 +11,7 @@ export { histogram, packRaw } from "./split";
 export { buildEncodeTable, encodeCodes } from "./rans";
 export { buildDecodeTable, decodeCodes } from "./decode";
 export { convertPatterns, roundFp32 } from "./convert";
+export { magnitudes, quantizeFp32 } from "./quantize";
 
 initRawTables();
 initDecodeTables();

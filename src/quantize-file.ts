@@ -104,17 +104,12 @@ function quantizeWords(c: Core, data: Uint8Array, from: "bf16" | "fp16", format:
   const source = builtinFormat(from);
   const n = data.length / 2;
   c.reset();
-  const countsPtr = c.alloc(16 << 16);
-  c.fn.histogram(2, c.put(data), n, 0, 16, countsPtr);
-  const counts = new Uint32Array(c.fn.memory.buffer, countsPtr, 1 << 16).slice();
-  const present: number[] = [];
+  const { keys: present, counts } = presentKeys(c, 2, c.put(data), n, 0);
   let max = 0;
   let squares = 0;
-  for (let p = 0; p < counts.length; p++) {
-    if (counts[p] === 0) continue;
+  for (const p of present) {
     const v = source.toFloat64(p);
     if (!Number.isFinite(v)) throw new AnsfError("BAD_ARGUMENT", `quantize: a weight is ${v}; weights must be finite`);
-    present.push(p);
     max = Math.max(max, Math.abs(v));
     squares += counts[p]! * v * v;
   }
@@ -138,16 +133,109 @@ function quantizeWords(c: Core, data: Uint8Array, from: "bf16" | "fp16", format:
   return { data: out, scale: s, error: { maxAbs, rms: Math.sqrt(errorSquares / n), valueRms: Math.sqrt(squares / n), maxRel } };
 }
 
+/** The keys present among n elements of `width` bytes at `src` (key = element >> shift, 16 bits), with their counts. */
+function presentKeys(c: Core, width: 2 | 4, src: number, n: number, shift: number): { keys: number[]; counts: Uint32Array } {
+  const countsPtr = c.alloc(16 << 16);
+  c.fn.histogram(width, src, n, shift, 16, countsPtr);
+  const counts = new Uint32Array(c.fn.memory.buffer, countsPtr, 1 << 16).slice();
+  const keys: number[] = [];
+  for (let k = 0; k < counts.length; k++) if (counts[k] !== 0) keys.push(k);
+  return { keys, counts };
+}
+
+const patternValues = new Map<NumericFormat, Float64Array>();
+
+/** Each used pattern's exact value (NaN elsewhere), built once per format. */
+function valuesOf(format: NumericFormat): Float64Array {
+  let values = patternValues.get(format);
+  if (!values) {
+    values = new Float64Array(2 ** format.bits).fill(NaN);
+    for (let p = 0; p < values.length; p++) if (format.pairOf(p)) values[p] = format.toFloat64(p);
+    patternValues.set(format, values);
+  }
+  return values;
+}
+
+const f32 = new Float32Array(1);
+const f32Bits = new Uint32Array(f32.buffer);
+
+function fp32Value(bits: number): number {
+  f32Bits[0] = bits;
+  return f32[0]!;
+}
+
+/**
+ * A large fp32 tensor into a format of up to 16 bits. Rounding is
+ * monotone: a bucket of fp32 values sharing their top 16 bits rounds to
+ * one pattern when both its ends do. Those buckets become a table the Wasm
+ * pass looks weights up in (accumulating the error sums); weights in the
+ * few buckets with a tie inside, and non-finite ones, are rounded here one
+ * by one, exactly as quantize() does.
+ */
+function quantizeFloats(c: Core, data: Uint8Array, format: NumericFormat, scale: number | "auto"): QuantizedTensor {
+  const n = data.length / 4;
+  c.reset();
+  const src = c.put(data);
+  const sums = c.alloc(16);
+  c.fn.magnitudes(src, n, sums);
+  const [max, squares] = new Float64Array(c.fn.memory.buffer, sums, 2);
+  const s = scaleFrom(max!, Math.sqrt(squares! / n), format, scale);
+  const width = storageWidth(format);
+  const table = storageArray(format.bits, 1 << 16);
+  const ambiguous = new Uint8Array(1 << 16).fill(1);
+  for (const h of presentKeys(c, 4, src, n, 16).keys) {
+    if (((h >> 7) & 0xff) === 0xff) continue; // infinities and NaNs: refused below
+    const low = fromFloat64(fp32Value(h << 16) / s, format);
+    if (low !== fromFloat64(fp32Value((h << 16) | 0xffff) / s, format)) continue;
+    table[h] = low;
+    ambiguous[h] = 0;
+  }
+  const values = valuesOf(format);
+  const tablePtr = c.put(bytesOf(table));
+  const ambiguousPtr = c.put(ambiguous);
+  const valuesPtr = c.put(bytesOf(values));
+  const dst = c.alloc(n * width);
+  const pendingPtr = c.alloc(4 * n);
+  const stats = c.alloc(32);
+  const pendingCount = c.fn.quantizeFp32(src, n, s, tablePtr, ambiguousPtr, valuesPtr, width, dst, pendingPtr, stats);
+  const out = c.view(dst, n * width).slice();
+  const [lookedUpMax, lookedUpSquares, lookedUpValueSquares, lookedUpRel] = new Float64Array(c.fn.memory.buffer, stats, 4);
+  let maxAbs = lookedUpMax!;
+  let errorSquares = lookedUpSquares!;
+  let valueSquares = lookedUpValueSquares!;
+  let maxRel = lookedUpRel!;
+  const pending = new Uint32Array(c.fn.memory.buffer, pendingPtr, pendingCount).slice();
+  const weights = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length));
+  const patterns = width === 1 ? out : new Uint16Array(out.buffer);
+  for (const e of pending) {
+    const v = weights[e]!;
+    if (!Number.isFinite(v)) throw new AnsfError("BAD_ARGUMENT", `quantize: values[${e}] is ${v}; weights must be finite`);
+    const q = fromFloat64(v / s, format);
+    patterns[e] = q;
+    const error = Math.abs(values[q]! * s - v);
+    maxAbs = Math.max(maxAbs, error);
+    errorSquares += error * error;
+    valueSquares += v * v;
+    if (v !== 0) maxRel = Math.max(maxRel, error / Math.abs(v));
+  }
+  return { data: out, scale: s, error: { maxAbs, rms: Math.sqrt(errorSquares / n), valueRms: Math.sqrt(valueSquares / n), maxRel } };
+}
+
 /**
  * Below this many weights, rounding each weight beats the table's fixed
  * cost (a histogram and a scan of 65,536 counts); above it, only the
  * distinct patterns present are rounded.
  */
 const TABLE_MIN_WEIGHTS = 1 << 12;
+/** The table paths hold a whole tensor in Wasm memory (4 GiB at most); larger tensors are rounded weight by weight. */
+const TABLE_MAX_WEIGHTS = 1 << 26;
 
 function quantizeTensor(data: Uint8Array, dtype: "F32" | "F16" | "BF16", format: NumericFormat, scale: number | "auto"): QuantizedTensor {
   const from = dtype === "F32" ? "fp32" : dtype === "F16" ? "fp16" : "bf16";
-  if (from !== "fp32" && data.length / 2 >= TABLE_MIN_WEIGHTS) return quantizeWords(core(), data, from, format, scale);
+  const n = data.length / (from === "fp32" ? 4 : 2);
+  const tabled = n >= TABLE_MIN_WEIGHTS && n <= TABLE_MAX_WEIGHTS;
+  if (tabled && from !== "fp32") return quantizeWords(core(), data, from, format, scale);
+  if (tabled && format.bits <= 16) return quantizeFloats(core(), data, format, scale);
   return quantizeValues(toFloat32(data, from), format, scale);
 }
 

@@ -165,6 +165,26 @@ describe("real weights in every built-in format", () => {
     }
   });
 
+  it("quantises a large fp32 tensor through a table of buckets exactly as weight by weight", async () => {
+    // stories260K's weights scaled by 1.2345 in fp32: full 24-bit significands.
+    const weights = Float32Array.from(bf16ToFloat32(Buffer.concat(original.tensors.map((t) => file.subarray(t.begin, t.end)))), (v) => v * 1.2345);
+    weights[7] = 0;
+    weights[8] = -0;
+    const big = writeSafetensors([{ name: "all", dtype: "F32", shape: [weights.length], data: new Uint8Array(weights.buffer) }]);
+    for (const [name, scale] of [["fp8-e4m3", "auto"], ["posit8es2", "auto"], ["posit16es1", "auto"], ["int8", "auto"], ["fp16", 1], ["fp6-e2m3", 0.01]] as const) {
+      const format = builtinFormat(name);
+      const { stream, report } = await quantizeFile(big, { format: name, scale, threads: 1 });
+      const restored = decompress(stream);
+      const t = parseSafetensors(restored).tensors[0]!;
+      const expected = quantize(weights, format, { scale: report.tensors[0]!.scale });
+      expect(bytes(restored.subarray(t.begin, t.end)).equals(bytes(expected.data)), name).toBe(true);
+      expectSameError(report.tensors[0]!.error, expected.error);
+    }
+    weights[9] = NaN;
+    const bad = writeSafetensors([{ name: "all", dtype: "F32", shape: [weights.length], data: new Uint8Array(weights.buffer) }]);
+    await expect(quantizeFile(bad, { format: "fp8-e4m3", threads: 1 })).rejects.toThrow('tensor "all": quantize: values[9] is NaN; weights must be finite');
+  });
+
   it("lets the lazy loader convert a format's tensors", async () => {
     const { stream } = await quantizeFile(file, { format: "posit8es0", scale: "auto", threads: 1 });
     const path = join(mkdtempSync(join(tmpdir(), "ansfloat-formats-")), "q.ansf");
