@@ -134,11 +134,19 @@ function checkPatterns(c: Core, bytes: Uint8Array, format: NumericFormat): void 
   const width = storageWidth(format);
   if (bytes.length % width !== 0) throw new AnsfError("BAD_ARGUMENT", `${bytes.length} bytes is not a whole number of ${width}-byte patterns of "${format.name}"`);
   if (!conversionTable(format, "stored")) return;
-  const bad = convert(c, bytes, format, "stored", new Uint8Array(bytes.length));
-  if (bad >= 0) {
-    const p = width === 1 ? bytes[bad]! : bytes[2 * bad]! | (bytes[2 * bad + 1]! << 8);
-    throw new AnsfError("BAD_ARGUMENT", `element ${bad} is 0x${p.toString(16)}, not a pattern of format "${format.name}"`);
-  }
+  const scratch = new Uint8Array(Math.min(bytes.length, width * DEFAULT_CHUNK_ELEMENTS));
+  bySlices(bytes, width, (slice, first) => {
+    const bad = convert(c, slice, format, "stored", scratch.subarray(0, slice.length));
+    if (bad < 0) return;
+    const p = width === 1 ? slice[bad]! : slice[2 * bad]! | (slice[2 * bad + 1]! << 8);
+    throw new AnsfError("BAD_ARGUMENT", `element ${first + bad} is 0x${p.toString(16)}, not a pattern of format "${format.name}"`);
+  });
+}
+
+/** Runs `f` on consecutive slices of at most a chunk's elements (`width` bytes each), so no pass needs more Wasm memory than a chunk. */
+function bySlices(bytes: Uint8Array, width: number, f: (slice: Uint8Array, first: number) => void): void {
+  const step = width * DEFAULT_CHUNK_ELEMENTS;
+  for (let at = 0; at < bytes.length; at += step) f(bytes.subarray(at, at + step), at / width);
 }
 
 /**
@@ -166,11 +174,7 @@ export function toFloat32(bytes: Uint8Array, from: "bf16" | "fp16" | "fp32"): Fl
     return out;
   }
   const all = new Uint8Array(out.buffer);
-  const step = 2 * DEFAULT_CHUNK_ELEMENTS;
-  for (let at = 0; at < bytes.length; at += step) {
-    const part = bytes.subarray(at, at + step);
-    convert(core(), part, builtinFormat(from), "fp32", all.subarray(2 * at, 2 * (at + part.length)));
-  }
+  bySlices(bytes, 2, (slice, first) => convert(core(), slice, builtinFormat(from), "fp32", all.subarray(4 * first, 4 * first + 2 * slice.length)));
   return out;
 }
 

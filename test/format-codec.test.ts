@@ -277,6 +277,10 @@ describe("bad input", () => {
   it("refuses patterns a format does not use, and formats streams cannot carry", () => {
     expect(errorCode(() => encodeFormat(new Uint8Array([0, 1, 2]), { format: "ternary" }))).toBe("BAD_ARGUMENT");
     expect(errorCode(() => encodeFormat(new Uint8Array([0x10]), { format: "int4" }))).toBe("BAD_ARGUMENT");
+    // Checked a chunk's worth at a time: the position counts from the start of the tensor.
+    const long = new Uint8Array((1 << 20) + 5);
+    long[(1 << 20) + 3] = 0x1f;
+    expect(() => encodeFormat(long, { format: "int4" })).toThrow('element 1048579 is 0x1f, not a pattern of format "int4"');
     expect(errorCode(() => encodeFormat(new Uint8Array([1]), { format: "no-such-format" }))).toBe("BAD_ARGUMENT");
     const wide = defineFormat({ name: "u20", bits: 20, signed: "none", codes: [{ code: 0, kind: "int", scale: 0, fractionStart: 0, count: 1 }] });
     expect(errorCode(() => encodeFormat(new Uint32Array([1]), { format: wide }))).toBe("BAD_ARGUMENT");
