@@ -12,7 +12,7 @@ import { AnsfError } from "./errors.js";
 import { carrierLayout, formatKey, storageWidth } from "./format-table.js";
 import { builtinFormat, codeTable, toComputeBits, UNUSED_PATTERN, type ComputeType, type NumericFormat } from "./numformat/index.js";
 import { DEFAULT_CHUNK_ELEMENTS, encodeSegment, type EncodeOptions } from "./segments.js";
-import { core, type Core } from "./wasm.js";
+import { Core, core } from "./wasm.js";
 
 /** What decoding emits: the stored patterns, or their values as a compute type's bits. */
 export type DecodeTarget = "stored" | ComputeType;
@@ -44,7 +44,7 @@ export function resolveFormat(format: NumericFormat | string): NumericFormat {
  * holds 2^32 entries). Undefined when the output is the input itself and
  * every pattern is used (nothing to check or convert).
  */
-type ConversionTable =
+export type ConversionTable =
   | { table: Uint8Array; unused: Uint8Array; srcWidth: 1 | 2; dstWidth: 1 | 2 | 4 }
   | { roundFp32To: 0 | 1; srcWidth: 4; dstWidth: 2 };
 
@@ -89,40 +89,76 @@ export function targetWidth(format: NumericFormat, target: DecodeTarget): number
 }
 
 /**
- * Converts n stored patterns into `out` (n × targetWidth bytes) in one Wasm
- * pass. Returns the index of the first unused pattern, or -1.
+ * A conversion laid out in a core's memory for runs of up to `capacity`
+ * patterns: its table once, then input and output regions reused by every
+ * run. The core must not allocate anything else while it is in use.
  */
-function convert(c: Core, stored: Uint8Array, format: NumericFormat, target: DecodeTarget, out: Uint8Array): number {
-  const t = conversionTable(format, target);
-  if (!t) {
-    out.set(stored);
-    return -1;
+class Conversion {
+  private readonly table: number = 0;
+  private readonly unused: number = 0;
+  private readonly src: number;
+  private readonly dst: number;
+
+  constructor(
+    private readonly c: Core,
+    private readonly t: ConversionTable,
+    capacity: number,
+  ) {
+    c.reset();
+    if ("table" in t) {
+      this.table = c.put(t.table);
+      this.unused = c.put(t.unused);
+    }
+    this.src = c.alloc(capacity * t.srcWidth);
+    this.dst = c.alloc(capacity * t.dstWidth);
   }
-  if ("table" in t) return lookUp(c, stored, t.srcWidth, t.table, t.unused, t.dstWidth, out);
-  const n = stored.length / t.srcWidth;
-  c.reset();
-  const src = c.put(stored);
-  const dst = c.alloc(n * t.dstWidth);
-  c.fn.roundFp32(t.roundFp32To, src, n, dst);
-  out.set(c.view(dst, n * t.dstWidth));
-  return -1;
+
+  /** Where the next run's n stored patterns go. */
+  input(n: number): Uint8Array {
+    return this.c.view(this.src, n * this.t.srcWidth);
+  }
+
+  /** Converts the n patterns in input(n) into `out` in one Wasm pass; returns the index of the first unused one, or -1. */
+  run(n: number, out: Uint8Array): number {
+    const { c, t } = this;
+    let bad = 0;
+    if ("table" in t) bad = c.fn.convertPatterns(t.srcWidth, this.src, n, this.table, this.unused, t.dstWidth, this.dst);
+    else c.fn.roundFp32(t.roundFp32To, this.src, n, this.dst);
+    out.set(c.view(this.dst, n * t.dstWidth));
+    return bad - 1;
+  }
 }
 
 /**
- * out[e] = table[input[e]] for patterns of srcWidth bytes and entries of
- * dstWidth bytes, in one Wasm pass. Returns the index of the first pattern
- * marked in `unused` (a byte per pattern), or -1.
+ * Applies a conversion to the patterns of `input` (on core `c`), writing
+ * `out`; returns the index of the first unused pattern, or -1.
  */
-export function lookUp(c: Core, input: Uint8Array, srcWidth: 1 | 2, table: Uint8Array, unused: Uint8Array, dstWidth: 1 | 2 | 4, out: Uint8Array): number {
-  const n = input.length / srcWidth;
-  c.reset();
-  const src = c.put(input);
-  const tablePtr = c.put(table);
-  const unusedPtr = c.put(unused);
-  const dst = c.alloc(n * dstWidth);
-  const bad = c.fn.convertPatterns(srcWidth, src, n, tablePtr, unusedPtr, dstWidth, dst);
-  out.set(c.view(dst, n * dstWidth));
-  return bad - 1;
+export function applyConversion(c: Core, t: ConversionTable, input: Uint8Array, out: Uint8Array): number {
+  const n = input.length / t.srcWidth;
+  const conversion = new Conversion(c, t, n);
+  conversion.input(n).set(input);
+  return conversion.run(n, out);
+}
+
+/** Converts stored patterns into `out` (n × targetWidth bytes); returns the index of the first unused pattern, or -1. */
+function convert(c: Core, stored: Uint8Array, format: NumericFormat, target: DecodeTarget, out: Uint8Array): number {
+  const t = conversionTable(format, target);
+  if (t) return applyConversion(c, t, stored, out);
+  out.set(stored);
+  return -1;
+}
+
+let converter: Core | undefined;
+
+/**
+ * A second instance of the core, which conversions after decoding run on:
+ * decodeChunk (on this thread's core) writes a chunk's stored patterns
+ * straight into its memory, beside the conversion table laid out once per
+ * segment.
+ */
+function conversionCore(): Core {
+  converter ??= new Core();
+  return converter;
 }
 
 function bytesOf(data: ArrayBufferView): Uint8Array {
@@ -194,17 +230,16 @@ export function segmentFormat(segment: Segment): NumericFormat {
 export function decodeSegmentTo(c: Core, chunkBytes: (chunk: ChunkEntry) => Uint8Array, segment: Segment, target: DecodeTarget, out: Uint8Array): void {
   const format = segmentFormat(segment);
   const width = targetWidth(format, target);
+  const t = conversionTable(format, target);
+  const conversion = t && new Conversion(conversionCore(), t, Math.max(0, ...segment.chunks.map((chunk) => chunk.elements)));
   let at = 0;
-  const direct = !conversionTable(format, target);
   for (const chunk of segment.chunks) {
     const into = out.subarray(at, at + chunk.elements * width);
-    const bytes = chunkBytes(chunk);
-    if (direct) {
-      decodeChunk(c, bytes, segment.layout, chunk.elements, into);
+    if (!conversion) {
+      decodeChunk(c, chunkBytes(chunk), segment.layout, chunk.elements, into);
     } else {
-      const stored = new Uint8Array(chunk.elements * segment.layout.width);
-      decodeChunk(c, bytes, segment.layout, chunk.elements, stored);
-      const bad = convert(c, stored, format, target, into);
+      decodeChunk(c, chunkBytes(chunk), segment.layout, chunk.elements, conversion.input(chunk.elements));
+      const bad = conversion.run(chunk.elements, into);
       if (bad >= 0) throw new AnsfError("CORRUPT_STREAM", `element ${bad} of a chunk is not a pattern of format "${format.name}"`);
     }
     at += into.length;

@@ -7,7 +7,7 @@
 // `__metadata__["ansfloat.quantization"]`, every other tensor unchanged.
 
 import { AnsfError } from "./errors.js";
-import { lookUp, resolveFormat, toFloat32 } from "./format-codec.js";
+import { applyConversion, resolveFormat, toFloat32 } from "./format-codec.js";
 import { builtinName, carrierLayout, formatKey, storageWidth } from "./format-table.js";
 import { memoryReader, MemorySink } from "./io.js";
 import { builtinFormat, fromFloat64, quantize, storageArray, type NumericFormat, type QuantizationError } from "./numformat/index.js";
@@ -129,7 +129,7 @@ function quantizeWords(c: Core, data: Uint8Array, from: "bf16" | "fp16", format:
   }
   const width = storageWidth(format);
   const out = new Uint8Array(n * width);
-  lookUp(c, data, 2, bytesOf(table), new Uint8Array(1 << 16), width, out);
+  applyConversion(c, { table: bytesOf(table), unused: new Uint8Array(1 << 16), srcWidth: 2, dstWidth: width }, data, out);
   return { data: out, scale: s, error: { maxAbs, rms: Math.sqrt(errorSquares / n), valueRms: Math.sqrt(squares / n), maxRel } };
 }
 
