@@ -240,7 +240,7 @@ export function decodeSegmentTo(c: Core, chunkBytes: (chunk: ChunkEntry) => Uint
     } else {
       decodeChunk(c, chunkBytes(chunk), segment.layout, chunk.elements, conversion.input(chunk.elements));
       const bad = conversion.run(chunk.elements, into);
-      if (bad >= 0) throw new AnsfError("CORRUPT_STREAM", `element ${bad} of a chunk is not a pattern of format "${format.name}"`);
+      if (bad >= 0) throw new AnsfError("CORRUPT_STREAM", `element ${at / width + bad} is not a pattern of format "${format.name}"`);
     }
     at += into.length;
   }

@@ -297,6 +297,7 @@ describe("bad input", () => {
     const forged = withIndex(stream, [{ ...index.segments[0]!, format: builtinFormat("int4") }]);
     expect(bytes(decompress(forged)).equals(Buffer.from([0, 1, 16, 17]))).toBe(true);
     for (const to of ["stored", "fp32"] as const) expect(errorCode(() => decodeFormat(forged, { to }))).toBe("CORRUPT_STREAM");
+    expect(() => decodeFormat(forged)).toThrow('element 2 is not a pattern of format "int4"');
   });
 
   it("refuses corrupt format tables and references with CORRUPT_STREAM", () => {
