@@ -10,6 +10,8 @@ export { checksum } from "./checksum";
 export { channelMaxima, histogram, histogramByChannel, packRaw } from "./split";
 export { buildEncodeTable, encodeCodes } from "./rans";
 export { buildDecodeTable, decodeCodes } from "./decode";
+export { convertPatterns, roundFp32 } from "./convert";
+export { magnitudes, quantizeFp32 } from "./quantize";
 
 initRawTables();
 initDecodeTables();

@@ -55,7 +55,7 @@ export async function encodeInMemory(source: Source, file: Uint8Array, plans: Se
   const shapes = plans.map((p) => p.shape);
   const coded = await runOver<EncodeJob>(file, threads, options, { op: "encode", chunks, shapes, options: chunkOptionsOf(options), ...(placement ? { placement } : {}) });
   let i = 0;
-  const segments = plans.map((p, j) => encodedSegment(p.layout, p.shape, p.end - p.begin, ranges[j]!.map(() => coded.get(i++)!)));
+  const segments = plans.map((p, j) => encodedSegment(p.layout, p.shape, p.end - p.begin, ranges[j]!.map(() => coded.get(i++)!), p.format));
   if (placement) {
     const { index, chunksEnd } = placeSegments(source, segments.map((s) => s.segment));
     const tail = writeIndex(index, chunksEnd);

@@ -4,17 +4,35 @@
 // temporary file and moved into place only when complete, and an existing
 // file is never replaced without -f.
 
-import { closeSync, createWriteStream, fsyncSync, linkSync, openSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, createWriteStream, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { layoutOf } from "./dtypes.js";
 import { AnsfError, inspect, type StreamInfo } from "./index.js";
 import { fileReader, memoryReader, type Reader } from "./io.js";
+import { BUILTIN_FORMAT_NAMES, builtinFormat, parseFormatJson, type NumericFormat, type QuantizationError } from "./numformat/index.js";
+import { quantizeFileTo, type QuantizeReport } from "./quantize-file.js";
 import { compressPlans, compressStream, decompressStream, type StreamOptions } from "./stream.js";
 
 const VERSION = "0.1.0";
 const SUFFIX = ".ansf";
+
+/** Text in lines of at most `width` columns, each indented by `indent`, broken after commas. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  lines.push(line);
+  return lines.map((l) => " ".repeat(indent) + l).join("\n");
+}
 
 const HELP = `Usage: ansfloat [OPTIONS] FILE...
 Lossless compression of neural-network weights (safetensors and GGUF; bf16, fp16, fp32).
@@ -24,6 +42,9 @@ FILE - reads standard input (and writes standard output unless -o is given).
   ansfloat -d model.safetensors.ansf restore model.safetensors
   ansfloat -t FILE.ansf              test integrity (decode and check every checksum)
   ansfloat -l FILE.ansf              list tensors: dtype, shape, k, ratio, bits/weight, bound
+  ansfloat quantize --format F FILE  quantise float tensors into format F (lossy, round to
+                                     nearest even), write FILE's stem.F.safetensors.ansf and
+                                     report the error and bits/weight of every tensor
 
 Options:
   -d, --decompress     decompress
@@ -41,6 +62,11 @@ Options:
       --json           machine-readable output for -l and compression statistics
       --raw            the input is a bare array of --dtype elements, not safetensors
       --dtype TYPE     element type for --raw: bf16, fp16, fp32, u8
+      --format F       quantize: a FILE.json format descriptor, or a built-in:
+${wrap(BUILTIN_FORMAT_NAMES.join(", "), 23, 80)}
+      --scale S        quantize: store w / S (default 1); auto: a power of two per tensor,
+                       nearest its RMS for posits, else the smallest that keeps the
+                       largest weight within the format
   -h, --help           this help
   -V, --version        print the version
 Hardware model: ansfloat hw-sim --help
@@ -61,9 +87,11 @@ interface Options {
   dtype: string | undefined;
   threads: number | undefined;
   recursive: boolean;
+  /** The quantize command: --format, and --scale as given. */
+  quantize: { format: string; scale: number | "auto" } | undefined;
 }
 
-function parse(argv: string[]): { options: Options; files: string[] } | "help" | "version" {
+function parse(argv: string[], quantize = false): { options: Options; files: string[] } | "help" | "version" {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -82,6 +110,7 @@ function parse(argv: string[]): { options: Options; files: string[] } | "help" |
       dtype: { type: "string" },
       threads: { type: "string", short: "T" },
       recursive: { type: "boolean", short: "r" },
+      ...(quantize ? { format: { type: "string" }, scale: { type: "string" } } : {}),
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
     },
@@ -103,6 +132,7 @@ function parse(argv: string[]): { options: Options; files: string[] } | "help" |
     dtype: values.dtype,
     threads: values.threads === undefined ? undefined : Number(values.threads),
     recursive: values.recursive ?? false,
+    quantize: quantize ? quantizeOptions(values as { format?: string; scale?: string }) : undefined,
   };
   if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
     throw new AnsfError("BAD_ARGUMENT", `-T takes a positive whole number, not "${values.threads}"`);
@@ -113,7 +143,19 @@ function parse(argv: string[]): { options: Options; files: string[] } | "help" |
   }
   if (options.output !== undefined && options.stdout) throw new AnsfError("BAD_ARGUMENT", "-o and -c exclude each other");
   if (options.raw && !options.dtype) throw new AnsfError("BAD_ARGUMENT", "--raw needs --dtype");
+  if (quantize && (options.decompress || options.test || options.list || options.raw || options.rm)) {
+    throw new AnsfError("BAD_ARGUMENT", "quantize takes none of -d, -t, -l, --raw and --rm");
+  }
   return { options, files: positionals };
+}
+
+function quantizeOptions(values: { format?: string; scale?: string }): NonNullable<Options["quantize"]> {
+  if (values.format === undefined) throw new AnsfError("BAD_ARGUMENT", "quantize needs --format NAME or --format FILE.json");
+  const scale = values.scale === undefined ? 1 : values.scale === "auto" ? "auto" : Number(values.scale);
+  if (scale !== "auto" && !(scale > 0 && scale < Infinity)) {
+    throw new AnsfError("BAD_ARGUMENT", `--scale takes a positive number or auto, not "${values.scale}"`);
+  }
+  return { format: values.format, scale };
 }
 
 /**
@@ -330,11 +372,68 @@ async function listFile(file: string, options: Options): Promise<void> {
   }
 }
 
+/** --format: a built-in's name, or a JSON descriptor file. */
+function loadFormat(spec: string): NumericFormat {
+  if (!exists(spec)) return builtinFormat(spec);
+  let text: string;
+  try {
+    text = readFileSync(spec, "utf8");
+  } catch (err) {
+    throw new AnsfError("IO_ERROR", `cannot read ${spec}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return parseFormatJson(text);
+  } catch (err) {
+    if (err instanceof AnsfError) throw new AnsfError(err.code, `${spec}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+/** model.safetensors -> model.FORMAT.safetensors.ansf: the stream restores a different file than the input. */
+function quantizedName(file: string, format: NumericFormat, options: Options): string {
+  if (options.stdout || (file === "-" && options.output === undefined)) return "-";
+  if (options.output !== undefined) return options.output;
+  const tag = format.name.replace(/[^A-Za-z0-9_-]+/g, "_");
+  const stem = file.endsWith(".safetensors") ? file.slice(0, -".safetensors".length) : file;
+  return `${stem}.${tag}.safetensors${SUFFIX}`;
+}
+
+function formatQuantizeReport(file: string, output: string, r: QuantizeReport): string {
+  const rows = [["tensor", "elements", "scale", "max abs", "RMS", "rel RMS", "max rel", "bits/w"]];
+  const row = (name: string, elements: number, scale: string, e: QuantizationError, bits: number) => [
+    name, String(elements), scale, e.maxAbs.toPrecision(3), e.rms.toPrecision(3),
+    (e.valueRms ? e.rms / e.valueRms : 0).toPrecision(3), e.maxRel.toPrecision(3), bits.toFixed(3),
+  ];
+  for (const t of r.tensors) rows.push(row(t.name, t.elements, String(t.scale), t.error, t.bitsPerWeight));
+  rows.push(row("(total)", r.total.elements, "", r.total.error, r.total.bitsPerWeight));
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((x) => x[c]!.length)));
+  const lines = rows.map((x) => x.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
+  lines.push(`${file} -> ${output}: ${r.format}, ${r.bytes} -> ${r.compressedBytes} bytes, ${r.total.bitsPerWeight.toFixed(3)} bits/weight over ${r.tensors.length} quantised tensors`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Quantises a safetensors file's float tensors into a format and writes the compressed result. */
+async function quantizeCommand(file: string, format: NumericFormat, options: Options): Promise<void> {
+  const out = quantizedName(file, format, options);
+  const reader = await openInput(file);
+  try {
+    const started = performance.now();
+    const input = reader.read(0, reader.size);
+    const settings = { ...streamOptions(options, file), format, scale: options.quantize!.scale };
+    const result = await withOutput(out, options, (sink) => quantizeFileTo(input, sink, settings));
+    const ms = performance.now() - started;
+    if (options.json) report(options, { file, output: out, ...result, ms });
+    else if (!options.quiet) (options.stdout || out === "-" ? process.stderr : process.stdout).write(formatQuantizeReport(file, out, result));
+  } finally {
+    reader.close();
+  }
+}
+
 /** A directory under -r becomes the files in it that this mode works on (a Hugging Face folder's shards). */
 function expand(path: string, options: Options): string[] {
   if (path === "-" || !exists(path) || !statSync(path).isDirectory()) return [path];
   if (!options.recursive) throw new AnsfError("BAD_ARGUMENT", `${path} is a directory (use -r)`);
-  const wanted = options.decompress || options.test || options.list ? [SUFFIX] : [".safetensors", ".gguf"];
+  const wanted = options.decompress || options.test || options.list ? [SUFFIX] : options.quantize ? [".safetensors"] : [".safetensors", ".gguf"];
   return readdirSync(path, { recursive: true, encoding: "utf8" })
     .filter((name) => wanted.some((suffix) => name.endsWith(suffix)))
     .sort()
@@ -350,9 +449,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parse(argv);
+    parsed = command === "quantize" ? parse(argv.slice(1), true) : parse(argv);
   } catch (err) {
     process.stderr.write(`ansfloat: ${(err as Error).message}\n`);
+    return 1;
+  }
+  let format: NumericFormat | undefined;
+  try {
+    if (typeof parsed === "object" && parsed.options.quantize) format = loadFormat(parsed.options.quantize.format);
+  } catch (err) {
+    const code = err instanceof AnsfError ? ` [${err.code}]` : "";
+    process.stderr.write(`ansfloat: ${(err as Error).message}${code}\n`);
     return 1;
   }
   if (parsed === "help") {
@@ -378,7 +485,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   for (const file of files) {
     try {
-      if (options.list) await listFile(file, options);
+      if (format) await quantizeCommand(file, format, options);
+      else if (options.list) await listFile(file, options);
       else if (options.test) await testFile(file, options);
       else if (options.decompress) await decompressFile(file, options);
       else await compressFile(file, options);

@@ -6,11 +6,18 @@
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { layoutById, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
+import { carrierLayout, formatKey, readFormatTable, writeFormatTable } from "./format-table.js";
+import type { NumericFormat } from "./numformat/index.js";
 import { core } from "./wasm.js";
 
 export const MAGIC = [0x41, 0x4e, 0x53, 0x46]; // "ANSF"
 export const FOOTER_MAGIC = [0x46, 0x53, 0x4e, 0x41]; // "FSNA"
-/** Written version. 2 may hold mode-3 chunks (channel contexts); version 1 streams still decode. */
+/**
+ * Written version. Version 2 added mode-3 chunks (channel contexts),
+ * log-delta models, k up to 7 for fp16, and an index that starts with a
+ * table of numeric formats (empty when no tensor is in one). Version 1
+ * streams still decode.
+ */
 export const VERSION = 2;
 const OLDEST_READABLE = 1;
 export const HEADER_BYTES = 8;
@@ -24,6 +31,8 @@ export type Source = (typeof SOURCES)[number];
 
 export const SEGMENT_BYTES = 0;
 export const SEGMENT_TENSOR = 1;
+/** A tensor of stored patterns of a numeric format, coded by its carrier layout. */
+export const SEGMENT_FORMAT = 2;
 
 export interface ChunkEntry {
   /** Elements (bytes, for byte segments) the chunk decodes to. */
@@ -34,8 +43,11 @@ export interface ChunkEntry {
 }
 
 export interface Segment {
-  kind: typeof SEGMENT_BYTES | typeof SEGMENT_TENSOR;
+  kind: typeof SEGMENT_BYTES | typeof SEGMENT_TENSOR | typeof SEGMENT_FORMAT;
+  /** For format segments, the carrier layout of the format's patterns. */
   layout: PairLayout;
+  /** The numeric format of a format segment's elements. */
+  format?: NumericFormat;
   /** Offset and length in the original file. */
   offset: number;
   length: number;
@@ -76,10 +88,16 @@ export function placeSegments(source: Source, segments: Omit<Segment, "offset">[
 /** Index bytes followed by the footer, for chunks that end at `indexOffset`. */
 export function writeIndex(index: Index, indexOffset: number): Uint8Array {
   const w = new ByteWriter();
+  const formats = new Map<string, { at: number; format: NumericFormat }>();
+  for (const s of index.segments) {
+    if (s.format && !formats.has(formatKey(s.format))) formats.set(formatKey(s.format), { at: formats.size, format: s.format });
+  }
+  writeFormatTable(w, [...formats.values()].map((f) => f.format));
   w.varint(index.segments.length);
   for (const s of index.segments) {
     w.u8(s.kind);
     w.u8(s.layout.id);
+    if (s.format) w.varint(formats.get(formatKey(s.format))!.at);
     w.varint(s.length);
     w.varint(s.shape.length);
     for (const d of s.shape) w.varint(d);
@@ -106,18 +124,24 @@ function checksumOf(bytes: Uint8Array): number {
   return c.fn.checksum(c.put(bytes), bytes.length) >>> 0;
 }
 
-/** Checks the 8-byte header; returns the source kind. */
-export function readHeader(head: Uint8Array): Source {
+export interface StreamHeader {
+  source: Source;
+  version: number;
+}
+
+/** Checks the 8-byte header. */
+export function readHeader(head: Uint8Array): StreamHeader {
   for (let i = 0; i < Math.min(4, head.length); i++) {
     if (head[i] !== MAGIC[i]) throw new AnsfError("BAD_MAGIC", "not an .ansf stream: bad magic number");
   }
   if (head.length < HEADER_BYTES) throw new AnsfError("TRUNCATED", `.ansf stream of ${head.length} bytes is shorter than its header`);
-  if (head[4]! < OLDEST_READABLE || head[4]! > VERSION) {
-    throw new AnsfError("UNSUPPORTED_VERSION", `.ansf version ${head[4]} is not supported (this build reads versions ${OLDEST_READABLE} to ${VERSION})`);
+  const version = head[4]!;
+  if (version < OLDEST_READABLE || version > VERSION) {
+    throw new AnsfError("UNSUPPORTED_VERSION", `.ansf version ${version} is not supported (this build reads versions ${OLDEST_READABLE} to ${VERSION})`);
   }
   const source = SOURCES[head[5]!];
   if (!source || head[6] !== 0 || head[7] !== 0) throw new AnsfError("CORRUPT_STREAM", "corrupt .ansf header");
-  return source;
+  return { source, version };
 }
 
 /** Where the index is, from the last 16 bytes of a container of `size` bytes. */
@@ -136,13 +160,14 @@ export function readFooter(footer: Uint8Array, size: number): { indexOffset: num
 }
 
 /** Parses and validates the index (its checksum, every count and every length). */
-export function readIndex(source: Source, indexBytes: Uint8Array, indexOffset: number): Index {
+export function readIndex(header: StreamHeader, indexBytes: Uint8Array, indexOffset: number): Index {
   if (indexBytes.length < 4) throw new AnsfError("CORRUPT_STREAM", "index shorter than its checksum");
   const body = indexBytes.subarray(0, indexBytes.length - 4);
   const stored = new DataView(indexBytes.buffer, indexBytes.byteOffset + body.length, 4).getUint32(0, true);
   if (checksumOf(body) !== stored) throw new AnsfError("CHECKSUM_MISMATCH", "index checksum mismatch: the stream is corrupt");
   const r = new ByteReader(body, "index");
   const bad = (why: string) => new AnsfError("CORRUPT_STREAM", `index: ${why}`);
+  const formats = header.version >= 2 ? readFormatTable(r) : [];
   const count = r.varint();
   if (count > body.length) throw bad(`${count} segments cannot fit in ${body.length} bytes`);
   const segments: Segment[] = [];
@@ -150,9 +175,10 @@ export function readIndex(source: Source, indexBytes: Uint8Array, indexOffset: n
   let chunkOffset = HEADER_BYTES;
   for (let i = 0; i < count; i++) {
     const kind = r.u8();
-    if (kind !== SEGMENT_BYTES && kind !== SEGMENT_TENSOR) throw bad(`segment ${i} has unknown kind ${kind}`);
+    if (kind !== SEGMENT_BYTES && kind !== SEGMENT_TENSOR && !(kind === SEGMENT_FORMAT && formats.length > 0)) throw bad(`segment ${i} has unknown kind ${kind}`);
     const layout = layoutById(r.u8());
-    if ((kind === SEGMENT_BYTES) !== (layout.width === 1 && layout.mantissaBits === 0)) throw bad(`segment ${i}: kind and element type disagree`);
+    const format = kind === SEGMENT_FORMAT ? formatOf(formats, r.varint(), layout, i) : undefined;
+    if (!format && (kind === SEGMENT_BYTES) !== (layout.width === 1 && layout.mantissaBits === 0)) throw bad(`segment ${i}: kind and element type disagree`);
     const length = r.varint();
     const rank = r.varint();
     if (rank > 64) throw bad(`segment ${i} has rank ${rank}`);
@@ -163,7 +189,7 @@ export function readIndex(source: Source, indexBytes: Uint8Array, indexOffset: n
       shape.push(dim);
       product *= dim;
     }
-    if (kind === SEGMENT_TENSOR && product * layout.width !== length) {
+    if (kind !== SEGMENT_BYTES && product * layout.width !== length) {
       throw bad(`segment ${i}: shape [${shape.join(", ")}] does not match ${length} bytes of ${layout.name}`);
     }
     const boundBytes = r.varint();
@@ -181,17 +207,27 @@ export function readIndex(source: Source, indexBytes: Uint8Array, indexOffset: n
       if (chunkOffset > indexOffset) throw bad(`segment ${i} chunk ${j} runs past the index`);
     }
     if (elements * layout.width !== length) throw bad(`segment ${i}: chunks hold ${elements * layout.width} bytes, segment ${length}`);
-    segments.push({ kind, layout, offset, length, shape, boundBytes, chunks });
+    segments.push({ kind, layout, offset, length, shape, boundBytes, chunks, ...(format ? { format } : {}) });
     offset += length;
   }
   if (r.remaining !== 0) throw bad(`${r.remaining} trailing bytes`);
   if (chunkOffset !== indexOffset) throw bad(`chunks end at ${chunkOffset} but the index starts at ${indexOffset}`);
-  return { source, size: offset, segments };
+  return { source: header.source, size: offset, segments };
+}
+
+/** Format `at` of the table, checked against the carrier layout the segment names. */
+function formatOf(formats: NumericFormat[], at: number, layout: PairLayout, segment: number): NumericFormat {
+  const format = formats[at];
+  if (!format) throw new AnsfError("CORRUPT_STREAM", `index: segment ${segment} names format ${at} of ${formats.length}`);
+  if (carrierLayout(format) !== layout) {
+    throw new AnsfError("CORRUPT_STREAM", `index: segment ${segment} carries format "${format.name}" as ${layout.name}, not as ${carrierLayout(format).name}`);
+  }
+  return format;
 }
 
 /** Reads the index of a whole container held in memory. */
 export function parseContainer(stream: Uint8Array): Index {
-  const source = readHeader(stream);
+  const header = readHeader(stream);
   const { indexOffset, indexLength } = readFooter(stream.subarray(stream.length - FOOTER_BYTES), stream.length);
-  return readIndex(source, stream.subarray(indexOffset, indexOffset + indexLength), indexOffset);
+  return readIndex(header, stream.subarray(indexOffset, indexOffset + indexLength), indexOffset);
 }

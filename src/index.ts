@@ -132,3 +132,15 @@ export async function decompressAsync(stream: Uint8Array, options: DecodeOptions
 }
 
 export { open, openModel, AnsfFile, AnsfModel, type TensorInfo, type TensorReadOptions } from "./loader.js";
+export { decodeFormat, encodeFormat, type DecodeTarget, type FormatDecodeOptions, type FormatTensorOptions } from "./format-codec.js";
+export { quantizeFile, type QuantizeFileOptions, type QuantizeReport, type QuantizedTensorReport } from "./quantize-file.js";
+export {
+  BUILTIN_FORMAT_NAMES,
+  builtinFormat,
+  defineFormat,
+  parseFormatJson,
+  type ComputeType,
+  type FormatDescriptor,
+  type NumericFormat,
+  type QuantizationError,
+} from "./numformat/index.js";

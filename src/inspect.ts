@@ -72,7 +72,7 @@ export function inspect(stream: Uint8Array): StreamInfo {
     const elements = s.length / s.layout.width;
     return {
       name: names[i] ?? `segment ${i}`,
-      dtype: s.kind === SEGMENT_TENSOR ? s.layout.name : "bytes",
+      dtype: s.format ? s.format.name : s.kind === SEGMENT_TENSOR ? s.layout.name : "bytes",
       shape: s.shape,
       bytes: s.length,
       compressedBytes,

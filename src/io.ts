@@ -64,3 +64,30 @@ export async function writeAll(out: Writable, data: Uint8Array): Promise<void> {
     out.once("error", onError);
   });
 }
+
+/** A Writable that gathers what is written, for streaming writers whose result is wanted in memory. */
+export class MemorySink extends Writable {
+  private readonly parts: Uint8Array[] = [];
+  private length = 0;
+
+  constructor() {
+    super({ highWaterMark: 64 << 20 });
+  }
+
+  override _write(chunk: Uint8Array, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.parts.push(chunk);
+    this.length += chunk.length;
+    done();
+  }
+
+  /** Everything written, as one buffer. */
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}

@@ -8,6 +8,7 @@ import { basename, join } from "node:path";
 import { decodeChunk } from "./chunk.js";
 import { SEGMENT_TENSOR, type Index, type Segment } from "./container.js";
 import { AnsfError } from "./errors.js";
+import { decodeSegmentTo, segmentFormat, targetWidth, type DecodeTarget } from "./format-codec.js";
 import { fileReader, type Reader } from "./io.js";
 import { parseSafetensorsHeader } from "./safetensors.js";
 import { readIndexFrom } from "./stream.js";
@@ -74,10 +75,11 @@ export class AnsfFile {
       parsed.tensors.forEach((t, i) => {
         const segment = segments[i + 1];
         if (!segment || segment.length !== t.end - t.begin) throw new AnsfError("CORRUPT_STREAM", `tensor "${t.name}" has no matching segment`);
-        this.add({ name: t.name, dtype: segment.kind === SEGMENT_TENSOR ? segment.layout.name : t.dtype, shape: t.shape, bytes: segment.length }, segment);
+        const dtype = segment.format ? segment.format.name : segment.kind === SEGMENT_TENSOR ? segment.layout.name : t.dtype;
+        this.add({ name: t.name, dtype, shape: t.shape, bytes: segment.length }, segment);
       });
     } else {
-      segments.forEach((s, i) => this.add({ name: segments.length === 1 ? "tensor" : `segment ${i}`, dtype: s.layout.name, shape: s.shape, bytes: s.length }, s));
+      segments.forEach((s, i) => this.add({ name: segments.length === 1 ? "tensor" : `segment ${i}`, dtype: s.format?.name ?? s.layout.name, shape: s.shape, bytes: s.length }, s));
     }
   }
 
@@ -138,9 +140,27 @@ export class AnsfFile {
     return this.decodeElements(segment, begin, end, out.subarray(0, bytes));
   }
 
-  /** A bf16, fp16 or fp32 tensor widened to float32 (exact: every value is representable). */
+  /**
+   * A tensor of a numeric format (or bf16, fp16, fp32) as stored patterns
+   * or converted to fp32, bf16 or fp16 bits (see format-codec.ts), chunk by
+   * chunk as it is decoded; values are unscaled.
+   */
+  decodeAs(name: string, target: DecodeTarget, options: TensorReadOptions = {}): Uint8Array {
+    const { segment } = this.find(name);
+    const bytes = (segment.length / segment.layout.width) * targetWidth(segmentFormat(segment), target);
+    const out = options.out ?? new Uint8Array(bytes);
+    if (out.length < bytes) throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${bytes} bytes to decode`);
+    decodeSegmentTo(core(), (c) => this.reader.read(c.offset, c.length), segment, target, out.subarray(0, bytes));
+    return out.subarray(0, bytes);
+  }
+
+  /** A bf16, fp16 or fp32 tensor widened to float32 (exact: every value is representable); a format's tensor converted to float32. */
   float32(name: string): Float32Array {
-    const { info } = this.find(name);
+    const { info, segment } = this.find(name);
+    if (segment.format) {
+      const bits = this.decodeAs(name, "fp32");
+      return new Float32Array(bits.buffer, bits.byteOffset, bits.length / 4);
+    }
     const raw = this.tensor(name);
     if (info.dtype === "fp32") return new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
     const words = new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2);

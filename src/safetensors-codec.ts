@@ -8,6 +8,7 @@ import { layoutOf, type CodedDtype, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import { isGguf } from "./gguf-codec.js";
 import { parseSafetensors, type SafetensorsFile, type SafetensorsTensor } from "./safetensors.js";
+import type { NumericFormat } from "./numformat/index.js";
 import { encodeSegment, type EncodedSegment, type EncodeOptions } from "./segments.js";
 import { core } from "./wasm.js";
 
@@ -27,8 +28,10 @@ export interface TensorReport {
 export interface SegmentPlan {
   begin: number;
   end: number;
+  /** With a format, its carrier layout. */
   layout: PairLayout;
   shape: number[];
+  format?: NumericFormat;
 }
 
 /** The segments of a parsed safetensors file: its header bytes, then each tensor in data order. */

@@ -2,8 +2,9 @@
 // header's bytes) cut into chunks that code and decode independently.
 
 import { decodeChunk, encodeChunk, type ChunkChoice, type ChunkOptions, type EncodedChunk } from "./chunk.js";
-import { SEGMENT_BYTES, SEGMENT_TENSOR, type Segment } from "./container.js";
+import { SEGMENT_BYTES, SEGMENT_FORMAT, SEGMENT_TENSOR, type Segment } from "./container.js";
 import type { PairLayout } from "./dtypes.js";
+import type { NumericFormat } from "./numformat/index.js";
 import type { Core } from "./wasm.js";
 
 /**
@@ -38,31 +39,39 @@ export interface ChunkRecord {
   choice: ChunkChoice;
 }
 
-/** The index record of a segment from its coded chunks (in order); offsets are placed by the writer. */
-export function segmentRecord(layout: PairLayout, shape: number[], length: number, chunks: ChunkRecord[]): Omit<Segment, "offset"> {
-  const kind = layout.mantissaBits === 0 && layout.width === 1 ? SEGMENT_BYTES : SEGMENT_TENSOR;
-  const boundBits = kind === SEGMENT_TENSOR ? chunks.reduce((sum, c) => sum + c.choice.exponentBoundBits, 0) : 0;
+/**
+ * The index record of a segment from its coded chunks (in order); offsets
+ * are placed by the writer. With a format, `layout` is its carrier.
+ */
+export function segmentRecord(layout: PairLayout, shape: number[], length: number, chunks: ChunkRecord[], format?: NumericFormat): Omit<Segment, "offset"> {
+  const kind = format ? SEGMENT_FORMAT : layout.mantissaBits === 0 && layout.width === 1 ? SEGMENT_BYTES : SEGMENT_TENSOR;
+  const boundBits = kind !== SEGMENT_BYTES ? chunks.reduce((sum, c) => sum + c.choice.exponentBoundBits, 0) : 0;
   return {
     kind, layout, length, shape, boundBytes: Math.ceil(boundBits / 8),
     chunks: chunks.map((c) => ({ elements: c.elements, offset: 0, length: c.length })),
+    ...(format ? { format } : {}),
   };
 }
 
-/** A segment of `length` bytes from its coded chunks, in order; chunk offsets are filled in by the container writer. */
-export function encodedSegment(layout: PairLayout, shape: number[], length: number, coded: EncodedChunk[]): EncodedSegment {
+/**
+ * A segment of `length` bytes (elements of `layout`, or patterns of `format`
+ * carried by it) from its coded chunks, in order; chunk offsets are filled
+ * in by the container writer.
+ */
+export function encodedSegment(layout: PairLayout, shape: number[], length: number, coded: EncodedChunk[], format?: NumericFormat): EncodedSegment {
   return {
-    segment: segmentRecord(layout, shape, length, coded.map((c) => ({ elements: c.choice.elements, length: c.bytes.length, choice: c.choice }))),
+    segment: segmentRecord(layout, shape, length, coded.map((c) => ({ elements: c.choice.elements, length: c.bytes.length, choice: c.choice })), format),
     chunks: coded.map((c) => c.bytes),
     choices: coded.map((c) => c.choice),
   };
 }
 
-/** Codes `data` (elements of `layout`) chunk by chunk on this thread. */
-export function encodeSegment(core: Core, data: Uint8Array, layout: PairLayout, shape: number[], options: EncodeOptions = {}): EncodedSegment {
+/** Codes `data` chunk by chunk on this thread (see encodedSegment). */
+export function encodeSegment(core: Core, data: Uint8Array, layout: PairLayout, shape: number[], options: EncodeOptions = {}, format?: NumericFormat): EncodedSegment {
   const coded = chunkRanges(data.length, layout, options).map(([begin, end]) =>
     encodeChunk(core, data.subarray(begin, end), layout, options, { shape, start: begin / layout.width }),
   );
-  return encodedSegment(layout, shape, data.length, coded);
+  return encodedSegment(layout, shape, data.length, coded, format);
 }
 
 /** Decodes a segment's chunks from `stream` (the whole container) into `out` (segment.length bytes). */

@@ -89,7 +89,7 @@ export async function compressPlans(reader: Reader, out: Writable, source: Sourc
     }
     options.onProgress?.(done, reader.size);
   }
-  const { index } = placeSegments(source, segments.map((s) => segmentRecord(s.plan.layout, s.plan.shape, s.plan.end - s.plan.begin, s.chunks)));
+  const { index } = placeSegments(source, segments.map((s) => segmentRecord(s.plan.layout, s.plan.shape, s.plan.end - s.plan.begin, s.chunks, s.plan.format)));
   const tail = writeIndex(index, written);
   await writeAll(out, tail);
   return { source, bytes: reader.size, compressedBytes: written + tail.length, segments };
@@ -103,9 +103,9 @@ export async function compressStream(reader: Reader, out: Writable, options: Str
 
 /** The validated index of an .ansf stream, read through `reader` (footer first). */
 export function readIndexFrom(reader: Reader): Index {
-  const source = readHeader(reader.read(0, Math.min(HEADER_BYTES, reader.size)));
+  const header = readHeader(reader.read(0, Math.min(HEADER_BYTES, reader.size)));
   const { indexOffset, indexLength } = readFooter(reader.read(reader.size - FOOTER_BYTES, FOOTER_BYTES), reader.size);
-  return readIndex(source, reader.read(indexOffset, indexLength), indexOffset);
+  return readIndex(header, reader.read(indexOffset, indexLength), indexOffset);
 }
 
 /** Restores the original file of an .ansf stream to `out`, chunk by chunk. Returns its size. */

@@ -27,6 +27,13 @@ export interface CoreExports {
     width: number, dst: number, n: number, c: number, signed: number, precision: number, lanes: number,
     kind: number, bases: number, basesEnd: number, states: number, payload: number, payloadEnd: number, raw: number,
   ): number;
+  convertPatterns(srcWidth: number, src: number, n: number, table: number, unused: number, dstWidth: number, dst: number): number;
+  roundFp32(target: number, src: number, n: number, dst: number): void;
+  magnitudes(src: number, n: number, out: number): void;
+  quantizeFp32(
+    src: number, n: number, scale: number, table: number, ambiguous: number, values: number,
+    dstWidth: number, dst: number, pending: number, stats: number,
+  ): number;
 }
 
 const PAGE = 65536;

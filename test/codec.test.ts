@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { AnsfError, decode, encode, type CodedDtype } from "../src/index.js";
 import { parseContainer } from "../src/container.js";
+import { errorCode } from "./error-code.js";
 import { readChunkHeader } from "../src/chunk.js";
 import { layoutOf } from "../src/dtypes.js";
 
@@ -58,16 +59,6 @@ function expectRoundTrip(data: Uint8Array, dtype: CodedDtype, options: { k?: num
   const back = decode(stream);
   expect(Buffer.from(back).equals(Buffer.from(data))).toBe(true);
   return stream;
-}
-
-function errorCode(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof AnsfError) return err.code;
-    throw err;
-  }
-  return "NO_ERROR";
 }
 
 describe("tensor round trips", () => {

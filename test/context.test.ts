@@ -102,14 +102,6 @@ describe("channel contexts", () => {
     expect(Buffer.from(decode(stream)).equals(Buffer.from(data))).toBe(true);
   });
 
-  it("leave version-1 streams, written before contexts existed, decoding byte for byte", () => {
-    const v1 = readFileSync("test/data/v1-tensor.ansf");
-    expect(v1[4]).toBe(1);
-    const t = tensors[0]!;
-    expect(Buffer.from(decode(v1)).equals(fixture.subarray(t.begin, t.begin + 2 * 20000))).toBe(true);
-    expect(encode(words(100), { dtype: "bf16" })[4]).toBe(2);
-  });
-
   it("refuse every truncation and report every flipped header bit or wrong data as an AnsfError", () => {
     const n = 200 * 64;
     const data = scaledChannels(n, (e) => Math.floor(e / 64));

@@ -43,5 +43,5 @@ export {
   type FloatLayout,
   type FloatSpecials,
 } from "./builtin.js";
-export { fromFloat64, recode, toComputeBits, type ComputeType, type StorageArray } from "./convert.js";
+export { fromFloat64, recode, storageArray, toComputeBits, type ComputeType, type StorageArray } from "./convert.js";
 export { quantize, type QuantizationError, type QuantizeOptions, type QuantizeResult } from "./quantize.js";

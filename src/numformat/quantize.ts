@@ -19,6 +19,8 @@ export interface QuantizationError {
   maxAbs: number;
   /** Root mean square of quantised − original. */
   rms: number;
+  /** Root mean square of the originals, so that rms / valueRms is the relative RMS error. */
+  valueRms: number;
   /** Largest |quantised − original| / |original| over nonzero originals. */
   maxRel: number;
 }
@@ -51,6 +53,7 @@ export function quantize(values: Float32Array, format: NumericFormat, options: Q
   let extraBits = 0;
   let maxAbs = 0;
   let sumSquares = 0;
+  let valueSquares = 0;
   let maxRel = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i]!;
@@ -60,6 +63,7 @@ export function quantize(values: Float32Array, format: NumericFormat, options: Q
     const error = Math.abs(format.toFloat64(pattern) * scale - v);
     maxAbs = Math.max(maxAbs, error);
     sumSquares += error * error;
+    valueSquares += v * v;
     if (v !== 0) maxRel = Math.max(maxRel, error / Math.abs(v));
     const pair = format.encodeValue(pattern);
     codeCounts[pair.code]!++;
@@ -67,7 +71,7 @@ export function quantize(values: Float32Array, format: NumericFormat, options: Q
   }
   return {
     data,
-    error: { maxAbs, rms: n > 0 ? Math.sqrt(sumSquares / n) : 0, maxRel },
+    error: { maxAbs, rms: n > 0 ? Math.sqrt(sumSquares / n) : 0, valueRms: n > 0 ? Math.sqrt(valueSquares / n) : 0, maxRel },
     bitsPerWeight: n > 0 ? (entropyBits(codeCounts, n) + extraBits) / n : 0,
   };
 }
