@@ -20,7 +20,7 @@
 
 export const RANS_L: u32 = 1 << 16;
 export const MAX_PRECISION: u32 = 15;
-export const MAX_CODE_BITS: u32 = 12;
+export const MAX_CODE_BITS: u32 = 15;
 
 // Decode slot table: per slot, lo32 = freq | (slot - start) << 16, hi32 = code << c.
 export const decodeTable = memory.data(8 << MAX_PRECISION, 16);
@@ -106,17 +106,17 @@ export function initEncodeTables(): void {
 }
 
 /**
- * Four lanes' encode steps at once: states at `sp`, encodeTable offsets of
+ * Four lanes' encode steps at once: states at `sp`, encodeTable indices of
  * their codes as u16 at `k`. The words of the lanes that renormalise are
  * stored, lanes ascending, just below `out` (8 bytes are written: the rest
  * lies below the new `out`). Returns the new `out`.
  */
 // @ts-ignore: decorator
 @inline function encodeStep4(sp: usize, k: usize, out: usize, P: i32): usize {
-  const e0 = v128.load(usize(load<u16>(k)), encodeTable);
-  const e1 = v128.load(usize(load<u16>(k, 2)), encodeTable);
-  const e2 = v128.load(usize(load<u16>(k, 4)), encodeTable);
-  const e3 = v128.load(usize(load<u16>(k, 6)), encodeTable);
+  const e0 = v128.load(usize(load<u16>(k)) << 4, encodeTable);
+  const e1 = v128.load(usize(load<u16>(k, 2)) << 4, encodeTable);
+  const e2 = v128.load(usize(load<u16>(k, 4)) << 4, encodeTable);
+  const e3 = v128.load(usize(load<u16>(k, 6)) << 4, encodeTable);
   const a = i32x4.shuffle(e0, e1, 0, 4, 1, 5);
   const b = i32x4.shuffle(e2, e3, 0, 4, 1, 5);
   const c = i32x4.shuffle(e0, e1, 2, 6, 3, 7);
@@ -137,13 +137,13 @@ export function initEncodeTables(): void {
   return out - (usize(popcnt(m)) << 1);
 }
 
-// encodeTable offsets (code << 4, u16) of the elements of one round.
+// encodeTable entries (u16 indices: the code, plus its table's first index) of the elements of one round.
 const roundCodes = memory.data(2 * 32, 16);
 
 // Channel contexts (docs/FORMAT.md §Mode 3): several tables, one chosen per
 // round (CONTEXT_ROW) or per lane (CONTEXT_LANE) by position alone. The
-// encoder's bases are u16 offsets into encodeTable (table g at
-// g << (codeBits + 4)): CONTEXT_ROW one per round, CONTEXT_LANE 32 per round
+// encoder's bases are u16 indices into encodeTable (table g from entry
+// g << codeBits): CONTEXT_ROW one per round, CONTEXT_LANE 32 per round
 // repeating every (basesEnd - bases) / 64 rounds.
 export const CONTEXT_NONE: u32 = 0;
 export const CONTEXT_ROW: u32 = 1;
@@ -177,13 +177,13 @@ const zeroBases = memory.data(64, 16);
     } else if (sizeof<T>() == 2) {
       v = i16x8.shr_u(v128.load(p), c);
     } else {
-      // Codes are at most 12 bits: the saturating narrow keeps them.
+      // Codes are at most 15 bits: the saturating narrow keeps them.
       const lo = v128.and(i32x4.shr_u(v128.load(p), c), i32x4.splat(codeMask));
       const hi = v128.and(i32x4.shr_u(v128.load(p, 16), c), i32x4.splat(codeMask));
       v = i16x8.narrow_i32x4_u(lo, hi);
     }
     const base = step == 0 ? row : v128.load(gb + (j << 1));
-    v128.store(roundCodes + (j << 1), v128.or(i16x8.shl(v128.and(v, mask), 4), base));
+    v128.store(roundCodes + (j << 1), v128.or(v128.and(v, mask), base));
   }
 }
 
@@ -207,7 +207,7 @@ function encodeLanes<T>(src: usize, n: usize, c: u32, codeMask: u32, lanes: usiz
   for (let e = n; e > full; ) {
     e--;
     const code = (<u32>load<T>(src + e * sizeof<T>()) >> c) & codeMask;
-    const t = encodeTable + (usize(code) << 4) + usize(load<u16>(tb + (e - full) * step));
+    const t = encodeTable + ((usize(code) + usize(load<u16>(tb + (e - full) * step))) << 4);
     out = encodeStep(states + ((e - full) << 2), t, out, precision);
   }
   const P = i32(precision);

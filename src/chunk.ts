@@ -24,8 +24,14 @@ export const RANS_L = 1 << 16;
 export const MIN_PRECISION = 11;
 export const MAX_PRECISION = 15;
 export const MAX_LANES = 32;
-/** Codes over all of a chunk's tables: the encoder's table holds 2^12 entries. */
-export const MAX_CODES = 1 << 12;
+/** Codes over all of a chunk's tables: the encoder's table holds 2^15 entries. */
+export const MAX_CODES = 1 << 15;
+/**
+ * Chunks below this many elements offer k up to 4 only: the finest
+ * histogram (2^(E + k) counts, cleared and scanned per chunk) would cost
+ * them more than the rare gain.
+ */
+const WIDE_K_FROM = 1 << 16;
 
 export interface ChunkOptions {
   /** Table precisions to try; each table has 2^P slots (default [11, 12]). */
@@ -109,14 +115,19 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const checksum = fn.checksum(src, data.length);
   // A chunk whose channels differ gets its code counts per group of
   // channels, which add up to the order-0 counts.
-  const grouping = place ? channelGrouping(core, src, n, layout, place) : undefined;
-  const finest = grouping ? sumHistograms(grouping.counts) : histogramOf(core, src, n, layout);
+  if (options.k !== undefined && !(Number.isInteger(options.k) && options.k >= 0 && options.k <= layout.maxK)) {
+    throw new AnsfError("BAD_ARGUMENT", `k must be an integer from 0 to ${layout.maxK} for ${layout.name}, not ${options.k}`);
+  }
+  // The finest k counted: a forced k, else what the chunk's size offers.
+  const maxK = options.k ?? (n >= WIDE_K_FROM ? layout.maxK : Math.min(layout.maxK, 4));
+  const grouping = place ? channelGrouping(core, src, n, layout, maxK, place) : undefined;
+  const finest = grouping ? sumHistograms(grouping.counts) : histogramOf(core, src, n, layout, maxK);
 
   const orderZeroLanes = laneCount(n);
   const headerBits = 8 * 16;
   const fixedBits = (k: number, laneStates = orderZeroLanes) => n * rawBits(layout, k) + 32 * laneStates + headerBits;
-  const exponentBoundBits = entropyBits(coarsen(finest, layout.maxK)) + n * rawBits(layout, 0);
-  const ks = options.k === undefined ? [...Array(layout.maxK + 1).keys()] : [options.k];
+  const exponentBoundBits = entropyBits(coarsen(finest, maxK)) + n * rawBits(layout, 0);
+  const ks = options.k === undefined ? [...Array(maxK + 1).keys()] : [options.k];
   let best: CodingChoice | undefined;
   // Every k at the widest precision offered, then the other precisions for
   // the k that won: the best k hardly depends on P, and each model built
@@ -128,11 +139,11 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     const bits = codedBits(counts, freqs, precision) + 8 * modelBytes(counts, freqs) + fixedBits(k);
     if (!best || bits < best.bits) best = { k, precision, tables: [{ counts, freqs }], bits };
   };
-  for (const k of ks) tryModel(k, coarsen(finest, layout.maxK - k), precisions[0]!);
+  for (const k of ks) tryModel(k, coarsen(finest, maxK - k), precisions[0]!);
   const chosen = best;
   if (chosen) for (const precision of precisions.slice(1)) tryModel(chosen.k, chosen.tables[0]!.counts, precision);
   if (grouping) {
-    const contextual = bestContext(grouping, layout, ks, precisions[0]!, (k) => fixedBits(k, CONTEXT_LANES));
+    const contextual = bestContext(grouping, layout, maxK, ks, precisions[0]!, (k) => fixedBits(k, CONTEXT_LANES));
     if (contextual && best && contextual.bits < best.bits) best = contextual;
   }
 
@@ -160,7 +171,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     const freqs = densify(t.counts, t.freqs);
     fn.buildEncodeTable(core.put(new Uint8Array(freqs.buffer)), freqs.length, precision, g << cbits);
   });
-  const bases = context ? core.put(new Uint8Array(contextBases(context, n, cbits + 4, (l) => new Uint16Array(l)).buffer)) : 0;
+  const bases = context ? core.put(new Uint8Array(contextBases(context, n, cbits, (l) => new Uint16Array(l)).buffer)) : 0;
   const basesEnd = context ? bases + 2 * (context.kind === CONTEXT_ROW ? Math.floor(n / CONTEXT_LANES) + 1 : lanePattern(context.run * context.stride)) : 0;
   const statesPtr = core.alloc(4 * lanes);
   const payloadCap = 2 * n + 16;
@@ -201,11 +212,11 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   };
 }
 
-/** Counts of the codes at the layout's largest k: the finest, from which every k's are coarsened. */
-function histogramOf(core: Core, src: number, n: number, layout: PairLayout): Histogram {
-  const bits = codeBits(layout, layout.maxK);
+/** Counts of the codes at the largest k offered: the finest, from which every k's are coarsened. */
+function histogramOf(core: Core, src: number, n: number, layout: PairLayout, maxK: number): Histogram {
+  const bits = codeBits(layout, maxK);
   const counts = core.alloc(16 << bits);
-  core.fn.histogram(layout.width, src, n, codeShift(layout, layout.maxK), bits, counts);
+  core.fn.histogram(layout.width, src, n, codeShift(layout, maxK), bits, counts);
   return sparse(new Uint32Array(core.fn.memory.buffer, counts, 1 << bits));
 }
 
@@ -218,33 +229,37 @@ function sumHistograms(hs: readonly Histogram[]): Histogram {
 
 /**
  * The best coding of a channel grouping by exact size: the k whose tables
- * fit with the least estimated size (entropy of each group, about 10 bits a
- * table entry), normalised at the two finest precisions whose tables fit in
- * CONTEXT_TABLE_SLOTS.
+ * fit, three at most, in order of estimated size (entropy of each group,
+ * about 10 bits a table entry), each normalised at the two finest
+ * precisions whose tables fit in CONTEXT_TABLE_SLOTS. Several k are tried
+ * because the estimate cannot see what normalising to few slots costs a
+ * large alphabet (or that it cannot be done).
  */
-function bestContext(grouping: ChannelGrouping, layout: PairLayout, ks: number[], widest: number, fixedBits: (k: number) => number): CodingChoice | undefined {
+function bestContext(grouping: ChannelGrouping, layout: PairLayout, maxK: number, ks: number[], widest: number, fixedBits: (k: number) => number): CodingChoice | undefined {
   const { context } = grouping;
   const contextHead = new ByteWriter();
   writeContext(contextHead, context);
   const contextBits = 8 * contextHead.finish().length;
-  let estimate: { k: number; counts: Histogram[]; bits: number } | undefined;
-  for (const k of ks) {
-    if (context.groups << codeBits(layout, k) > MAX_CODES) continue;
-    const counts = grouping.counts.map((h) => coarsen(h, layout.maxK - k));
-    const bits = counts.reduce((sum, h) => sum + entropyBits(h) + 10 * h.symbols.length, 0) + fixedBits(k);
-    if (!estimate || bits < estimate.bits) estimate = { k, counts, bits };
-  }
-  if (!estimate) return undefined;
-  const { k, counts } = estimate;
-  let best: CodingChoice | undefined;
   const finest = Math.min(widest, 31 - Math.clz32(CONTEXT_TABLE_SLOTS / context.groups));
-  for (const precision of [finest, finest - 1]) {
-    if (precision < MIN_CONTEXT_PRECISION) continue;
-    const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
-    if (tables.some((t) => !t.freqs)) continue;
-    const sized = tables as CodingChoice["tables"];
-    const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + 8 * modelsBytes(sized) + contextBits + fixedBits(k);
-    if (!best || bits < best.bits) best = { k, precision, tables: sized, context, bits };
+  const estimates = ks
+    .filter((k) => context.groups << codeBits(layout, k) <= MAX_CODES)
+    .map((k) => {
+      const counts = grouping.counts.map((h) => coarsen(h, maxK - k));
+      const bits = counts.reduce((sum, h) => sum + entropyBits(h) + 10 * h.symbols.length, 0) + fixedBits(k);
+      return { k, counts, bits };
+    })
+    .filter((e) => e.counts.every((h) => h.symbols.length <= 1 << finest))
+    .sort((a, b) => a.bits - b.bits);
+  let best: CodingChoice | undefined;
+  for (const { k, counts } of estimates.slice(0, 3)) {
+    for (const precision of [finest, finest - 1]) {
+      if (precision < MIN_CONTEXT_PRECISION) continue;
+      const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
+      if (tables.some((t) => !t.freqs)) continue;
+      const sized = tables as CodingChoice["tables"];
+      const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + 8 * modelsBytes(sized) + contextBits + fixedBits(k);
+      if (!best || bits < best.bits) best = { k, precision, tables: sized, context, bits };
+    }
   }
   return best;
 }

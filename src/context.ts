@@ -264,10 +264,10 @@ function countsByChannel(
 
 /**
  * The best channel grouping the chunk's place offers by estimated cost, with
- * every group's code counts at the finest k over the whole chunk; undefined
+ * every group's code counts at k = maxK over the whole chunk; undefined
  * when no geometry gains over one table.
  */
-export function channelGrouping(core: Core, src: number, n: number, layout: PairLayout, place: ChunkPlace): ChannelGrouping | undefined {
+export function channelGrouping(core: Core, src: number, n: number, layout: PairLayout, maxK: number, place: ChunkPlace): ChannelGrouping | undefined {
   let best: { cb: ChannelBuckets; groupOfBucket: number[]; gain: number } | undefined;
   for (const g of geometries(place, n)) {
     const cb = channelBuckets(core, src, n, layout, place, g);
@@ -279,7 +279,7 @@ export function channelGrouping(core: Core, src: number, n: number, layout: Pair
   const { cb, groupOfBucket } = best;
   const context = contextOf(cb, groupOfBucket, n);
   const groupOfChannel = Uint8Array.from(cb.bucketOf, (b) => groupOfBucket[b]!);
-  const counts = countsByChannel(core, src, layout, cb, groupOfChannel, context.groups, codeBits(layout, layout.maxK), layout.mantissaBits - layout.maxK, [[0, n]]);
+  const counts = countsByChannel(core, src, layout, cb, groupOfChannel, context.groups, codeBits(layout, maxK), layout.mantissaBits - maxK, [[0, n]]);
   return { context, counts };
 }
 

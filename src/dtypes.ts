@@ -25,9 +25,9 @@ export interface PairLayout {
 
 export const LAYOUTS: readonly PairLayout[] = [
   { name: "u8", id: 0, width: 1, exponentBits: 8, mantissaBits: 0, signed: 0, maxK: 0 },
-  { name: "bf16", id: 1, width: 2, exponentBits: 8, mantissaBits: 7, signed: 1, maxK: 4 },
-  { name: "fp16", id: 2, width: 2, exponentBits: 5, mantissaBits: 10, signed: 1, maxK: 7 },
-  { name: "fp32", id: 3, width: 4, exponentBits: 8, mantissaBits: 23, signed: 1, maxK: 4 },
+  { name: "bf16", id: 1, width: 2, exponentBits: 8, mantissaBits: 7, signed: 1, maxK: 7 },
+  { name: "fp16", id: 2, width: 2, exponentBits: 5, mantissaBits: 10, signed: 1, maxK: 10 },
+  { name: "fp32", id: 3, width: 4, exponentBits: 8, mantissaBits: 23, signed: 1, maxK: 7 },
 ];
 
 export function layoutOf(dtype: string): PairLayout {

@@ -129,6 +129,12 @@ describe("bad input", () => {
   const data = withSpecials("bf16", weights("bf16", 3000, 99));
   const stream = encode(data, { dtype: "bf16", chunkElements: 1000 });
 
+  it("refuses a k the layout does not offer", () => {
+    expect(errorCode(() => encode(new Uint8Array(64), { dtype: "bf16", k: 8 }))).toBe("BAD_ARGUMENT");
+    expect(errorCode(() => encode(new Uint8Array(64), { dtype: "fp16", k: -1 }))).toBe("BAD_ARGUMENT");
+    expect(errorCode(() => encode(new Uint8Array(64), { dtype: "fp32", k: 1.5 }))).toBe("BAD_ARGUMENT");
+  });
+
   it("names the exact problem for each kind of damage", () => {
     expect(errorCode(() => decode(new Uint8Array(0)))).toBe("TRUNCATED");
     expect(errorCode(() => decode(new TextEncoder().encode("PK\x03\x04 not ansf at all")))).toBe("BAD_MAGIC");

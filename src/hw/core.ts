@@ -31,7 +31,7 @@
 // raw bits the raw FIFO lacks, or the output FIFO is full.
 //
 // Signal widths: x, y 32 bits; slot, bias P ≤ 15 bits; group 3 bits; freq P + 1 ≤ 16 bits;
-// x >> P 32 − P ≤ 21 bits; code E + k ≤ 12 bits; word 16 bits; raw field
+// x >> P 32 − P ≤ 21 bits; code E + k ≤ 15 bits; word 16 bits; raw field
 // w ≤ 24 bits; output word 8·width ≤ 32 bits; lane 5 bits (N ≤ 32). The
 // multiply is 16 × 21 bits, inside one DSP48E2 (27 × 18) with its post-adder
 // taking the bias; its result freq·(x >> P) + bias < freq·((x >> P) + 1)

@@ -13,7 +13,7 @@
 // per-code entry {freq, start} of the split table at {group, code}.
 //
 // Widths (G·2^P ≤ 2^15, G·2^(E+k) ≤ 2^12): freq ∈ [1, 2^P] is P + 1 ≤ 16 bits;
-// bias = slot − start < 2^P and start < 2^P are P ≤ 15 bits; code ≤ 12 bits.
+// bias = slot − start < 2^P and start < 2^P are P ≤ 15 bits; code ≤ 15 bits.
 // Each array is a Uint16Array, wide enough for every field.
 
 import { AnsfError } from "../errors.js";
@@ -21,7 +21,7 @@ import { AnsfError } from "../errors.js";
 /** Slots of all a chunk's tables together (G·2^P), as the format bounds them. */
 export const MAX_SLOT_BITS = 15;
 /** Per-code entries of all a chunk's tables together (G·2^(E+k)). */
-export const MAX_CODE_BITS = 12;
+export const MAX_CODE_BITS = 15;
 
 /** One table buffer, sized for the most slots and codes the format allows. */
 export class DecodeTable {
