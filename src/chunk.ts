@@ -113,13 +113,13 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   core.reset();
   const src = core.put(data);
   const checksum = fn.checksum(src, data.length);
-  // A chunk whose channels differ gets its code counts per group of
-  // channels, which add up to the order-0 counts.
   if (options.k !== undefined && !(Number.isInteger(options.k) && options.k >= 0 && options.k <= layout.maxK)) {
     throw new AnsfError("BAD_ARGUMENT", `k must be an integer from 0 to ${layout.maxK} for ${layout.name}, not ${options.k}`);
   }
   // The finest k counted: a forced k, else what the chunk's size offers.
   const maxK = options.k ?? (n >= WIDE_K_FROM ? layout.maxK : Math.min(layout.maxK, 4));
+  // A chunk whose channels differ gets its code counts per group of
+  // channels, which add up to the order-0 counts.
   const grouping = place ? channelGrouping(core, src, n, layout, maxK, place) : undefined;
   const finest = grouping ? sumHistograms(grouping.counts) : histogramOf(core, src, n, layout, maxK);
 
@@ -128,20 +128,8 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const fixedBits = (k: number, laneStates = orderZeroLanes) => n * rawBits(layout, k) + 32 * laneStates + headerBits;
   const exponentBoundBits = entropyBits(coarsen(finest, maxK)) + n * rawBits(layout, 0);
   const ks = options.k === undefined ? [...Array(maxK + 1).keys()] : [options.k];
-  let best: CodingChoice | undefined;
-  // Every k at the widest precision offered, then the other precisions for
-  // the k that won: the best k hardly depends on P, and each model built
-  // costs a normalisation (a sizeable share of encode time on big alphabets).
   const precisions = [...(options.precisions ?? [11, 12])].sort((a, b) => b - a);
-  const tryModel = (k: number, counts: Histogram, precision: number) => {
-    const freqs = normalize(counts, precision);
-    if (!freqs) return;
-    const bits = codedBits(counts, freqs, precision) + 8 * modelBytes(counts, freqs) + fixedBits(k);
-    if (!best || bits < best.bits) best = { k, precision, tables: [{ counts, freqs }], bits };
-  };
-  for (const k of ks) tryModel(k, coarsen(finest, maxK - k), precisions[0]!);
-  const chosen = best;
-  if (chosen) for (const precision of precisions.slice(1)) tryModel(chosen.k, chosen.tables[0]!.counts, precision);
+  let best = bestCoding(ks, (k) => [coarsen(finest, maxK - k)], precisions, fixedBits, ([t]) => 8 * modelBytes(t!.counts, t!.freqs));
   if (grouping) {
     const contextual = bestContext(grouping, layout, maxK, ks, precisions[0]!, (k) => fixedBits(k, CONTEXT_LANES));
     if (contextual && best && contextual.bits < best.bits) best = contextual;
@@ -228,12 +216,40 @@ function sumHistograms(hs: readonly Histogram[]): Histogram {
 }
 
 /**
- * The best coding of a channel grouping by exact size: the k whose tables
- * fit, three at most, in order of estimated size (entropy of each group,
- * about 10 bits a table entry), each normalised at the two finest
- * precisions whose tables fit in CONTEXT_TABLE_SLOTS. Several k are tried
- * because the estimate cannot see what normalising to few slots costs a
- * large alphabet (or that it cannot be done).
+ * The smallest exact coding among the three k with the least estimated size
+ * (entropy of each table's counts, about 10 bits a table entry), each
+ * normalised at every precision given; `fixedBits` sizes what does not
+ * depend on the tables, `modelBits` the tables. Three, because the estimate cannot see what normalising to few
+ * slots costs a large alphabet (or that it cannot be done); an estimate
+ * first, because each normalisation of a large alphabet is dear.
+ */
+function bestCoding(
+  ks: number[], countsAt: (k: number) => Histogram[], precisions: number[],
+  fixedBits: (k: number) => number, modelBits: (tables: CodingChoice["tables"]) => number,
+): CodingChoice | undefined {
+  const estimates = ks
+    .map((k) => {
+      const counts = countsAt(k);
+      return { k, counts, bits: counts.reduce((sum, h) => sum + entropyBits(h) + 10 * h.symbols.length, 0) + fixedBits(k) };
+    })
+    .filter((e) => e.counts.every((h) => h.symbols.length <= 1 << precisions[0]!))
+    .sort((a, b) => a.bits - b.bits);
+  let best: CodingChoice | undefined;
+  for (const { k, counts } of estimates.slice(0, 3)) {
+    for (const precision of precisions) {
+      const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
+      if (tables.some((t) => !t.freqs)) continue;
+      const sized = tables as CodingChoice["tables"];
+      const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + modelBits(sized) + fixedBits(k);
+      if (!best || bits < best.bits) best = { k, precision, tables: sized, bits };
+    }
+  }
+  return best;
+}
+
+/**
+ * The best coding of a channel grouping by exact size, its tables at the two
+ * finest precisions that fit in CONTEXT_TABLE_SLOTS together.
  */
 function bestContext(grouping: ChannelGrouping, layout: PairLayout, maxK: number, ks: number[], widest: number, fixedBits: (k: number) => number): CodingChoice | undefined {
   const { context } = grouping;
@@ -241,27 +257,12 @@ function bestContext(grouping: ChannelGrouping, layout: PairLayout, maxK: number
   writeContext(contextHead, context);
   const contextBits = 8 * contextHead.finish().length;
   const finest = Math.min(widest, 31 - Math.clz32(CONTEXT_TABLE_SLOTS / context.groups));
-  const estimates = ks
-    .filter((k) => context.groups << codeBits(layout, k) <= MAX_CODES)
-    .map((k) => {
-      const counts = grouping.counts.map((h) => coarsen(h, maxK - k));
-      const bits = counts.reduce((sum, h) => sum + entropyBits(h) + 10 * h.symbols.length, 0) + fixedBits(k);
-      return { k, counts, bits };
-    })
-    .filter((e) => e.counts.every((h) => h.symbols.length <= 1 << finest))
-    .sort((a, b) => a.bits - b.bits);
-  let best: CodingChoice | undefined;
-  for (const { k, counts } of estimates.slice(0, 3)) {
-    for (const precision of [finest, finest - 1]) {
-      if (precision < MIN_CONTEXT_PRECISION) continue;
-      const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
-      if (tables.some((t) => !t.freqs)) continue;
-      const sized = tables as CodingChoice["tables"];
-      const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + 8 * modelsBytes(sized) + contextBits + fixedBits(k);
-      if (!best || bits < best.bits) best = { k, precision, tables: sized, context, bits };
-    }
-  }
-  return best;
+  const precisions = [finest, finest - 1].filter((p) => p >= MIN_CONTEXT_PRECISION);
+  if (precisions.length === 0) return undefined;
+  const fitting = ks.filter((k) => context.groups << codeBits(layout, k) <= MAX_CODES);
+  const countsAt = (k: number) => grouping.counts.map((h) => coarsen(h, maxK - k));
+  const coding = bestCoding(fitting, countsAt, precisions, (k) => contextBits + fixedBits(k), (tables) => 8 * modelsBytes(tables));
+  return coding && { ...coding, context };
 }
 
 /** The parsed header of a coded chunk, with offsets of its parts within the chunk. */
