@@ -132,7 +132,7 @@ export function runnerFor(options: EncodeOptions & ParallelOptions): ChunkRunner
  * message (Piscina hands it the job only then). Otherwise it codes its
  * share straight through, as the synchronous calls do.
  */
-const SLICE_MS = 4;
+const SLICE_MS = 2;
 
 /**
  * Runs a shared job on the calling thread and threads - 1 workers (see
@@ -156,6 +156,9 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
   const coded: Coded = new Map();
   let failure: unknown;
   try {
+    // One turn of the event loop first: a task Piscina queued (its worker was
+    // not marked ready yet) is handed out there, not while this thread codes.
+    if (workers > 0) await new Promise(setImmediate);
     if (source) fillInput(job, source);
     const c = core();
     const until = () => (signal || !allEntered(job, workers) ? performance.now() + SLICE_MS : Infinity);
