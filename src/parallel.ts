@@ -145,10 +145,15 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
   aborted(signal);
   const workers = threads - 1;
   const pool = workers > 0 ? poolOf(workers) : undefined;
+  let workerFailure: unknown;
   const replies = Array.from({ length: workers }, (_, slot) => {
     const reply = pool!.run({ op: "job", job, slot } satisfies JobTask) as Promise<Coded>;
-    // A worker that fails (or dies) stops the others rather than leave them waiting for its chunks.
-    reply.catch(() => stopJob(job));
+    // A worker that fails (or dies, or cannot start) stops the others rather
+    // than leave them waiting for its chunks, and the job fails with it.
+    reply.catch((err: unknown) => {
+      workerFailure ??= err;
+      stopJob(job);
+    });
     return reply;
   });
   const stop = () => stopJob(job);
@@ -179,6 +184,7 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
     if (s.status === "rejected") throw revive(s.reason);
     for (const [i, chunk] of s.value) coded.set(i, chunk);
   }
+  if (workerFailure) throw revive(workerFailure);
   aborted(signal);
   return coded;
 }
