@@ -132,7 +132,7 @@ export function runnerFor(options: EncodeOptions & ParallelOptions): ChunkRunner
  * message (Piscina hands it the job only then). Otherwise it codes its
  * share straight through, as the synchronous calls do.
  */
-const SLICE_MS = 4;
+const SLICE_MS = 2;
 
 /**
  * Runs a shared job on the calling thread and threads - 1 workers (see
@@ -145,10 +145,15 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
   aborted(signal);
   const workers = threads - 1;
   const pool = workers > 0 ? poolOf(workers) : undefined;
+  let workerFailure: unknown;
   const replies = Array.from({ length: workers }, (_, slot) => {
     const reply = pool!.run({ op: "job", job, slot } satisfies JobTask) as Promise<Coded>;
-    // A worker that fails (or dies) stops the others rather than leave them waiting for its chunks.
-    reply.catch(() => stopJob(job));
+    // A worker that fails (or dies, or cannot start) stops the others rather
+    // than leave them waiting for its chunks, and the job fails with it.
+    reply.catch((err: unknown) => {
+      workerFailure ??= err;
+      stopJob(job);
+    });
     return reply;
   });
   const stop = () => stopJob(job);
@@ -156,6 +161,9 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
   const coded: Coded = new Map();
   let failure: unknown;
   try {
+    // One turn of the event loop first: a task Piscina queued (its worker was
+    // not marked ready yet) is handed out there, not while this thread codes.
+    if (workers > 0) await new Promise(setImmediate);
     if (source) fillInput(job, source);
     const c = core();
     const until = () => (signal || !allEntered(job, workers) ? performance.now() + SLICE_MS : Infinity);
@@ -176,6 +184,7 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
     if (s.status === "rejected") throw revive(s.reason);
     for (const [i, chunk] of s.value) coded.set(i, chunk);
   }
+  if (workerFailure) throw revive(workerFailure);
   aborted(signal);
   return coded;
 }

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { AnsfError, compress, compressAsync, decode, decompressAsync, decodeAsync, encode, encodeAsync } from "../src/index.js";
 import { closeJob, enter, jobControl, stopJob, work, CHUNK_FIELDS, type DecodeJob } from "../src/shared-job.js";
 import { parseContainer } from "../src/container.js";
+import { runJob } from "../src/parallel.js";
 import { core } from "../src/wasm.js";
 
 const FIXTURE = readFileSync("fixtures/stories260K.bf16.safetensors");
@@ -124,6 +125,18 @@ describe("worker pool", () => {
     stopJob(job);
     expect(work(core(), job, new Map())).toBe(false);
     expect(output.subarray(20_000).every((b) => b === 0)).toBe(true);
+  });
+
+  it("fails a shared job whose worker cannot take part, rather than return it half coded", async () => {
+    const data = weights(100_000);
+    const stream = encode(data, { dtype: "bf16", chunkElements: 4096 });
+    const entries = parseContainer(stream).segments[0]!.chunks;
+    const chunks = new Float64Array(entries.length * CHUNK_FIELDS);
+    entries.forEach((c, i) => chunks.set([c.offset, c.length, i * 8192, c.elements, 1], i * CHUNK_FIELDS));
+    const output = new Uint8Array(new SharedArrayBuffer(data.length));
+    // A function cannot be cloned to a worker: Piscina rejects the task before the worker sees it.
+    const job = { op: "decode", input: stream, output, chunks, control: jobControl(1, false), unclonable: () => 0 } as DecodeJob;
+    await expect(runJob(job, 2)).rejects.toThrow(/could not be cloned/);
   });
 
   it("rejects with ABORTED when the signal fires, and the pool still works afterwards", async () => {
