@@ -7,7 +7,7 @@ import { initDecodeTables } from "./decode";
 import { initEncodeTables } from "./rans";
 
 export { checksum } from "./checksum";
-export { channelMaxima, histogram, histogramByChannel, packRaw } from "./split";
+export { addCounts, channelMaxima, compactCounts, histogram, histogramByChannel, packRaw } from "./split";
 export { buildEncodeTable, encodeCodes } from "./rans";
 export { buildDecodeTable, decodeCodes } from "./decode";
 export { convertPatterns, roundFp32 } from "./convert";

@@ -224,3 +224,39 @@ export function histogramByChannel(width: u32, src: usize, n: usize, shift: u32,
   else if (width == 2) histogramByChannelOf<u16>(src, n, shift, bits, D, T, offset, bucketOf, counts);
   else histogramByChannelOf<u32>(src, n, shift, bits, D, T, offset, bucketOf, counts);
 }
+
+/**
+ * Present codes of dense u32 counts: writes each nonzero count's index to
+ * `symbols` and the count to `out` (u32 each, ascending), returns how many.
+ * Four at a time, so runs of absent codes (most of a wide alphabet) cost
+ * one test per four.
+ */
+export function compactCounts(counts: usize, size: usize, symbols: usize, out: usize): u32 {
+  let present: u32 = 0;
+  let s: usize = 0;
+  for (; s + 4 <= size; s += 4) {
+    if (!v128.any_true(v128.load(counts + (s << 2)))) continue;
+    for (let j: usize = s; j < s + 4; j++) {
+      const c = load<u32>(counts + (j << 2));
+      if (c == 0) continue;
+      store<u32>(symbols + (usize(present) << 2), u32(j));
+      store<u32>(out + (usize(present) << 2), c);
+      present++;
+    }
+  }
+  for (; s < size; s++) {
+    const c = load<u32>(counts + (s << 2));
+    if (c == 0) continue;
+    store<u32>(symbols + (usize(present) << 2), u32(s));
+    store<u32>(out + (usize(present) << 2), c);
+    present++;
+  }
+  return present;
+}
+
+/** dst[i] += src[i] for `size` u32 counts. */
+export function addCounts(dst: usize, src: usize, size: usize): void {
+  let i: usize = 0;
+  for (; i + 4 <= size; i += 4) v128.store(dst + (i << 2), i32x4.add(v128.load(dst + (i << 2)), v128.load(src + (i << 2))));
+  for (; i < size; i++) store<u32>(dst + (i << 2), load<u32>(dst + (i << 2)) + load<u32>(src + (i << 2)));
+}

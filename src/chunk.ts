@@ -11,7 +11,7 @@ import {
   channelGrouping, contextBases, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_ROW, CONTEXT_TABLE_SLOTS, lanePattern, MIN_CONTEXT_PRECISION,
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
-import { coarsen, codedBits, densify, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparse, writeModel, type Histogram } from "./model.js";
+import { coarsen, coarsenings, codedBits, densify, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparseAt, writeModel, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
 
 export const MODE_STORED = 0;
@@ -121,7 +121,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   // A chunk whose channels differ gets its code counts per group of
   // channels, which add up to the order-0 counts.
   const grouping = place ? channelGrouping(core, src, n, layout, maxK, place) : undefined;
-  const finest = grouping ? sumHistograms(grouping.counts) : histogramOf(core, src, n, layout, maxK);
+  const finest = grouping ? grouping.total : histogramOf(core, src, n, layout, maxK);
 
   const orderZeroLanes = laneCount(n);
   const headerBits = 8 * 16;
@@ -129,7 +129,8 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const exponentBoundBits = entropyBits(coarsen(finest, maxK)) + n * rawBits(layout, 0);
   const ks = options.k === undefined ? [...Array(maxK + 1).keys()] : [options.k];
   const precisions = [...(options.precisions ?? [11, 12])].sort((a, b) => b - a);
-  let best = bestCoding(ks, (k) => [coarsen(finest, maxK - k)], precisions, fixedBits, ([t]) => 8 * modelBytes(t!.counts, t!.freqs));
+  const ladder = coarsenings(finest, maxK);
+  let best = bestCoding(ks, (k) => [ladder[k]!], precisions, fixedBits, ([t]) => 8 * modelBytes(t!.counts, t!.freqs));
   if (grouping) {
     const contextual = bestContext(grouping, layout, maxK, ks, precisions[0]!, (k) => fixedBits(k, CONTEXT_LANES));
     if (contextual && best && contextual.bits < best.bits) best = contextual;
@@ -205,20 +206,13 @@ function histogramOf(core: Core, src: number, n: number, layout: PairLayout, max
   const bits = codeBits(layout, maxK);
   const counts = core.alloc(16 << bits);
   core.fn.histogram(layout.width, src, n, codeShift(layout, maxK), bits, counts);
-  return sparse(new Uint32Array(core.fn.memory.buffer, counts, 1 << bits));
-}
-
-/** The counts of several histograms over one alphabet together. */
-function sumHistograms(hs: readonly Histogram[]): Histogram {
-  const dense = new Float64Array(hs[0]!.alphabet);
-  for (const h of hs) h.symbols.forEach((s, i) => (dense[s]! += h.counts[i]!));
-  return sparse(dense);
+  return sparseAt(core, counts, 1 << bits);
 }
 
 /**
  * The smallest exact coding among the three k with the least estimated size
  * (entropy of each table's counts, about 10 bits a table entry), each
- * normalised at every precision given; `fixedBits` sizes what does not
+ * normalised at the widest precision given, the winner at the others too; `fixedBits` sizes what does not
  * depend on the tables, `modelBits` the tables. Three, because the estimate cannot see what normalising to few
  * slots costs a large alphabet (or that it cannot be done); an estimate
  * first, because each normalisation of a large alphabet is dear.
@@ -235,15 +229,17 @@ function bestCoding(
     .filter((e) => e.counts.every((h) => h.symbols.length <= 1 << precisions[0]!))
     .sort((a, b) => a.bits - b.bits);
   let best: CodingChoice | undefined;
-  for (const { k, counts } of estimates.slice(0, 3)) {
-    for (const precision of precisions) {
-      const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
-      if (tables.some((t) => !t.freqs)) continue;
-      const sized = tables as CodingChoice["tables"];
-      const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + modelBits(sized) + fixedBits(k);
-      if (!best || bits < best.bits) best = { k, precision, tables: sized, bits };
-    }
-  }
+  const tryCoding = (k: number, counts: Histogram[], precision: number) => {
+    const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
+    if (tables.some((t) => !t.freqs)) return;
+    const sized = tables as CodingChoice["tables"];
+    const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + modelBits(sized) + fixedBits(k);
+    if (!best || bits < best.bits) best = { k, precision, tables: sized, bits };
+  };
+  // At the widest precision, then the others for the k that won: the best k hardly depends on P.
+  for (const { k, counts } of estimates.slice(0, 3)) tryCoding(k, counts, precisions[0]!);
+  const chosen: CodingChoice | undefined = best;
+  if (chosen) for (const precision of precisions.slice(1)) tryCoding(chosen.k, chosen.tables.map((t) => t.counts), precision);
   return best;
 }
 
@@ -260,7 +256,8 @@ function bestContext(grouping: ChannelGrouping, layout: PairLayout, maxK: number
   const precisions = [finest, finest - 1].filter((p) => p >= MIN_CONTEXT_PRECISION);
   if (precisions.length === 0) return undefined;
   const fitting = ks.filter((k) => context.groups << codeBits(layout, k) <= MAX_CODES);
-  const countsAt = (k: number) => grouping.counts.map((h) => coarsen(h, maxK - k));
+  const ladders = grouping.counts.map((h) => coarsenings(h, maxK));
+  const countsAt = (k: number) => ladders.map((ladder) => ladder[k]!);
   const coding = bestCoding(fitting, countsAt, precisions, (k) => contextBits + fixedBits(k), (tables) => 8 * modelsBytes(tables));
   return coding && { ...coding, context };
 }

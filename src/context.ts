@@ -17,7 +17,7 @@
 import { BitReader, BitWriter, type ByteReader, type ByteWriter } from "./bytes.js";
 import { codeBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
-import { sparse, type Histogram } from "./model.js";
+import { sparseAt, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
 
 export const CONTEXT_NONE = 0;
@@ -174,6 +174,8 @@ interface ChannelBuckets {
 export interface ChannelGrouping {
   context: ChannelContext;
   counts: Histogram[];
+  /** All groups' counts together: the chunk's order-0 counts. */
+  total: Histogram;
 }
 
 /** Channels of a tensor axis: element e of the tensor lies in channel (e / D) mod T. */
@@ -238,12 +240,13 @@ function channelBuckets(core: Core, src: number, n: number, layout: PairLayout, 
   for (let ch = 0; ch < T; ch++) bucketOf[ch] = Math.max(0, kept.indexOf(Math.max(mx[ch]!, kept[0]!)));
   const bits = layout.exponentBits;
   const counts = countsByChannel(core, src, layout, { D, T, offset }, bucketOf, kept.length, bits, layout.mantissaBits, sampleBlocks(n));
-  return { kind, D, T, offset, bucketOf, buckets: counts };
+  return { kind, D, T, offset, bucketOf, buckets: counts.slice(0, -1) };
 }
 
 /**
  * Code counts (codes (v >> shift) & (2^bits - 1)) per bucket of channels,
- * over the given element ranges of the chunk at `src`.
+ * over the given element ranges of the chunk at `src`, and (last) of all
+ * buckets together.
  */
 function countsByChannel(
   core: Core, src: number, layout: PairLayout, geometry: { D: number; T: number; offset: number },
@@ -252,14 +255,15 @@ function countsByChannel(
   const fn = core.fn;
   const { D, T, offset } = geometry;
   const bucketPtr = core.put(bucketOf);
-  const size = buckets << bits;
-  const counts = core.alloc(4 * size);
-  core.view(counts, 4 * size).fill(0);
+  const size = 1 << bits;
+  const counts = core.alloc(4 * (buckets + 1) * size);
+  core.view(counts, 4 * (buckets + 1) * size).fill(0);
   for (const [begin, end] of ranges) {
     fn.histogramByChannel(layout.width, src + begin * layout.width, end - begin, shift, bits, D, T, (offset + begin) % (D * T), bucketPtr, counts);
   }
-  const sum = new Uint32Array(fn.memory.buffer, counts, size);
-  return Array.from({ length: buckets }, (_, b) => sparse(sum.subarray(b << bits, (b + 1) << bits)));
+  const total = counts + 4 * buckets * size;
+  for (let b = 0; b < buckets; b++) fn.addCounts(total, counts + 4 * b * size, size);
+  return Array.from({ length: buckets + 1 }, (_, b) => sparseAt(core, counts + 4 * b * size, size));
 }
 
 /**
@@ -280,7 +284,7 @@ export function channelGrouping(core: Core, src: number, n: number, layout: Pair
   const context = contextOf(cb, groupOfBucket, n);
   const groupOfChannel = Uint8Array.from(cb.bucketOf, (b) => groupOfBucket[b]!);
   const counts = countsByChannel(core, src, layout, cb, groupOfChannel, context.groups, codeBits(layout, maxK), layout.mantissaBits - maxK, [[0, n]]);
-  return { context, counts };
+  return { context, counts: counts.slice(0, -1), total: counts[counts.length - 1]! };
 }
 
 /** A table's estimated cost per present code, in bits (a gamma-coded frequency). */

@@ -3,6 +3,7 @@
 
 import { BitReader, BitWriter } from "./bytes.js";
 import { AnsfError } from "./errors.js";
+import type { Core } from "./wasm.js";
 
 /**
  * Code counts, sparse: the codes present (ascending) and their counts.
@@ -34,6 +35,19 @@ export function sparse(dense: ArrayLike<number>): Histogram {
   return { alphabet: dense.length, symbols, counts, total };
 }
 
+/** The sparse form of `size` dense u32 counts at `counts` in the core's memory, compacted there. */
+export function sparseAt(core: Core, counts: number, size: number): Histogram {
+  const symbolsPtr = core.alloc(4 * size);
+  const countsPtr = core.alloc(4 * size);
+  const present = core.fn.compactCounts(counts, size, symbolsPtr, countsPtr);
+  const buffer = core.fn.memory.buffer;
+  const symbols = new Uint32Array(buffer.slice(symbolsPtr, symbolsPtr + 4 * present));
+  const found = new Uint32Array(buffer.slice(countsPtr, countsPtr + 4 * present));
+  let total = 0;
+  for (const c of found) total += c;
+  return { alphabet: size, symbols, counts: found, total };
+}
+
 /** The histogram of codes >> shift: dropping the lowest bits of each code. */
 export function coarsen(h: Histogram, shift: number): Histogram {
   if (shift === 0) return h;
@@ -51,6 +65,14 @@ export function coarsen(h: Histogram, shift: number): Histogram {
     counts[j]! += h.counts[i]!;
   }
   return { alphabet: h.alphabet >>> shift, symbols, counts, total: h.total };
+}
+
+/** The counts at every k from 0 to maxK (index k) from those at maxK, each coarsened from the next. */
+export function coarsenings(finest: Histogram, maxK: number): Histogram[] {
+  const ladder: Histogram[] = [];
+  ladder[maxK] = finest;
+  for (let k = maxK - 1; k >= 0; k--) ladder[k] = coarsen(ladder[k + 1]!, 1);
+  return ladder;
 }
 
 /**

@@ -16,6 +16,8 @@ export interface CoreExports {
   histogram(width: number, src: number, n: number, shift: number, bits: number, counts: number): void;
   packRaw(width: number, src: number, n: number, c: number, signed: number, dst: number): number;
   channelMaxima(width: number, src: number, n: number, shift: number, mask: number, D: number, T: number, offset: number, out: number): void;
+  compactCounts(counts: number, size: number, symbols: number, out: number): number;
+  addCounts(dst: number, src: number, size: number): void;
   histogramByChannel(width: number, src: number, n: number, shift: number, bits: number, D: number, T: number, offset: number, bucketOf: number, counts: number): void;
   buildDecodeTable(freqs: number, alphabet: number, precision: number, c: number, group: number): number;
   buildEncodeTable(freqs: number, alphabet: number, precision: number, first: number): number;
