@@ -158,6 +158,10 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
   });
   const stop = () => stopJob(job);
   signal?.addEventListener("abort", stop);
+  // Neither Atomics.waitAsync nor a worker Piscina has unref'd keeps the
+  // event loop alive: without a handle of its own, a process awaiting this
+  // job at top level could exit mid-job (exit code 13).
+  const keepAlive = setInterval(() => {}, 1 << 30);
   const coded: Coded = new Map();
   let failure: unknown;
   try {
@@ -178,6 +182,7 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
   }
   // Workers that never entered (still starting, or queued) are shut out and not waited for.
   const settled = await Promise.allSettled(closeJob(job, workers).map((slot) => replies[slot]!));
+  clearInterval(keepAlive);
   signal?.removeEventListener("abort", stop);
   if (failure) throw failure;
   for (const s of settled) {

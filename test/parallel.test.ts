@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { AnsfError, compress, compressAsync, decode, decompressAsync, decodeAsync, encode, encodeAsync } from "../src/index.js";
@@ -24,6 +25,22 @@ function weights(n: number): Uint8Array {
 }
 
 describe("worker pool", () => {
+  it("keeps a process that awaits its jobs at top level alive until they end", () => {
+    // Atomics.waitAsync and unref'd workers hold no event loop: a job must hold it itself (else exit code 13).
+    const script = `
+      import { readFileSync } from "node:fs";
+      import { compressAsync, decompressAsync } from "./dist/src/index.js";
+      const file = readFileSync("fixtures/stories260K.bf16.safetensors");
+      for (let i = 0; i < 40; i++) {
+        const restored = await decompressAsync(await compressAsync(file, { threads: 2 }), { threads: 2 });
+        if (restored.length !== file.length) throw new Error("round trip");
+      }
+      console.log("done");`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe("done");
+  });
+
   it("gives byte-identical streams and outputs for 1, 2 and 3 threads", async () => {
     const sync = compress(FIXTURE, { chunkElements: 4096 });
     for (const threads of [1, 2, 3]) {
