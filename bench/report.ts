@@ -34,7 +34,7 @@ export interface CodecResult {
   decompress?: Throughput;
   memory?: PeakMemory;
   /** Set when this row was measured later than its file's run, by `--only`. */
-  remeasured?: { date: string; loadAverage: number };
+  remeasured?: { date: string; loadAverage: number; cpu: string };
 }
 
 export interface FileResult {
@@ -160,7 +160,9 @@ function ratioTable(results: FileResult[]): string[] {
 /** A line per row measured later by `--only`, then a blank line; nothing when there is none. */
 function remeasuredLines(r: FileResult): string[] {
   const rows = r.codecs.filter((c) => c.remeasured);
-  const when = (c: CodecResult) => `${c.remeasured!.date.slice(0, 16).replace("T", " ")} UTC, load average ${c.remeasured!.loadAverage} at the start`;
+  const when = (c: CodecResult) =>
+    `${c.remeasured!.date.slice(0, 16).replace("T", " ")} UTC on ${c.remeasured!.cpu}, load average ${c.remeasured!.loadAverage} at the start` +
+    (c.remeasured!.cpu === r.machine.cpu ? "" : ": another machine than the other rows, so compare its speeds with them with care");
   return rows.length ? [...rows.map((c) => `Row ${c.name} re-measured alone (\`--only\`) ${when(c)}.`), ""] : [];
 }
 

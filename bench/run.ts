@@ -174,7 +174,7 @@ async function benchFile(file: string, quick: boolean, only: string[] | undefine
     }
     const result = await benchCodec(codec, input, weights, plan, quick, scratch);
     console.log(progressLine(result));
-    codecs.push(saved ? { ...result, remeasured: { date: new Date().toISOString(), loadAverage } } : result);
+    codecs.push(saved ? { ...result, remeasured: { date: new Date().toISOString(), loadAverage, cpu: machine().cpu } } : result);
   }
   const ansfloatOk = codecs.some((c) => c.name === "ansfloat" && c.status === "ok");
   const pairs = ansfloatOk ? await ansfloatPairBound(input, layout) : undefined;
@@ -182,7 +182,9 @@ async function benchFile(file: string, quick: boolean, only: string[] | undefine
   const threads = saved && !only!.includes("ansfloat") ? saved.threads : ansfloatOk ? await measureThreads(await loadAnsfloat(), input, plan) : null;
   if (threads) console.log(`  threads: ${"points" in threads ? `${threads.points.length} thread counts measured` : JSON.stringify(threads)}`);
   return {
-    ...(saved ? { date: saved.date, loadAverage: saved.loadAverage, quick: saved.quick, plan: saved.plan } : { date: new Date().toISOString(), loadAverage, quick, plan }),
+    ...(saved
+      ? { date: saved.date, loadAverage: saved.loadAverage, quick: saved.quick, plan: saved.plan, machine: saved.machine }
+      : { date: new Date().toISOString(), loadAverage, quick, plan, machine: machine() }),
     file,
     bytes: input.length,
     tensors: layout.tensors.length,
@@ -190,7 +192,6 @@ async function benchFile(file: string, quick: boolean, only: string[] | undefine
     dtypes: [...new Set(layout.tensors.map((t) => t.dtype))],
     bound: { ...bound, bitsPerWeight: bound.bits / weights },
     ...(pairs ? { pairBound: { ...pairs, bitsPerWeight: pairs.bits / weights } } : {}),
-    machine: machine(),
     codecs,
     threads,
   };
