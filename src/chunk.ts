@@ -27,10 +27,13 @@ export const MAX_LANES = 32;
 /** Codes over all of a chunk's tables: the encoder's table holds 2^15 entries. */
 export const MAX_CODES = 1 << 15;
 /**
- * Chunks below this many elements offer k up to 4 only: the finest
- * histogram (2^(E + k) counts, cleared and scanned per chunk) would cost
- * them more than the rare gain.
+ * k above NARROW_K is offered only to chunks of WIDE_K_FROM elements or more
+ * whose estimated best k at NARROW_K is NARROW_K itself: mantissa bits that
+ * still pay at k = 4 (dequantised grids) may pay further; elsewhere the
+ * finest histogram (2^(E + k) counts, cleared and scanned per chunk) would
+ * cost more than the rare gain.
  */
+const NARROW_K = 4;
 const WIDE_K_FROM = 1 << 16;
 
 export interface ChunkOptions {
@@ -116,16 +119,23 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   if (options.k !== undefined && !(Number.isInteger(options.k) && options.k >= 0 && options.k <= layout.maxK)) {
     throw new AnsfError("BAD_ARGUMENT", `k must be an integer from 0 to ${layout.maxK} for ${layout.name}, not ${options.k}`);
   }
-  // The finest k counted: a forced k, else what the chunk's size offers.
-  const maxK = options.k ?? (n >= WIDE_K_FROM ? layout.maxK : Math.min(layout.maxK, 4));
-  // A chunk whose channels differ gets its code counts per group of
-  // channels, which add up to the order-0 counts.
-  const grouping = place ? channelGrouping(core, src, n, layout, maxK, place) : undefined;
-  const finest = grouping ? grouping.total : histogramOf(core, src, n, layout, maxK);
-
   const orderZeroLanes = laneCount(n);
   const headerBits = 8 * 16;
   const fixedBits = (k: number, laneStates = orderZeroLanes) => n * rawBits(layout, k) + 32 * laneStates + headerBits;
+  // A chunk whose channels differ gets its code counts per group of
+  // channels, which add up to the order-0 counts. The finest k counted: a
+  // forced k, else NARROW_K, widened where that k still pays (see NARROW_K).
+  const countAt = (k: number) => {
+    const grouping = place ? channelGrouping(core, src, n, layout, k, place) : undefined;
+    return { grouping, finest: grouping ? grouping.total : histogramOf(core, src, n, layout, k) };
+  };
+  let maxK = options.k ?? Math.min(layout.maxK, NARROW_K);
+  let { grouping, finest } = countAt(maxK);
+  if (options.k === undefined && maxK < layout.maxK && n >= WIDE_K_FROM && estimatesOf([...Array(maxK + 1).keys()], (k) => [coarsen(finest, maxK - k)], fixedBits)[0]?.k === maxK) {
+    maxK = layout.maxK;
+    ({ grouping, finest } = countAt(maxK));
+  }
+
   const exponentBoundBits = entropyBits(coarsen(finest, maxK)) + n * rawBits(layout, 0);
   const ks = options.k === undefined ? [...Array(maxK + 1).keys()] : [options.k];
   const precisions = [...(options.precisions ?? [11, 12])].sort((a, b) => b - a);
@@ -209,6 +219,16 @@ function histogramOf(core: Core, src: number, n: number, layout: PairLayout, max
   return sparseAt(core, counts, 1 << bits);
 }
 
+/** Each k's tables' counts and estimated size (entropy, about 10 bits a table entry), smallest first. */
+function estimatesOf(ks: number[], countsAt: (k: number) => Histogram[], fixedBits: (k: number) => number): { k: number; counts: Histogram[]; bits: number }[] {
+  return ks
+    .map((k) => {
+      const counts = countsAt(k);
+      return { k, counts, bits: counts.reduce((sum, h) => sum + entropyBits(h) + 10 * h.symbols.length, 0) + fixedBits(k) };
+    })
+    .sort((a, b) => a.bits - b.bits);
+}
+
 /**
  * The smallest exact coding among the three k with the least estimated size
  * (entropy of each table's counts, about 10 bits a table entry), each
@@ -221,13 +241,7 @@ function bestCoding(
   ks: number[], countsAt: (k: number) => Histogram[], precisions: number[],
   fixedBits: (k: number) => number, modelBits: (tables: CodingChoice["tables"]) => number,
 ): CodingChoice | undefined {
-  const estimates = ks
-    .map((k) => {
-      const counts = countsAt(k);
-      return { k, counts, bits: counts.reduce((sum, h) => sum + entropyBits(h) + 10 * h.symbols.length, 0) + fixedBits(k) };
-    })
-    .filter((e) => e.counts.every((h) => h.symbols.length <= 1 << precisions[0]!))
-    .sort((a, b) => a.bits - b.bits);
+  const estimates = estimatesOf(ks, countsAt, fixedBits).filter((e) => e.counts.every((h) => h.symbols.length <= 1 << precisions[0]!));
   let best: CodingChoice | undefined;
   const tryCoding = (k: number, counts: Histogram[], precision: number) => {
     const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
