@@ -111,14 +111,14 @@ function varintBytes(v: number): number {
  * one table (mode 1) by exact size.
  */
 export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, options: ChunkOptions = {}, place?: ChunkPlace): EncodedChunk {
+  if (options.k !== undefined && !(Number.isInteger(options.k) && options.k >= 0 && options.k <= layout.maxK)) {
+    throw new AnsfError("BAD_ARGUMENT", `k must be an integer from 0 to ${layout.maxK} for ${layout.name}, not ${options.k}`);
+  }
   const fn = core.fn;
   const n = data.length / layout.width;
   core.reset();
   const src = core.put(data);
   const checksum = fn.checksum(src, data.length);
-  if (options.k !== undefined && !(Number.isInteger(options.k) && options.k >= 0 && options.k <= layout.maxK)) {
-    throw new AnsfError("BAD_ARGUMENT", `k must be an integer from 0 to ${layout.maxK} for ${layout.name}, not ${options.k}`);
-  }
   const orderZeroLanes = laneCount(n);
   const headerBits = 8 * 16;
   const fixedBits = (k: number, laneStates = orderZeroLanes) => n * rawBits(layout, k) + 32 * laneStates + headerBits;
