@@ -7,7 +7,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { decodeChunk, encodeChunk, readChunkHeader } from "../src/chunk.js";
-import { CONTEXT_NONE, CONTEXT_ROW, contextBases, lanePattern, type ChunkPlace } from "../src/context.js";
+import { putContextBases, type ChunkPlace } from "../src/context.js";
 import { codeShift, layoutOf } from "../src/dtypes.js";
 import { parseSafetensors } from "../src/safetensors.js";
 import { core } from "../src/wasm.js";
@@ -65,15 +65,14 @@ for (const contexts of [false, true]) {
     h.tables.forEach((t, g) => c.fn.buildDecodeTable(c.put(new Uint8Array(t.buffer)), t.length, h.precision, codeShift(layout, h.k), g));
     const ctx = h.context;
     if (ctx) withContext++;
-    const bases = ctx ? c.put(new Uint8Array(contextBases(ctx, n, h.precision + 3, (l) => new Uint32Array(l)).buffer)) : 0;
-    const basesEnd = ctx ? bases + 4 * (ctx.kind === CONTEXT_ROW ? Math.floor(n / 32) + 1 : lanePattern(ctx.run * ctx.stride)) : 0;
+    const { kind, bases, basesEnd } = putContextBases(c, ctx, n, h.precision + 3, (l) => new Uint32Array(l));
     const dst = c.alloc(n * 2);
     const states = c.alloc(4 * h.lanes);
     const initial = chunk.subarray(h.statesOffset, h.statesOffset + 4 * h.lanes);
     kernelMs += best(15, () => {
       c.view(states, initial.length).set(initial);
       c.fn.decodeCodes(
-        2, dst, n, codeShift(layout, h.k), 1, h.precision, h.lanes, ctx?.kind ?? CONTEXT_NONE, bases, basesEnd,
+        2, dst, n, codeShift(layout, h.k), 1, h.precision, h.lanes, kind, bases, basesEnd,
         states, base + h.payloadOffset, base + h.payloadOffset + h.payloadLength, base + h.rawOffset,
       );
     }).best;

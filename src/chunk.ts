@@ -8,7 +8,7 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import {
-  channelGrouping, contextBases, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_ROW, CONTEXT_TABLE_SLOTS, lanePattern, MIN_CONTEXT_PRECISION,
+  chooseChannels, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_TABLE_SLOTS, groupCounts, MIN_CONTEXT_PRECISION, putContextBases,
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
 import { coarsen, coarsenings, codedBits, densify, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparseAt, writeModel, type Histogram } from "./model.js";
@@ -125,8 +125,9 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   // A chunk whose channels differ gets its code counts per group of
   // channels, which add up to the order-0 counts. The finest k counted: a
   // forced k, else NARROW_K, widened where that k still pays (see NARROW_K).
+  const channels = place ? chooseChannels(core, src, n, layout, place) : undefined;
   const countAt = (k: number) => {
-    const grouping = place ? channelGrouping(core, src, n, layout, k, place) : undefined;
+    const grouping = channels && groupCounts(core, src, n, layout, k, channels);
     return { grouping, finest: grouping ? grouping.total : histogramOf(core, src, n, layout, k) };
   };
   let maxK = options.k ?? Math.min(layout.maxK, NARROW_K);
@@ -170,13 +171,12 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     const freqs = densify(t.counts, t.freqs);
     fn.buildEncodeTable(core.put(new Uint8Array(freqs.buffer)), freqs.length, precision, g << cbits);
   });
-  const bases = context ? core.put(new Uint8Array(contextBases(context, n, cbits, (l) => new Uint16Array(l)).buffer)) : 0;
-  const basesEnd = context ? bases + 2 * (context.kind === CONTEXT_ROW ? Math.floor(n / CONTEXT_LANES) + 1 : lanePattern(context.run * context.stride)) : 0;
+  const { kind, bases, basesEnd } = putContextBases(core, context, n, cbits, (l) => new Uint16Array(l));
   const statesPtr = core.alloc(4 * lanes);
   const payloadCap = 2 * n + 16;
   const payloadBase = core.alloc(payloadCap);
   const payloadEnd = payloadBase + payloadCap;
-  const payloadStart = fn.encodeCodes(layout.width, src, n, c, cbits, lanes, context?.kind ?? CONTEXT_NONE, bases, basesEnd, statesPtr, payloadEnd);
+  const payloadStart = fn.encodeCodes(layout.width, src, n, c, cbits, lanes, kind, bases, basesEnd, statesPtr, payloadEnd);
   const rawPtr = core.alloc(Math.ceil((n * rawBits(layout, k)) / 8) + 8);
   const rawLength = fn.packRaw(layout.width, src, n, c, layout.signed, rawPtr);
 
@@ -231,11 +231,12 @@ function estimatesOf(ks: number[], countsAt: (k: number) => Histogram[], fixedBi
 
 /**
  * The smallest exact coding among the three k with the least estimated size
- * (entropy of each table's counts, about 10 bits a table entry), each
- * normalised at the widest precision given, the winner at the others too; `fixedBits` sizes what does not
- * depend on the tables, `modelBits` the tables. Three, because the estimate cannot see what normalising to few
- * slots costs a large alphabet (or that it cannot be done); an estimate
- * first, because each normalisation of a large alphabet is dear.
+ * (estimatesOf), each normalised at the widest precision given, the winner
+ * at the others too; `fixedBits` sizes what does not depend on the tables,
+ * `modelBits` the tables. Three, because the estimate cannot see what
+ * normalising to few slots costs a large alphabet (or that it cannot be
+ * done); an estimate first, because each normalisation of a large alphabet
+ * is dear.
  */
 function bestCoding(
   ks: number[], countsAt: (k: number) => Histogram[], precisions: number[],
@@ -362,13 +363,12 @@ export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n
     const c = codeShift(layout, h.k);
     h.tables.forEach((freqs, g) => fn.buildDecodeTable(core.put(new Uint8Array(freqs.buffer)), freqs.length, h.precision, c, g));
     const ctx = h.context;
-    const bases = ctx ? core.put(new Uint8Array(contextBases(ctx, n, h.precision + 3, (l) => new Uint32Array(l)).buffer)) : 0;
-    const basesEnd = ctx ? bases + 4 * (ctx.kind === CONTEXT_ROW ? Math.floor(n / CONTEXT_LANES) + 1 : lanePattern(ctx.run * ctx.stride)) : 0;
+    const { kind, bases, basesEnd } = putContextBases(core, ctx, n, h.precision + 3, (l) => new Uint32Array(l));
     dst = core.alloc(bytes);
     const states = core.put(chunk.subarray(h.statesOffset, h.statesOffset + 4 * h.lanes));
     const payloadEnd = base + h.payloadOffset + h.payloadLength;
     const end = fn.decodeCodes(
-      layout.width, dst, n, c, layout.signed, h.precision, h.lanes, ctx?.kind ?? CONTEXT_NONE, bases, basesEnd,
+      layout.width, dst, n, c, layout.signed, h.precision, h.lanes, kind, bases, basesEnd,
       states, base + h.payloadOffset, payloadEnd, base + h.rawOffset,
     );
     if (end !== payloadEnd) {

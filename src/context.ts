@@ -266,12 +266,18 @@ function countsByChannel(
   return Array.from({ length: buckets + 1 }, (_, b) => sparseAt(core, counts + 4 * b * size, size));
 }
 
+/** The channels a chunk's context groups, chosen before any k is. */
+export interface ChannelChoice {
+  context: ChannelContext;
+  geometry: { D: number; T: number; offset: number };
+  groupOfChannel: Uint8Array;
+}
+
 /**
- * The best channel grouping the chunk's place offers by estimated cost, with
- * every group's code counts at k = maxK over the whole chunk; undefined
- * when no geometry gains over one table.
+ * The best channel grouping the chunk's place offers by estimated cost;
+ * undefined when no geometry gains over one table.
  */
-export function channelGrouping(core: Core, src: number, n: number, layout: PairLayout, maxK: number, place: ChunkPlace): ChannelGrouping | undefined {
+export function chooseChannels(core: Core, src: number, n: number, layout: PairLayout, place: ChunkPlace): ChannelChoice | undefined {
   let best: { cb: ChannelBuckets; groupOfBucket: number[]; gain: number } | undefined;
   for (const g of geometries(place, n)) {
     const cb = channelBuckets(core, src, n, layout, place, g);
@@ -281,10 +287,27 @@ export function channelGrouping(core: Core, src: number, n: number, layout: Pair
   }
   if (!best) return undefined;
   const { cb, groupOfBucket } = best;
-  const context = contextOf(cb, groupOfBucket, n);
-  const groupOfChannel = Uint8Array.from(cb.bucketOf, (b) => groupOfBucket[b]!);
-  const counts = countsByChannel(core, src, layout, cb, groupOfChannel, context.groups, codeBits(layout, maxK), layout.mantissaBits - maxK, [[0, n]]);
+  return { context: contextOf(cb, groupOfBucket, n), geometry: cb, groupOfChannel: Uint8Array.from(cb.bucketOf, (b) => groupOfBucket[b]!) };
+}
+
+/** Every group's code counts at k = maxK over the whole chunk, one pass. */
+export function groupCounts(core: Core, src: number, n: number, layout: PairLayout, maxK: number, choice: ChannelChoice): ChannelGrouping {
+  const { context, geometry, groupOfChannel } = choice;
+  const counts = countsByChannel(core, src, layout, geometry, groupOfChannel, context.groups, codeBits(layout, maxK), layout.mantissaBits - maxK, [[0, n]]);
   return { context, counts: counts.slice(0, -1), total: counts[counts.length - 1]! };
+}
+
+/**
+ * The bases of `contextBases` put into the core's memory for the Wasm
+ * loops, with where they end; zeros without a context (CONTEXT_NONE).
+ */
+export function putContextBases<A extends Uint16Array | Uint32Array>(
+  core: Core, ctx: ChannelContext | undefined, n: number, unitShift: number, make: (length: number) => A,
+): { kind: number; bases: number; basesEnd: number } {
+  if (!ctx) return { kind: CONTEXT_NONE, bases: 0, basesEnd: 0 };
+  const array = contextBases(ctx, n, unitShift, make);
+  const bases = core.put(new Uint8Array(array.buffer));
+  return { kind: ctx.kind, bases, basesEnd: bases + array.byteLength };
 }
 
 /** A table's estimated cost per present code, in bits (a gamma-coded frequency). */
