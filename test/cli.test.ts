@@ -4,15 +4,8 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compress } from "../src/index.js";
+import { CLI, FIXTURE, runCli as run, scratchModel } from "./cli-harness.js";
 
-// The CLI runs as users run it: the compiled bin (npm install builds dist/).
-const CLI = "dist/src/cli.js";
-const FIXTURE = "fixtures/stories260K.bf16.safetensors";
-
-function run(args: string[]): { status: number; stdout: Buffer; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "buffer" });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
-}
 
 describe("ansfloat CLI", () => {
   let dir: string;
@@ -20,10 +13,7 @@ describe("ansfloat CLI", () => {
   const original = readFileSync(FIXTURE);
 
   beforeAll(() => {
-    expect(existsSync(CLI), "dist/src/cli.js missing: run npm install (or npm run build)").toBe(true);
-    dir = mkdtempSync(join(tmpdir(), "ansfloat-cli-"));
-    src = join(dir, "model.safetensors");
-    copyFileSync(FIXTURE, src);
+    ({ dir, src } = scratchModel("ansfloat-cli-"));
   });
 
   it("compresses to FILE.ansf, keeps the source, and refuses to overwrite without -f", () => {

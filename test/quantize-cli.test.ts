@@ -1,17 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decompress, quantizeFile } from "../src/index.js";
+import { FIXTURE, runCli, scratchModel } from "./cli-harness.js";
 
-// The CLI runs as users run it: the compiled bin (npm install builds dist/).
-const CLI = "dist/src/cli.js";
-const FIXTURE = "fixtures/stories260K.bf16.safetensors";
-
+/** The CLI with its stdout as text: quantize prints reports. */
 function run(args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  const r = runCli(args);
+  return { ...r, stdout: r.stdout.toString() };
 }
 
 describe("ansfloat quantize", () => {
@@ -20,10 +16,7 @@ describe("ansfloat quantize", () => {
   const original = readFileSync(FIXTURE);
 
   beforeAll(() => {
-    expect(existsSync(CLI), "dist/src/cli.js missing: run npm install (or npm run build)").toBe(true);
-    dir = mkdtempSync(join(tmpdir(), "ansfloat-quantize-"));
-    src = join(dir, "model.safetensors");
-    copyFileSync(FIXTURE, src);
+    ({ dir, src } = scratchModel("ansfloat-quantize-"));
   });
 
   it("writes model.FORMAT.safetensors.ansf, reports every tensor, and -d restores the quantised file", async () => {
