@@ -17,6 +17,9 @@
 // compare for the lanes that renormalise, one swizzle packing their words
 // (lanes ascending) below the output pointer, and the step itself as a
 // reciprocal multiply with a one-step correction. Nothing branches on data.
+// With 32 lanes (large chunks) a round's eight vectors are unrolled, with P
+// an immediate per common precision: V8 rebuilds a variable shift count at
+// every use, and a loop per vector pays a stack check per iteration.
 
 export const RANS_L: u32 = 1 << 16;
 export const MAX_PRECISION: u32 = 15;
@@ -26,14 +29,15 @@ export const MAX_CODE_BITS: u32 = 15;
 export const decodeTable = memory.data(8 << MAX_PRECISION, 16);
 
 // Encode symbol table, 16 bytes per code, u32 fields:
-//   +0  R = ceil(2^32 / freq)       +4  renorm limit (freq << (32 - P)) - 1, xor 2^31
+//   +0  R = ceil(2^32 / freq)       +4  renorm limit (freq << (16 - P)) - 1
 //   +8  freq                        +12 start
 // The step x' = (x / freq) << P + x % freq + start needs the exact quotient
 // without a divide: q = (x * R) >> 32 is x / freq or one more (x < 2^32), and
 // the sign of r = x - q * freq tells which. freq = 1 would need R = 2^32;
 // R = 2^32 - 1 yields q = x - 1, r = 1 (x >= 1), which start + 2^P - 1 makes
-// up for. The limit is stored with its top bit flipped so that SIMD can
-// compare unsigned with a signed compare.
+// up for. A state renormalises when x >= freq << (32 - P), that is when
+// x >> 16 exceeds the limit: a compare of values below 2^16, which SIMD does
+// signed, on the x >> 16 the step needs anyway.
 const encodeTable = memory.data(16 << MAX_CODE_BITS, 16);
 // The precision encodeTable was built for.
 let encodePrecision: u32 = 0;
@@ -52,7 +56,7 @@ export function buildEncodeTable(freqs: usize, alphabet: u32, precision: u32, fi
     const t = encodeTable + (usize(first + s) << 4);
     const one = f == 1;
     store<u32>(t, one ? 0xffffffff : u32(((u64(1) << 32) + u64(f) - 1) / u64(max<u32>(f, 1))));
-    store<u32>(t, u32((u64(f) << (32 - precision)) - 1) ^ 0x80000000, 4);
+    store<u32>(t, (f << (16 - precision)) - 1, 4);
     store<u32>(t, f, 8);
     store<u32>(t, one ? start + (u32(1) << precision) - 1 : start, 12);
     start += f;
@@ -69,7 +73,7 @@ export function buildEncodeTable(freqs: usize, alphabet: u32, precision: u32, fi
 // @ts-ignore: decorator
 @inline function encodeStep(sp: usize, t: usize, out: usize, P: u32): usize {
   let x = load<u32>(sp);
-  const emit = x > (load<u32>(t, 4) ^ 0x80000000);
+  const emit = x >> 16 > load<u32>(t, 4);
   store<u16>(out - 2, u16(x));
   x = select<u32>(x >> 16, x, emit);
   const f = load<u32>(t, 8);
@@ -123,12 +127,13 @@ export function initEncodeTables(): void {
   const d = i32x4.shuffle(e2, e3, 2, 6, 3, 7);
   const f = i32x4.shuffle(c, d, 0, 1, 4, 5);
   let x = v128.load(sp);
-  const emit = i32x4.gt_s(v128.xor(x, i32x4.splat(0x80000000)), i32x4.shuffle(a, b, 2, 3, 6, 7));
+  const high = i32x4.shr_u(x, 16);
+  const emit = i32x4.gt_s(high, i32x4.shuffle(a, b, 2, 3, 6, 7));
   const m = usize(i32x4.bitmask(emit));
   v128.store64_lane(out - 8, v128.swizzle(x, v128.load(m << 4, emitTable)), 0);
   // A blend, not a second swizzle: it keeps the table load off the chain
   // from one state to the next.
-  x = v128.bitselect(i32x4.shr_u(x, 16), x, emit);
+  x = v128.bitselect(high, x, emit);
   const q = mulhi(x, i32x4.shuffle(a, b, 0, 1, 4, 5));
   const r = i32x4.sub(x, i32x4.mul(q, f));
   const fix = i32x4.shr_s(r, 31);
@@ -210,6 +215,7 @@ function encodeLanes<T>(src: usize, n: usize, c: u32, codeMask: u32, lanes: usiz
     const t = encodeTable + ((usize(code) + usize(load<u16>(tb + (e - full) * step))) << 4);
     out = encodeStep(states + ((e - full) << 2), t, out, precision);
   }
+  if (lanes == 32) return rounds32Of<T>(src, full, c, codeMask, kind, bases, basesEnd, states, out, precision);
   const P = i32(precision);
   for (let e = full; e > 0; ) {
     e -= lanes;
@@ -220,6 +226,59 @@ function encodeLanes<T>(src: usize, n: usize, c: u32, codeMask: u32, lanes: usiz
     }
   }
   return out;
+}
+
+/**
+ * Full rounds of 32 lanes over elements 0..full-1, backwards, the round's
+ * eight steps unrolled; the bases move back a round at a time (no division).
+ * Inlined with P constant in the functions below.
+ */
+// @ts-ignore: decorator
+@inline function rounds32<T>(src: usize, full: usize, c: u32, codeMask: u32, kind: u32, bases: usize, basesEnd: usize, states: usize, out: usize, P: i32): usize {
+  if (full == 0) return out;
+  const step: usize = kind == CONTEXT_ROW ? 0 : 2;
+  let gb = roundBases(kind, bases, basesEnd, (full >> 5) - 1);
+  for (let e = full; e > 0; ) {
+    e -= 32;
+    codesOfRound<T>(src, e, 32, c, codeMask, gb, step);
+    out = encodeStep4(states + 112, roundCodes + 56, out, P);
+    out = encodeStep4(states + 96, roundCodes + 48, out, P);
+    out = encodeStep4(states + 80, roundCodes + 40, out, P);
+    out = encodeStep4(states + 64, roundCodes + 32, out, P);
+    out = encodeStep4(states + 48, roundCodes + 24, out, P);
+    out = encodeStep4(states + 32, roundCodes + 16, out, P);
+    out = encodeStep4(states + 16, roundCodes + 8, out, P);
+    out = encodeStep4(states, roundCodes, out, P);
+    if (kind == CONTEXT_ROW) gb -= 2;
+    if (kind == CONTEXT_LANE) gb = (gb == bases ? basesEnd : gb) - 64;
+  }
+  return out;
+}
+
+// One function per precision the encoder picks for large chunks (9 to 12),
+// each with P an immediate; any other P shares one.
+function rounds32P9<T>(src: usize, full: usize, c: u32, codeMask: u32, kind: u32, bases: usize, basesEnd: usize, states: usize, out: usize): usize {
+  return rounds32<T>(src, full, c, codeMask, kind, bases, basesEnd, states, out, 9);
+}
+function rounds32P10<T>(src: usize, full: usize, c: u32, codeMask: u32, kind: u32, bases: usize, basesEnd: usize, states: usize, out: usize): usize {
+  return rounds32<T>(src, full, c, codeMask, kind, bases, basesEnd, states, out, 10);
+}
+function rounds32P11<T>(src: usize, full: usize, c: u32, codeMask: u32, kind: u32, bases: usize, basesEnd: usize, states: usize, out: usize): usize {
+  return rounds32<T>(src, full, c, codeMask, kind, bases, basesEnd, states, out, 11);
+}
+function rounds32P12<T>(src: usize, full: usize, c: u32, codeMask: u32, kind: u32, bases: usize, basesEnd: usize, states: usize, out: usize): usize {
+  return rounds32<T>(src, full, c, codeMask, kind, bases, basesEnd, states, out, 12);
+}
+function rounds32AnyP<T>(src: usize, full: usize, c: u32, codeMask: u32, kind: u32, bases: usize, basesEnd: usize, states: usize, out: usize, precision: u32): usize {
+  return rounds32<T>(src, full, c, codeMask, kind, bases, basesEnd, states, out, i32(precision));
+}
+
+function rounds32Of<T>(src: usize, full: usize, c: u32, codeMask: u32, kind: u32, bases: usize, basesEnd: usize, states: usize, out: usize, precision: u32): usize {
+  if (precision == 9) return rounds32P9<T>(src, full, c, codeMask, kind, bases, basesEnd, states, out);
+  if (precision == 10) return rounds32P10<T>(src, full, c, codeMask, kind, bases, basesEnd, states, out);
+  if (precision == 11) return rounds32P11<T>(src, full, c, codeMask, kind, bases, basesEnd, states, out);
+  if (precision == 12) return rounds32P12<T>(src, full, c, codeMask, kind, bases, basesEnd, states, out);
+  return rounds32AnyP<T>(src, full, c, codeMask, kind, bases, basesEnd, states, out, precision);
 }
 
 /**

@@ -1,39 +1,86 @@
 // The forward half of the coding-pair transform: histogram of codes and the
 // raw plane. Both read the elements once, in order.
 
+// Count indices of a block of elements: worked out eight at a time in SIMD,
+// then counted one at a time, each increment a load and a store.
+const KEY_BLOCK: usize = 1024;
+const keyBlock = memory.data(i32(KEY_BLOCK) << 2, 16);
+
+/**
+ * Writes to keyBlock the count index of each element e..end-1 (at most
+ * KEY_BLOCK): its code (v >> shift) & mask, plus (perElement) the u32 at
+ * `bases` for that element. Returns how many.
+ */
+// @ts-ignore: decorator
+@inline function keysOf<T>(src: usize, e: usize, end: usize, shift: u32, mask: u32, bases: usize, perElement: bool): usize {
+  const len = end - e;
+  let j: usize = 0;
+  if (sizeof<T>() == 2) {
+    // Codes of bf16 and fp16 are at most 15 bits: they fit u16 lanes.
+    const m = i16x8.splat(u16(mask));
+    for (; j + 8 <= len; j += 8) {
+      const codes = v128.and(i16x8.shr_u(v128.load(src + ((e + j) << 1)), shift), m);
+      let lo = i32x4.extend_low_i16x8_u(codes);
+      let hi = i32x4.extend_high_i16x8_u(codes);
+      if (perElement) {
+        lo = i32x4.add(lo, v128.load(bases + (j << 2)));
+        hi = i32x4.add(hi, v128.load(bases + (j << 2), 16));
+      }
+      v128.store(keyBlock + (j << 2), lo);
+      v128.store(keyBlock + (j << 2), hi, 16);
+    }
+  }
+  for (; j < len; j++) {
+    const code = (<u32>load<T>(src + (e + j) * sizeof<T>()) >> shift) & mask;
+    store<u32>(keyBlock + (j << 2), perElement ? code + load<u32>(bases + (j << 2)) : code);
+  }
+  return len;
+}
+
+/**
+ * Adds one to the u32 count at `counts` of each of the first `len` keys in
+ * keyBlock. With four `ways` (copies `stride` bytes apart), key i counts
+ * into copy i % 4: runs of one key, common where a few exponents dominate,
+ * then do not wait on their own last increment.
+ */
+// @ts-ignore: decorator
+@inline function countKeys(counts: usize, len: usize, ways: usize, stride: usize): void {
+  let i: usize = 0;
+  if (ways == 4) {
+    const c1 = counts + stride;
+    const c2 = c1 + stride;
+    const c3 = c2 + stride;
+    for (; i + 4 <= len; i += 4) {
+      const k = keyBlock + (i << 2);
+      const a0 = counts + (usize(load<u32>(k)) << 2);
+      const a1 = c1 + (usize(load<u32>(k, 4)) << 2);
+      const a2 = c2 + (usize(load<u32>(k, 8)) << 2);
+      const a3 = c3 + (usize(load<u32>(k, 12)) << 2);
+      store<u32>(a0, load<u32>(a0) + 1);
+      store<u32>(a1, load<u32>(a1) + 1);
+      store<u32>(a2, load<u32>(a2) + 1);
+      store<u32>(a3, load<u32>(a3) + 1);
+    }
+  }
+  for (; i < len; i++) {
+    const at = counts + (usize(load<u32>(keyBlock + (i << 2))) << 2);
+    store<u32>(at, load<u32>(at) + 1);
+  }
+}
+
 /**
  * Counts codes (v >> shift) & (2^bits - 1) into u32 counts at `counts`
- * (2^bits entries, zeroed here). Four interleaved sub-histograms keep runs of
- * equal codes, common in weights, from serialising on one counter.
+ * (2^bits entries, zeroed here), over four copies added up at the end (see
+ * countKeys).
  */
 function histogramOf<T>(src: usize, n: usize, shift: u32, bits: u32, counts: usize): void {
   const size = usize(1) << bits;
-  const mask = (u32(1) << bits) - 1;
-  memory.fill(counts, 0, size << 4);
-  const c1 = counts + (size << 2);
-  const c2 = c1 + (size << 2);
-  const c3 = c2 + (size << 2);
-  let e: usize = 0;
-  const n4 = n & ~3;
-  for (; e < n4; e += 4) {
-    const p = src + e * sizeof<T>();
-    const k0 = usize((<u32>load<T>(p) >> shift) & mask) << 2;
-    const k1 = usize((<u32>load<T>(p + sizeof<T>()) >> shift) & mask) << 2;
-    const k2 = usize((<u32>load<T>(p + 2 * sizeof<T>()) >> shift) & mask) << 2;
-    const k3 = usize((<u32>load<T>(p + 3 * sizeof<T>()) >> shift) & mask) << 2;
-    store<u32>(counts + k0, load<u32>(counts + k0) + 1);
-    store<u32>(c1 + k1, load<u32>(c1 + k1) + 1);
-    store<u32>(c2 + k2, load<u32>(c2 + k2) + 1);
-    store<u32>(c3 + k3, load<u32>(c3 + k3) + 1);
+  const stride = size << 2;
+  memory.fill(counts, 0, stride << 2);
+  for (let e: usize = 0, stop = min(KEY_BLOCK, n); e < n; e = stop, stop = min(e + KEY_BLOCK, n)) {
+    countKeys(counts, keysOf<T>(src, e, stop, shift, u32(size - 1), 0, false), 4, stride);
   }
-  for (; e < n; e++) {
-    const k = usize((<u32>load<T>(src + e * sizeof<T>()) >> shift) & mask) << 2;
-    store<u32>(counts + k, load<u32>(counts + k) + 1);
-  }
-  for (let s: usize = 0; s < size; s++) {
-    const o = s << 2;
-    store<u32>(counts + o, load<u32>(counts + o) + load<u32>(c1 + o) + load<u32>(c2 + o) + load<u32>(c3 + o));
-  }
+  for (let w: usize = 1; w < 4; w++) addCounts(counts, counts + w * stride, size);
 }
 
 /** Histogram with 4 * 2^bits u32 of scratch at `counts`; the result is the first 2^bits. */
@@ -184,26 +231,28 @@ export function channelMaxima(width: u32, src: usize, n: usize, shift: u32, mask
   else channelMaximaOf<u32>(src, n, shift, mask, D, T, offset, out);
 }
 
-// Per channel, the byte offset of its bucket's histogram (D = 1 passes).
-const bucketOffsets = memory.data(4 << 16, 16);
-
+// Per channel, the index of its bucket's first count (D = 1 passes).
+const bucketBases = memory.data(4 << 16, 16);
 /**
  * Histograms of codes (v >> shift) & (2^bits - 1) per bucket: channel ch
  * counts into bucket load<u8>(bucketOf + ch), whose 2^bits u32 counts start
  * at counts + (bucket << bits) * 4, adding to what they hold (so that
- * several ranges of a chunk can be counted). T is at most 2^16 when D = 1.
+ * several ranges of a chunk can be counted). With `ways` 4, counts are
+ * spread over four such copies `stride` bytes apart, for the caller to add
+ * up (countKeys). T is at most 2^16 when D = 1.
  */
-function histogramByChannelOf<T>(src: usize, n: usize, shift: u32, bits: u32, D: usize, T: usize, offset: usize, bucketOf: usize, counts: usize): void {
+function histogramByChannelOf<T>(src: usize, n: usize, shift: u32, bits: u32, D: usize, T: usize, offset: usize, bucketOf: usize, counts: usize, ways: usize, stride: usize): void {
   const mask = (u32(1) << bits) - 1;
   let ch = (offset / D) % T;
   let e: usize = 0;
   if (D == 1) {
-    for (let i: usize = 0; i < T; i++) store<u32>(bucketOffsets + (i << 2), u32(counts + (usize(load<u8>(bucketOf + i)) << (bits + 2))));
+    for (let i: usize = 0; i < T; i++) store<u32>(bucketBases + (i << 2), u32(load<u8>(bucketOf + i)) << bits);
+    // Period by period from channel ch, a block at a time.
     for (; e < n; ch = 0) {
       const end = min(e + T - ch, n);
-      for (let o = bucketOffsets + ((ch - e) << 2); e < end; e++) {
-        const k = usize(load<u32>(o + (e << 2))) + (usize((<u32>load<T>(src + e * sizeof<T>()) >> shift) & mask) << 2);
-        store<u32>(k, load<u32>(k) + 1);
+      const first = bucketBases + ((ch - e) << 2);
+      for (let stop = min(e + KEY_BLOCK, end); e < end; e = stop, stop = min(e + KEY_BLOCK, end)) {
+        countKeys(counts, keysOf<T>(src, e, stop, shift, mask, first + (e << 2), true), ways, stride);
       }
     }
     return;
@@ -211,18 +260,17 @@ function histogramByChannelOf<T>(src: usize, n: usize, shift: u32, bits: u32, D:
   for (let run = D - offset % D; e < n; run = D) {
     const end = min(e + run, n);
     const h = counts + (usize(load<u8>(bucketOf + ch)) << (bits + 2));
-    for (; e < end; e++) {
-      const k = usize((<u32>load<T>(src + e * sizeof<T>()) >> shift) & mask) << 2;
-      store<u32>(h + k, load<u32>(h + k) + 1);
+    for (let stop = min(e + KEY_BLOCK, end); e < end; e = stop, stop = min(e + KEY_BLOCK, end)) {
+      countKeys(h, keysOf<T>(src, e, stop, shift, mask, 0, false), ways, stride);
     }
     if (++ch == T) ch = 0;
   }
 }
 
-export function histogramByChannel(width: u32, src: usize, n: usize, shift: u32, bits: u32, D: usize, T: usize, offset: usize, bucketOf: usize, counts: usize): void {
-  if (width == 1) histogramByChannelOf<u8>(src, n, shift, bits, D, T, offset, bucketOf, counts);
-  else if (width == 2) histogramByChannelOf<u16>(src, n, shift, bits, D, T, offset, bucketOf, counts);
-  else histogramByChannelOf<u32>(src, n, shift, bits, D, T, offset, bucketOf, counts);
+export function histogramByChannel(width: u32, src: usize, n: usize, shift: u32, bits: u32, D: usize, T: usize, offset: usize, bucketOf: usize, counts: usize, ways: usize, stride: usize): void {
+  if (width == 1) histogramByChannelOf<u8>(src, n, shift, bits, D, T, offset, bucketOf, counts, ways, stride);
+  else if (width == 2) histogramByChannelOf<u16>(src, n, shift, bits, D, T, offset, bucketOf, counts, ways, stride);
+  else histogramByChannelOf<u32>(src, n, shift, bits, D, T, offset, bucketOf, counts, ways, stride);
 }
 
 /**

@@ -204,6 +204,9 @@ function geometries(place: ChunkPlace, n: number): Geometry[] {
   return found;
 }
 
+/** Elements counted at once from which counts are spread over four copies: below, clearing them costs more than it saves. */
+const SPREAD_FROM = 1 << 16;
+
 /**
  * Element ranges the encoder samples to choose a context: all of a small
  * chunk, a quarter of a large one in eight blocks spread over it.
@@ -256,12 +259,17 @@ function countsByChannel(
   const { D, T, offset } = geometry;
   const bucketPtr = core.put(bucketOf);
   const size = 1 << bits;
-  const counts = core.alloc(4 * (buckets + 1) * size);
-  core.view(counts, 4 * (buckets + 1) * size).fill(0);
+  // Large counts spread over four copies of every bucket (see countKeys), added up after.
+  const ways = ranges.reduce((sum, [begin, end]) => sum + end - begin, 0) >= SPREAD_FROM ? 4 : 1;
+  const stride = 4 * buckets * size;
+  const counts = core.alloc(ways * stride + 4 * size);
+  core.view(counts, ways * stride + 4 * size).fill(0);
   for (const [begin, end] of ranges) {
-    fn.histogramByChannel(layout.width, src + begin * layout.width, end - begin, shift, bits, D, T, (offset + begin) % (D * T), bucketPtr, counts);
+    fn.histogramByChannel(layout.width, src + begin * layout.width, end - begin, shift, bits, D, T, (offset + begin) % (D * T), bucketPtr, counts, ways, stride);
   }
+  for (let w = 1; w < ways; w++) fn.addCounts(counts, counts + w * stride, buckets * size);
   const total = counts + 4 * buckets * size;
+  if (ways > 1) core.view(total, 4 * size).fill(0);
   for (let b = 0; b < buckets; b++) fn.addCounts(total, counts + 4 * b * size, size);
   return Array.from({ length: buckets + 1 }, (_, b) => sparseAt(core, counts + 4 * b * size, size));
 }

@@ -18,7 +18,7 @@ export interface CoreExports {
   channelMaxima(width: number, src: number, n: number, shift: number, mask: number, D: number, T: number, offset: number, out: number): void;
   compactCounts(counts: number, size: number, symbols: number, out: number): number;
   addCounts(dst: number, src: number, size: number): void;
-  histogramByChannel(width: number, src: number, n: number, shift: number, bits: number, D: number, T: number, offset: number, bucketOf: number, counts: number): void;
+  histogramByChannel(width: number, src: number, n: number, shift: number, bits: number, D: number, T: number, offset: number, bucketOf: number, counts: number, ways: number, stride: number): void;
   buildDecodeTable(freqs: number, alphabet: number, precision: number, c: number, group: number): number;
   buildEncodeTable(freqs: number, alphabet: number, precision: number, first: number): number;
   encodeCodes(
