@@ -34,8 +34,10 @@ import { unpack1, unpack4Top, unpack8Table, unpack8Top, MAX_RAW_BITS_16 } from "
 
 // Per 4-bit mask m of lanes below 2^16: +0 the swizzle handing the next words
 // (u16, in lane order) to those lanes' low halves, zero elsewhere; +16 the
-// swizzle moving those lanes' low halves to their high halves, leaving their
-// low halves zero and the other lanes as they are.
+// multipliers (u32) moving those lanes' low halves to their high halves:
+// 2^16 for them, 1 for the rest. A multiply by a table entry is one
+// instruction; a second swizzle would be three (V8 guards a swizzle's
+// indices with an add of a constant it first loads).
 const renormTable = memory.data(16 * 32, 16);
 // Byte offsets into decodeTable of each lane's next slot, for 8 vectors.
 const slotScratch = memory.data(128, 16);
@@ -63,16 +65,8 @@ export function initDecodeTables(): void {
     for (let lane = 0; lane < 4; lane++) {
       const t = renormTable + usize(m * 32 + lane * 4);
       const need = (m & (1 << lane)) != 0;
-      for (let j = 0; j < 4; j++) {
-        let word: u8 = 0x80;
-        let state = u8(lane * 4 + j);
-        if (need) {
-          if (j < 2) word = u8(2 * next + j);
-          state = j < 2 ? 0x80 : u8(lane * 4 + j - 2);
-        }
-        store<u8>(t + usize(j), word);
-        store<u8>(t + usize(j), state, 16);
-      }
+      for (let j = 0; j < 4; j++) store<u8>(t + usize(j), need && j < 2 ? u8(2 * next + j) : 0x80);
+      store<u32>(t, need ? RANS_L : 1, 16);
       if (need) next++;
     }
   }
@@ -156,7 +150,7 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
 // @ts-ignore: decorator
 @inline function refill(y: v128, ptr: usize): v128 {
   const t = needBits(y) << 5;
-  const shifted = v128.swizzle(y, v128.load(t, renormTable + 16));
+  const shifted = i32x4.mul(y, v128.load(t, renormTable + 16));
   return v128.or(shifted, v128.swizzle(v128.load64_zero(ptr), v128.load(t, renormTable)));
 }
 
@@ -179,10 +173,12 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
 /**
  * Writes elements e..e+7 from the codes of two state vectors (as i32 lanes,
  * see codes). `rp` is the raw plane at element e, used when the fields fit
- * 16-bit lanes (`narrow`); bytes (w = 0) have no raw fields.
+ * 16-bit lanes (`narrow`), which shift down by `down` = 16 - w (worked out
+ * once: V8 rebuilds a shift count at every use, its arithmetic too); bytes
+ * (w = 0) have no raw fields.
  */
 // @ts-ignore: decorator
-@inline function write8<T>(dst: usize, e: usize, c0: v128, c1: v128, raw: usize, rp: usize, w: usize, narrow: bool): void {
+@inline function write8<T>(dst: usize, e: usize, c0: v128, c1: v128, raw: usize, rp: usize, w: usize, narrow: bool, down: i32): void {
   const o = dst + e * sizeof<T>();
   if (sizeof<T>() == 1) {
     const h = i16x8.narrow_i32x4_u(c0, c1);
@@ -192,7 +188,7 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
   const keep = v128.load(keepScratch);
   if (sizeof<T>() == 2 && narrow) {
     const t = unpack8Table(u32(w));
-    const r = i16x8.shr_s(unpack8Top(rp, t), 16 - i32(w));
+    const r = i16x8.shr_s(unpack8Top(rp, t), down);
     v128.store(o, v128.or(v128.and(r, keep), i16x8.narrow_i32x4_u(c0, c1)));
   } else if (sizeof<T>() == 2) {
     const lo = v128.and(i32x4.shr_s(unpack4Top(raw, e, w), 32 - i32(w)), keep);
@@ -220,6 +216,7 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
 // @ts-ignore: decorator
 @inline function rounds32<T>(dst: usize, n: usize, c: u32, signed: u32, P: i32, narrow: bool, kind: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
   const w = usize(c + signed);
+  const down = 16 - i32(w);
   v128.store(keepScratch, keepMask<T>(c, signed, narrow));
   const slotMask = i32x4.splat((1 << P) - 1);
   const sc = slotScratch;
@@ -266,7 +263,7 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
     y = advance(x1, a, b, P);
     x1 = refill(y, ptr); ptr += consumed(y);
     v128.store(sc, nextOffsets(x1, slotMask, kind, nb + 16), 16);
-    write8<T>(dst, e, c0, codes(a, b), raw, rp, w, narrow);
+    write8<T>(dst, e, c0, codes(a, b), raw, rp, w, narrow, down);
 
     a = entriesAt(sc + 32, kind, table); b = entriesAt(sc + 40, kind, table);
     y = advance(x2, a, b, P);
@@ -277,7 +274,7 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
     y = advance(x3, a, b, P);
     x3 = refill(y, ptr); ptr += consumed(y);
     v128.store(sc, nextOffsets(x3, slotMask, kind, nb + 48), 48);
-    write8<T>(dst, e + 8, c0, codes(a, b), raw, rp + w, w, narrow);
+    write8<T>(dst, e + 8, c0, codes(a, b), raw, rp + w, w, narrow, down);
 
     a = entriesAt(sc + 64, kind, table); b = entriesAt(sc + 72, kind, table);
     y = advance(x4, a, b, P);
@@ -288,7 +285,7 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
     y = advance(x5, a, b, P);
     x5 = refill(y, ptr); ptr += consumed(y);
     v128.store(sc, nextOffsets(x5, slotMask, kind, nb + 80), 80);
-    write8<T>(dst, e + 16, c0, codes(a, b), raw, rp + 2 * w, w, narrow);
+    write8<T>(dst, e + 16, c0, codes(a, b), raw, rp + 2 * w, w, narrow, down);
 
     a = entriesAt(sc + 96, kind, table); b = entriesAt(sc + 104, kind, table);
     y = advance(x6, a, b, P);
@@ -299,7 +296,7 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
     y = advance(x7, a, b, P);
     x7 = refill(y, ptr); ptr += consumed(y);
     v128.store(sc, nextOffsets(x7, slotMask, kind, nb + 112), 112);
-    write8<T>(dst, e + 24, c0, codes(a, b), raw, rp + 3 * w, w, narrow);
+    write8<T>(dst, e + 24, c0, codes(a, b), raw, rp + 3 * w, w, narrow, down);
     rp += 4 * w;
     gb = nb;
     if (kind == CONTEXT_ROW) table = decodeTable + usize(load<u32>(gb));
