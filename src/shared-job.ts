@@ -75,9 +75,9 @@ export function isShared(bytes: Uint8Array): boolean {
   return bytes.buffer instanceof SharedArrayBuffer;
 }
 
-/** A shared buffer of `bytes` bytes for one job: a spare one when one is large enough. */
+/** A shared buffer of `bytes` bytes for one job: the smallest spare one large enough, if any (a job borrows two, input and output). */
 export function borrowStaging(bytes: number): Uint8Array {
-  const i = spare.findIndex((b) => b.byteLength >= bytes);
+  const i = spare.findLastIndex((b) => b.byteLength >= bytes);
   return new Uint8Array(i >= 0 ? spare.splice(i, 1)[0]! : new SharedArrayBuffer(bytes), 0, bytes);
 }
 
