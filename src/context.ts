@@ -289,8 +289,8 @@ export function chooseChannels(core: Core, src: number, n: number, layout: PairL
   let best: { cb: ChannelBuckets; groupOfBucket: number[]; gain: number } | undefined;
   for (const g of geometries(place, n)) {
     const cb = channelBuckets(core, src, n, layout, place, g);
-    const { groupOfBucket, bits } = groupBuckets(cb.buckets, MAX_GROUPS, entriesOf(cb, n));
-    const gain = groupBuckets(cb.buckets, 1, 0).bits - bits;
+    const { groupOfBucket, bits, oneGroupBits } = groupBuckets(cb.buckets, MAX_GROUPS, entriesOf(cb, n));
+    const gain = oneGroupBits - bits;
     if (gain > 0 && (!best || gain > best.gain)) best = { cb, groupOfBucket, gain };
   }
   if (!best) return undefined;
@@ -325,9 +325,10 @@ const MODEL_BITS_PER_CODE = 10;
  * The partition of buckets (sorted by largest exponent) into at most `most`
  * contiguous groups that minimises the estimated cost of their exponents, a
  * map of `entries` included, by dynamic programming over bucket ranges.
- * Returns each bucket's group and the estimated bits.
+ * Returns each bucket's group and the estimated bits, and the bits of all
+ * buckets as one group (no map), to weigh the gain against.
  */
-function groupBuckets(coarse: readonly Histogram[], most: number, entries: number): { groupOfBucket: number[]; bits: number } {
+function groupBuckets(coarse: readonly Histogram[], most: number, entries: number): { groupOfBucket: number[]; bits: number; oneGroupBits: number } {
   const B = coarse.length;
   // cost[i][j]: buckets i..j-1 as one group, grown a bucket at a time with
   // the entropy kept as N log N - sum(c log c).
@@ -380,7 +381,7 @@ function groupBuckets(coarse: readonly Histogram[], most: number, entries: numbe
     for (let b = i; b < j; b++) groupOfBucket[b] = g - 1;
     j = i;
   }
-  return { groupOfBucket, bits: total(groups) };
+  return { groupOfBucket, bits: total(groups), oneGroupBits: best[1]![B]! };
 }
 
 /** How many map entries a context on these channels has, for a chunk of n elements. */
