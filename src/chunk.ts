@@ -8,10 +8,10 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import {
-  chooseChannels, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_TABLE_SLOTS, groupCounts, MIN_CONTEXT_PRECISION, putContextBases,
+  chooseChannels, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_TABLE_SLOTS, groupBuckets, groupCounts, MIN_CONTEXT_PRECISION, putContextBases,
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
-import { coarsen, coarsenings, codedBits, densify, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparseAt, writeModel, type Histogram } from "./model.js";
+import { coarsen, coarsenings, codedBits, densify, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparseAt, sumHistograms, writeModel, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
 
 export const MODE_STORED = 0;
@@ -143,8 +143,13 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const ladder = coarsenings(finest, maxK);
   let best = bestCoding(ks, (k) => [ladder[k]!], precisions, fixedBits, ([t]) => 8 * modelBytes(t!.counts, t!.freqs));
   if (grouping) {
-    const contextual = bestContext(grouping, layout, maxK, ks, precisions[0]!, (k) => fixedBits(k, CONTEXT_LANES));
-    if (contextual && best && contextual.bits < best.bits) best = contextual;
+    const contextBits = (k: number) => fixedBits(k, CONTEXT_LANES);
+    const grouped = bestContext(grouping, layout, maxK, ks, precisions[0]!, contextBits);
+    // Finer tables change the best k by a step at most.
+    const near = grouped ? ks.filter((k) => Math.abs(k - grouped.k) <= 1) : ks;
+    for (const contextual of [grouped, ...fewerGroupings(grouping, maxK).map((g) => bestContext(g, layout, maxK, near, precisions[0]!, contextBits))]) {
+      if (contextual && best && contextual.bits < best.bits) best = contextual;
+    }
   }
 
   // Text-like byte streams (headers) have structure order-0 rANS cannot see.
@@ -267,7 +272,7 @@ function bestContext(grouping: ChannelGrouping, layout: PairLayout, maxK: number
   const contextHead = new ByteWriter();
   writeContext(contextHead, context);
   const contextBits = 8 * contextHead.finish().length;
-  const finest = Math.min(widest, 31 - Math.clz32(CONTEXT_TABLE_SLOTS / context.groups));
+  const finest = Math.min(widest, contextPrecision(context.groups));
   const precisions = [finest, finest - 1].filter((p) => p >= MIN_CONTEXT_PRECISION);
   if (precisions.length === 0) return undefined;
   const fitting = ks.filter((k) => context.groups << codeBits(layout, k) <= MAX_CODES);
@@ -275,6 +280,39 @@ function bestContext(grouping: ChannelGrouping, layout: PairLayout, maxK: number
   const countsAt = (k: number) => ladders.map((ladder) => ladder[k]!);
   const coding = bestCoding(fitting, countsAt, precisions, (k) => contextBits + fixedBits(k), (tables) => 8 * modelsBytes(tables));
   return coding && { ...coding, context };
+}
+
+/** Finest precision at which `groups` context tables fit in CONTEXT_TABLE_SLOTS together. */
+function contextPrecision(groups: number): number {
+  return 31 - Math.clz32(CONTEXT_TABLE_SLOTS / groups);
+}
+
+/**
+ * The grouping with its adjacent groups merged into fewer, finer tables: for
+ * each precision above the grouping's that 2 or more tables still allow, the
+ * best merge (groupBuckets, on the groups as buckets) into at most as many
+ * tables as fit at it. The channel grouping counts entropy and model
+ * entries, not that more tables share the slots more thinly: at P = 9 or 10
+ * each rare code's one slot costs its table's common codes up to a few per
+ * cent.
+ */
+function fewerGroupings(grouping: ChannelGrouping, maxK: number): ChannelGrouping[] {
+  const { context, counts } = grouping;
+  const exponents = counts.map((h) => coarsen(h, maxK));
+  const found: ChannelGrouping[] = [];
+  for (let precision = contextPrecision(context.groups) + 1; ; precision++) {
+    const most = Math.min(context.groups - 1, CONTEXT_TABLE_SLOTS >>> precision);
+    if (most < 2) break;
+    const { groupOfBucket } = groupBuckets(exponents, most, context.map.length);
+    const groups = Math.max(...groupOfBucket) + 1;
+    if (groups < 2 || found.some((g) => g.context.groups === groups)) continue;
+    found.push({
+      context: { ...context, groups, map: context.map.map((g) => groupOfBucket[g]!) },
+      counts: Array.from({ length: groups }, (_, j) => sumHistograms(counts.filter((_, g) => groupOfBucket[g] === j))),
+      total: grouping.total,
+    });
+  }
+  return found;
 }
 
 /** The parsed header of a coded chunk, with offsets of its parts within the chunk. */

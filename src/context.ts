@@ -319,7 +319,7 @@ const MODEL_BITS_PER_CODE = 10;
  * map of `entries` included, by dynamic programming over bucket ranges.
  * Returns each bucket's group and the estimated bits.
  */
-function groupBuckets(coarse: readonly Histogram[], most: number, entries: number): { groupOfBucket: number[]; bits: number } {
+export function groupBuckets(coarse: readonly Histogram[], most: number, entries: number): { groupOfBucket: number[]; bits: number } {
   const B = coarse.length;
   // cost[i][j]: buckets i..j-1 as one group, grown a bucket at a time with
   // the entropy kept as N log N - sum(c log c).
