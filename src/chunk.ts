@@ -8,10 +8,10 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import {
-  chooseChannels, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_TABLE_SLOTS, groupCounts, MIN_CONTEXT_PRECISION, putContextBases,
+  chooseChannels, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_TABLE_SLOTS, groupBuckets, groupCounts, MIN_CONTEXT_PRECISION, putContextBases,
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
-import { coarsen, coarsenings, codedBits, densify, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparseAt, writeModel, type Histogram } from "./model.js";
+import { coarsen, coarsenings, codedBits, densify, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparseAt, sumHistograms, writeModel, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
 
 export const MODE_STORED = 0;
@@ -35,9 +35,20 @@ export const MAX_CODES = 1 << 15;
  */
 const NARROW_K = 4;
 const WIDE_K_FROM = 1 << 16;
+/**
+ * Tables of more than CONTEXT_TABLE_SLOTS slots together (one order-0
+ * table at P = 13, context tables at one P finer) outgrow L1 and decode
+ * 6-10% slower (interleaved A/B of the CNN chunks that take them, best of
+ * 300). The encoder takes them only for 32-lane chunks they make at least
+ * 1% smaller: large alphabets (dequantised grids at k = 6, 7) whose rare
+ * codes each take a slot, where P = 12 loses a few per cent of the payload.
+ */
+const WIDE_TABLES_FROM = 1 << 14;
+const WIDE_TABLES_GAIN = 0.01;
+const WIDE_PRECISION = 13;
 
 export interface ChunkOptions {
-  /** Table precisions to try; each table has 2^P slots (default [11, 12]). */
+  /** Table precisions to try; each table has 2^P slots (default [11, 12], and P = 13 where that saves 1% of a 32-lane chunk: WIDE_TABLES_GAIN). */
   precisions?: readonly number[];
   /** Force this k instead of choosing by cost. */
   k?: number;
@@ -96,6 +107,11 @@ function modelsBytes(tables: CodingChoice["tables"]): number {
   }, 0);
 }
 
+/** Bits a coding's normalised frequencies cost over the entropy of its counts. */
+function normalisationLoss(coding: CodingChoice): number {
+  return coding.tables.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, coding.precision) - entropyBits(t.counts), 0);
+}
+
 function varintBytes(v: number): number {
   let bytes = 1;
   while (v >= 128) {
@@ -139,12 +155,26 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
 
   const exponentBoundBits = entropyBits(coarsen(finest, maxK)) + n * rawBits(layout, 0);
   const ks = options.k === undefined ? [...Array(maxK + 1).keys()] : [options.k];
-  const precisions = [...(options.precisions ?? [11, 12])].sort((a, b) => b - a);
   const ladder = coarsenings(finest, maxK);
-  let best = bestCoding(ks, (k) => [ladder[k]!], precisions, fixedBits, ([t]) => 8 * modelBytes(t!.counts, t!.freqs));
-  if (grouping) {
-    const contextual = bestContext(grouping, layout, maxK, ks, precisions[0]!, (k) => fixedBits(k, CONTEXT_LANES));
-    if (contextual && best && contextual.bits < best.bits) best = contextual;
+  // The best coding whose tables hold at most `slots` slots together: one table at these precisions, or a context's.
+  const bestWithin = (slots: number, precisions: readonly number[]): CodingChoice | undefined => {
+    const widest = Math.max(...precisions);
+    let best = bestCoding(ks, (k) => [ladder[k]!], [...precisions].sort((a, b) => b - a), fixedBits, ([t]) => 8 * modelBytes(t!.counts, t!.freqs));
+    if (grouping) {
+      const contextBits = (k: number) => fixedBits(k, CONTEXT_LANES);
+      const grouped = bestContext(grouping, layout, maxK, ks, widest, slots, contextBits);
+      // Finer tables change the best k by a step at most.
+      const near = grouped ? ks.filter((k) => Math.abs(k - grouped.k) <= 1) : ks;
+      for (const contextual of [grouped, ...fewerGroupings(grouping, maxK, slots).map((g) => bestContext(g, layout, maxK, near, widest, slots, contextBits))]) {
+        if (contextual && best && contextual.bits < best.bits) best = contextual;
+      }
+    }
+    return best;
+  };
+  let best = bestWithin(CONTEXT_TABLE_SLOTS, options.precisions ?? [11, 12]);
+  if (options.precisions === undefined && best && n >= WIDE_TABLES_FROM && normalisationLoss(best) >= WIDE_TABLES_GAIN * best.bits) {
+    const wide = bestWithin(2 * CONTEXT_TABLE_SLOTS, [WIDE_PRECISION]);
+    if (wide && wide.bits <= (1 - WIDE_TABLES_GAIN) * best.bits) best = wide;
   }
 
   // Text-like byte streams (headers) have structure order-0 rANS cannot see.
@@ -260,14 +290,16 @@ function bestCoding(
 
 /**
  * The best coding of a channel grouping by exact size, its tables at the two
- * finest precisions that fit in CONTEXT_TABLE_SLOTS together.
+ * finest precisions that fit in `slots` together.
  */
-function bestContext(grouping: ChannelGrouping, layout: PairLayout, maxK: number, ks: number[], widest: number, fixedBits: (k: number) => number): CodingChoice | undefined {
+function bestContext(
+  grouping: ChannelGrouping, layout: PairLayout, maxK: number, ks: number[], widest: number, slots: number, fixedBits: (k: number) => number,
+): CodingChoice | undefined {
   const { context } = grouping;
   const contextHead = new ByteWriter();
   writeContext(contextHead, context);
   const contextBits = 8 * contextHead.finish().length;
-  const finest = Math.min(widest, 31 - Math.clz32(CONTEXT_TABLE_SLOTS / context.groups));
+  const finest = Math.min(widest, contextPrecision(context.groups, slots));
   const precisions = [finest, finest - 1].filter((p) => p >= MIN_CONTEXT_PRECISION);
   if (precisions.length === 0) return undefined;
   const fitting = ks.filter((k) => context.groups << codeBits(layout, k) <= MAX_CODES);
@@ -275,6 +307,39 @@ function bestContext(grouping: ChannelGrouping, layout: PairLayout, maxK: number
   const countsAt = (k: number) => ladders.map((ladder) => ladder[k]!);
   const coding = bestCoding(fitting, countsAt, precisions, (k) => contextBits + fixedBits(k), (tables) => 8 * modelsBytes(tables));
   return coding && { ...coding, context };
+}
+
+/** Finest precision at which `groups` context tables fit in `slots` together. */
+function contextPrecision(groups: number, slots: number): number {
+  return 31 - Math.clz32(slots / groups);
+}
+
+/**
+ * The grouping with its adjacent groups merged into fewer, finer tables: for
+ * each precision above the grouping's that 2 or more tables still allow, the
+ * best merge (groupBuckets, on the groups as buckets) into at most as many
+ * tables as fit in `slots` at it. The channel grouping counts entropy and model
+ * entries, not that more tables share the slots more thinly: at P = 9 or 10
+ * each rare code's one slot costs its table's common codes up to a few per
+ * cent.
+ */
+function fewerGroupings(grouping: ChannelGrouping, maxK: number, slots: number): ChannelGrouping[] {
+  const { context, counts } = grouping;
+  const exponents = counts.map((h) => coarsen(h, maxK));
+  const found: ChannelGrouping[] = [];
+  for (let precision = contextPrecision(context.groups, slots) + 1; ; precision++) {
+    const most = Math.min(context.groups - 1, slots >>> precision);
+    if (most < 2) break;
+    const { groupOfBucket } = groupBuckets(exponents, most, context.map.length);
+    const groups = Math.max(...groupOfBucket) + 1;
+    if (groups < 2 || found.some((g) => g.context.groups === groups)) continue;
+    found.push({
+      context: { ...context, groups, map: context.map.map((g) => groupOfBucket[g]!) },
+      counts: Array.from({ length: groups }, (_, j) => sumHistograms(counts.filter((_, g) => groupOfBucket[g] === j))),
+      total: grouping.total,
+    });
+  }
+  return found;
 }
 
 /** The parsed header of a coded chunk, with offsets of its parts within the chunk. */

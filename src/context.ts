@@ -328,7 +328,7 @@ const MODEL_BITS_PER_CODE = 10;
  * Returns each bucket's group and the estimated bits, and the bits of all
  * buckets as one group (no map), to weigh the gain against.
  */
-function groupBuckets(coarse: readonly Histogram[], most: number, entries: number): { groupOfBucket: number[]; bits: number; oneGroupBits: number } {
+export function groupBuckets(coarse: readonly Histogram[], most: number, entries: number): { groupOfBucket: number[]; bits: number; oneGroupBits: number } {
   const B = coarse.length;
   // cost[i][j]: buckets i..j-1 as one group, grown a bucket at a time with
   // the entropy kept as N log N - sum(c log c).

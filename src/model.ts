@@ -67,6 +67,18 @@ export function coarsen(h: Histogram, shift: number): Histogram {
   return { alphabet: h.alphabet >>> shift, symbols, counts, total: h.total };
 }
 
+/** The counts of several histograms over one alphabet, added. */
+export function sumHistograms(parts: readonly Histogram[]): Histogram {
+  // Dense over the span of codes present only: k = 7 alphabets have 2^15 codes, of which a few hundred occur.
+  const present = parts.filter((h) => h.symbols.length > 0);
+  const low = Math.min(...present.map((h) => h.symbols[0]!));
+  const high = Math.max(...present.map((h) => h.symbols[h.symbols.length - 1]! + 1));
+  const span = new Float64Array(Math.max(0, high - low));
+  for (const h of present) h.symbols.forEach((s, i) => (span[s - low]! += h.counts[i]!));
+  const sum = sparse(span);
+  return { alphabet: parts[0]!.alphabet, symbols: sum.symbols.map((s) => s + low), counts: sum.counts, total: sum.total };
+}
+
 /** The counts at every k from 0 to maxK (index k) from those at maxK, each coarsened from the next. */
 export function coarsenings(finest: Histogram, maxK: number): Histogram[] {
   const ladder: Histogram[] = [];

@@ -1,13 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { decodeChunk, encodeChunk } from "../src/chunk.js";
 import { layoutOf } from "../src/dtypes.js";
 import { densify, MODEL_LOG, modelBytes, normalize, readModel, sparse, writeModel } from "../src/model.js";
+import { compress, inspect } from "../src/index.js";
+import { parseSafetensors } from "../src/safetensors.js";
 import { core } from "../src/wasm.js";
 
-function roundTrip(data: Uint8Array, dtype: string, k?: number) {
+function roundTrip(data: Uint8Array, dtype: string, k?: number, precisions?: number[]) {
   const layout = layoutOf(dtype);
-  const { bytes, choice } = encodeChunk(core(), data, layout, k === undefined ? {} : { k });
+  const { bytes, choice } = encodeChunk(core(), data, layout, { ...(k === undefined ? {} : { k }), ...(precisions ? { precisions } : {}) });
   const out = new Uint8Array(data.length);
   decodeChunk(core(), bytes, layout, data.length / layout.width, out);
   expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
@@ -25,6 +27,26 @@ describe("chunk", () => {
     const { choice } = roundTrip(data, "bf16");
     // Chosen by exact cost: never worse than exponent-only coding's ideal.
     expect(8 * choice.bytes).toBeLessThan(choice.exponentBoundBits);
+  });
+});
+
+describe("table precision", () => {
+  it("stays within 2^12 slots on the fixture, where no table wider would save 1% of a chunk", () => {
+    const info = inspect(compress(readFileSync("fixtures/stories260K.bf16.safetensors")));
+    expect(Math.max(...info.segments.flatMap((s) => s.precisions))).toBe(12);
+  });
+
+  const cnn = "../shared/data/cnn/human.bf16.safetensors";
+  it.skipIf(!existsSync(cnn))(`goes to P = 13 for a dequantised grid whose rare codes cost more than 1% (${cnn}; absent: skipped)`, () => {
+    // 71808 weights on a grid: k = 7 codes every mantissa bit, and each rare
+    // value's one slot in 2^12 makes P = 12 lose 12.7 kbit to normalisation.
+    const file = readFileSync(cnn);
+    const t = parseSafetensors(file).tensors.find((t) => t.name === "centernet/MobilenetV3/expanded_conv_12/squeeze_excite/Conv/weights")!;
+    const data = file.subarray(t.begin, t.end);
+    const wide = roundTrip(data, "bf16");
+    expect([wide.choice.precision, wide.choice.k, wide.bytes.length]).toEqual([13, 7, 17673]);
+    const narrow = roundTrip(data, "bf16", undefined, [11, 12]);
+    expect([narrow.choice.precision, narrow.choice.k, narrow.bytes.length]).toEqual([12, 7, 18791]);
   });
 });
 
