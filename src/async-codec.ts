@@ -9,7 +9,8 @@ import { AnsfError } from "./errors.js";
 import { chunkOptionsOf, runJob, threadsOf, type ParallelOptions } from "./parallel.js";
 import type { SegmentPlan } from "./safetensors-codec.js";
 import { chunkRanges, encodedSegment, type EncodeOptions } from "./segments.js";
-import { borrowStaging, CHUNK_FIELDS, isShared, jobControl, returnStaging, type Coded, type DecodeJob, type EncodeJob, type Job } from "./shared-job.js";
+import { isShared, wordPhase } from "./shared-memory.js";
+import { borrowStaging, CHUNK_FIELDS, jobControl, returnStaging, type Coded, type DecodeJob, type EncodeJob, type Job } from "./shared-job.js";
 
 /**
  * Runs `job` (all but its input and control) over `bytes`: in place when
@@ -18,7 +19,7 @@ import { borrowStaging, CHUNK_FIELDS, isShared, jobControl, returnStaging, type 
  */
 async function runOver<J extends Job>(bytes: Uint8Array, threads: number, options: ParallelOptions, job: Omit<J, "input" | "control">): Promise<Coded> {
   const staged = threads > 1 && !isShared(bytes);
-  const input = staged ? borrowStaging(bytes.length) : bytes;
+  const input = staged ? borrowStaging(bytes.length, wordPhase(bytes)) : bytes;
   try {
     return await runJob({ ...job, input, control: jobControl(threads - 1, staged) } as J, threads, options.signal, staged ? bytes : undefined);
   } finally {
@@ -101,7 +102,7 @@ export async function decodeInMemory(stream: Uint8Array, index: Index, options: 
     }
   }
   const staged = threads > 1 && out !== undefined && !isShared(out);
-  const output = staged ? borrowStaging(index.size) : out ?? (threads > 1 ? new Uint8Array(new SharedArrayBuffer(index.size)) : new Uint8Array(index.size));
+  const output = staged ? borrowStaging(index.size, wordPhase(out)) : out ?? (threads > 1 ? new Uint8Array(new SharedArrayBuffer(index.size)) : new Uint8Array(index.size));
   try {
     await runOver<DecodeJob>(stream, threads, options, { op: "decode", output, chunks });
     if (staged) out!.set(output);

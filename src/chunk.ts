@@ -12,6 +12,7 @@ import {
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
 import { coarsen, coarsenings, codedBits, densify, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparseAt, sumHistograms, writeModel, type Histogram } from "./model.js";
+import { isShared, wordPhase } from "./shared-memory.js";
 import type { Core } from "./wasm.js";
 
 export const MODE_STORED = 0;
@@ -133,7 +134,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const fn = core.fn;
   const n = data.length / layout.width;
   core.reset();
-  const src = core.put(data);
+  const src = core.putBulk(data);
   const checksum = fn.checksum(src, data.length);
   const orderZeroLanes = laneCount(n);
   const headerBits = 8 * 16;
@@ -422,14 +423,14 @@ export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n
   const fn = core.fn;
   const bytes = n * layout.width;
   core.reset();
-  const base = core.put(h.mode === MODE_DEFLATE ? inflate(chunk.subarray(h.payloadOffset), bytes) : chunk);
+  const base = core.putBulk(h.mode === MODE_DEFLATE ? inflate(chunk.subarray(h.payloadOffset), bytes) : chunk);
   let dst = h.mode === MODE_DEFLATE ? base : base + h.rawOffset;
   if (h.mode === MODE_RANS || h.mode === MODE_CONTEXT) {
     const c = codeShift(layout, h.k);
     h.tables.forEach((freqs, g) => fn.buildDecodeTable(core.put(new Uint8Array(freqs.buffer)), freqs.length, h.precision, c, g));
     const ctx = h.context;
     const { kind, bases, basesEnd } = putContextBases(core, ctx, n, h.precision + 3, (l) => new Uint32Array(l));
-    dst = core.alloc(bytes);
+    dst = core.alloc(bytes, isShared(out) ? wordPhase(out) : 0);
     const states = core.put(chunk.subarray(h.statesOffset, h.statesOffset + 4 * h.lanes));
     const payloadEnd = base + h.payloadOffset + h.payloadLength;
     const end = fn.decodeCodes(
@@ -448,7 +449,7 @@ export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n
   if (actual !== h.checksum) {
     throw new AnsfError("CHECKSUM_MISMATCH", `chunk checksum ${hex(actual)} differs from the stored ${hex(h.checksum)}`);
   }
-  out.set(core.view(dst, bytes));
+  core.copyOut(dst, out.subarray(0, bytes));
 }
 
 /** Inflates exactly `bytes` bytes, refusing more (a deflate bomb) or fewer. */

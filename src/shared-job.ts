@@ -14,6 +14,7 @@
 
 import { decodeChunk, encodeChunk, type ChunkOptions, type EncodedChunk } from "./chunk.js";
 import { layoutById } from "./dtypes.js";
+import { copyInto } from "./shared-memory.js";
 import type { Core } from "./wasm.js";
 
 /**
@@ -71,14 +72,14 @@ let dropSpare: ReturnType<typeof setTimeout> | undefined;
 /** How long spare staging buffers outlive the job that last used one. */
 const KEEP_SPARE_MS = 2000;
 
-export function isShared(bytes: Uint8Array): boolean {
-  return bytes.buffer instanceof SharedArrayBuffer;
-}
-
-/** A shared buffer of `bytes` bytes for one job: the smallest spare one large enough, if any (a job borrows two, input and output). */
-export function borrowStaging(bytes: number): Uint8Array {
-  const i = spare.findLastIndex((b) => b.byteLength >= bytes);
-  return new Uint8Array(i >= 0 ? spare.splice(i, 1)[0]! : new SharedArrayBuffer(bytes), 0, bytes);
+/**
+ * A shared buffer of `bytes` bytes for one job, starting `phase` bytes into
+ * a word (to match what is copied in or out, see shared-memory.ts): the
+ * smallest spare one large enough, if any (a job borrows two, input and output).
+ */
+export function borrowStaging(bytes: number, phase = 0): Uint8Array {
+  const i = spare.findLastIndex((b) => b.byteLength >= phase + bytes);
+  return new Uint8Array(i >= 0 ? spare.splice(i, 1)[0]! : new SharedArrayBuffer(phase + bytes), phase, bytes);
 }
 
 /** Keeps a staging buffer for the next job (the largest two, for a while): no thread may touch it any more. */
@@ -231,7 +232,7 @@ export function placeChunks(job: Job, coded: Coded): void {
   if (end > output.length) return;
   for (const [i, c] of coded) {
     const at = offsets[i]!;
-    output.set(c.bytes, at);
+    copyInto(output, at, c.bytes);
     coded.set(i, { ...c, bytes: output.subarray(at, at + c.bytes.length) });
   }
 }

@@ -8,6 +8,7 @@
 import { readFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { AnsfError } from "./errors.js";
+import { isShared, wordPhase } from "./shared-memory.js";
 
 export interface CoreExports {
   memory: WebAssembly.Memory;
@@ -82,9 +83,9 @@ export class Core {
     this.top = this.base;
   }
 
-  /** Reserves `bytes` (+ SLACK, zeroed) 64-byte aligned; returns the address. */
-  alloc(bytes: number): number {
-    const at = this.top;
+  /** Reserves `bytes` (+ SLACK, zeroed) at `phase` bytes past a 64-byte boundary; returns the address. */
+  alloc(bytes: number, phase = 0): number {
+    const at = this.top + phase;
     const end = at + bytes + SLACK;
     const mem = this.fn.memory;
     if (end > mem.buffer.byteLength) {
@@ -106,6 +107,23 @@ export class Core {
     const ptr = this.alloc(bytes.length);
     this.view(ptr, bytes.length).set(bytes);
     return ptr;
+  }
+
+  /** As put, but bytes from shared memory land at their own phase (see shared-memory.ts): for a whole chunk, not for what typed views read. */
+  putBulk(bytes: Uint8Array): number {
+    const ptr = this.alloc(bytes.length, isShared(bytes) ? wordPhase(bytes) : 0);
+    this.view(ptr, bytes.length).set(bytes);
+    return ptr;
+  }
+
+  /** Copies [ptr, ptr + out.length) to `out`, through a region at `out`'s phase when `out` is shared and the phases differ. */
+  copyOut(ptr: number, out: Uint8Array): void {
+    if (isShared(out) && (ptr & 7) !== wordPhase(out)) {
+      const at = this.alloc(out.length, wordPhase(out));
+      this.view(at, out.length).set(this.view(ptr, out.length));
+      ptr = at;
+    }
+    out.set(this.view(ptr, out.length));
   }
 }
 

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { decodeChunk, encodeChunk } from "../src/chunk.js";
+import { layoutOf } from "../src/dtypes.js";
+import { copyInto } from "../src/shared-memory.js";
+import { core } from "../src/wasm.js";
+
+/** `n` bytes of a seeded pattern. */
+function pattern(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
+  return out;
+}
+
+describe("copies to and from shared memory at every word phase", () => {
+  it("copyInto puts the exact bytes at every target and source phase, and nothing else", () => {
+    for (let target = 0; target < 8; target++) {
+      for (let source = 0; source < 8; source++) {
+        const data = pattern(1000 + source, target * 8 + source);
+        const from = source % 2 === 0 ? data.subarray(source) : new Uint8Array(data.buffer.slice(0), source);
+        const shared = new Uint8Array(new SharedArrayBuffer(1100));
+        copyInto(shared, target + 3, from);
+        expect(Buffer.from(shared.subarray(target + 3, target + 3 + from.length)).equals(Buffer.from(from))).toBe(true);
+        expect(shared.subarray(0, target + 3).every((b) => b === 0)).toBe(true);
+        expect(shared.subarray(target + 3 + from.length).every((b) => b === 0)).toBe(true);
+      }
+    }
+  });
+
+  it("decodes a chunk read from shared memory into shared memory at every phase, byte for byte", () => {
+    const layout = layoutOf("bf16");
+    const data = pattern(2 * 5000, 7).map((b, i) => (i % 2 === 1 ? 0x3c + (b & 3) : b));
+    const c = core();
+    const coded = encodeChunk(c, data, layout).bytes;
+    for (let phase = 0; phase < 8; phase++) {
+      const input = new Uint8Array(new SharedArrayBuffer(coded.length + 8), phase, coded.length);
+      input.set(coded);
+      const out = new Uint8Array(new SharedArrayBuffer(data.length + 16), 8 - phase, data.length);
+      decodeChunk(c, input, layout, 5000, out);
+      expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
+    }
+  });
+});
