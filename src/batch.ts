@@ -24,10 +24,14 @@ export function encodeBatch(core: Core, input: Uint8Array, parts: EncodePart[], 
   return parts.map((p) => encodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), options, p.place));
 }
 
-/** Decodes the parts into one buffer, in order. */
-export function decodeBatch(core: Core, input: Uint8Array, parts: DecodePart[]): Uint8Array {
+/** Bytes the parts decode to. */
+export function decodedBytes(parts: DecodePart[]): number {
+  return parts.reduce((sum, p) => sum + p.elements * layoutById(p.layout).width, 0);
+}
+
+/** Decodes the parts into `out` (decodedBytes(parts) long), in order. */
+export function decodeBatch(core: Core, input: Uint8Array, parts: DecodePart[], out: Uint8Array): Uint8Array {
   const sizes = parts.map((p) => p.elements * layoutById(p.layout).width);
-  const out = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
   let at = 0;
   parts.forEach((p, i) => {
     decodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), p.elements, out.subarray(at, at + sizes[i]!));

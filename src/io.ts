@@ -9,16 +9,20 @@ import { AnsfError } from "./errors.js";
 /** Random access to the bytes of an input. */
 export interface Reader {
   readonly size: number;
-  /** Exactly `length` bytes from `position`, in a buffer of their own. */
-  read(position: number, length: number): Uint8Array;
+  /** Exactly `length` bytes from `position`, in a buffer of their own, or in the first `length` bytes of `into`. */
+  read(position: number, length: number, into?: Uint8Array): Uint8Array;
   close(): void;
 }
 
 export function memoryReader(bytes: Uint8Array): Reader {
   return {
     size: bytes.length,
-    read(position, length) {
+    read(position, length, into) {
       if (position + length > bytes.length) throw new AnsfError("TRUNCATED", `input ends at ${bytes.length}, before ${position + length}`);
+      if (into) {
+        into.set(bytes.subarray(position, position + length));
+        return into.subarray(0, length);
+      }
       // A copy even for a Buffer (whose slice() is a view): callers may transfer it.
       return Uint8Array.prototype.slice.call(bytes, position, position + length);
     },
@@ -31,9 +35,9 @@ export function fileReader(path: string): Reader {
   const size = fstatSync(fd).size;
   return {
     size,
-    read(position, length) {
+    read(position, length, into) {
       if (fd === undefined) throw new AnsfError("BAD_ARGUMENT", `${path} is closed`);
-      const buf = new Uint8Array(length);
+      const buf = into ? into.subarray(0, length) : new Uint8Array(length);
       for (let done = 0; done < length; ) {
         const got = readSync(fd, buf, done, length - done, position + done);
         if (got === 0) throw new AnsfError("TRUNCATED", `${path} ends at ${position + done}, before ${position + length}`);
@@ -49,8 +53,18 @@ export function fileReader(path: string): Reader {
 }
 
 /** Writes `data`, waiting for 'drain' when the stream's buffer is full. */
-export async function writeAll(out: Writable, data: Uint8Array): Promise<void> {
-  if (out.write(data)) return;
+/**
+ * Writes `data`, waiting while the stream is over its high-water mark.
+ * `written`, if given, runs once the stream is done with `data` (then its
+ * buffer may be used again), not if the write fails.
+ */
+export async function writeAll(out: Writable, data: Uint8Array, written?: () => void): Promise<void> {
+  if (out.write(data, written && ((err) => err || written()))) {
+    // A stream that wrote at once (a file on stdout) calls back on the next
+    // tick; a caller looping on promises alone would never let it run.
+    if (written) await new Promise((resolve) => process.nextTick(resolve));
+    return;
+  }
   await new Promise<void>((resolve, reject) => {
     const onDrain = () => {
       out.off("error", onError);

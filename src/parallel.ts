@@ -27,11 +27,21 @@ export interface ParallelOptions {
   signal?: AbortSignal;
 }
 
-/** Codes and decodes batches of chunks, each batch's input in a buffer of its own (which may be transferred away). */
+/**
+ * Codes and decodes batches of chunks, each batch's input in a buffer of its
+ * own (which may be transferred away). Decoding fills `output`
+ * (decodedBytes(parts) long) and hands back both buffers, moved back from a
+ * worker if need be, for the caller to use again.
+ */
 export interface ChunkRunner {
   readonly threads: number;
   encode(input: Uint8Array, parts: EncodePart[]): Promise<EncodedChunk[]>;
-  decode(input: Uint8Array, parts: DecodePart[]): Promise<Uint8Array>;
+  decode(input: Uint8Array, parts: DecodePart[], output: Uint8Array): Promise<DecodedBatch>;
+}
+
+export interface DecodedBatch {
+  input: Uint8Array;
+  output: Uint8Array;
 }
 
 const pools = new Map<number, Piscina>();
@@ -78,9 +88,9 @@ function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
       aborted(options.signal);
       return encodeBatch(core(), input, parts, options);
     },
-    async decode(input, parts) {
+    async decode(input, parts, output) {
       aborted(options.signal);
-      return decodeBatch(core(), input, parts);
+      return { input, output: decodeBatch(core(), input, parts, output) };
     },
   };
 }
@@ -97,7 +107,7 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
     aborted(signal);
     let result: T;
     try {
-      result = (await pool.run(task, { transferList: [task.input] })) as T;
+      result = (await pool.run(task, { transferList: task.op === "decode" ? [task.input, task.output] : [task.input] })) as T;
     } catch (err) {
       throw revive(err);
     }
@@ -109,10 +119,20 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
     encode(input, parts) {
       return run<EncodedChunk[]>({ op: "encode", input: ownBuffer(input), parts, options: chunkOptions });
     },
-    decode(input, parts) {
-      return run<Uint8Array>({ op: "decode", input: ownBuffer(input), parts });
+    async decode(input, parts, output) {
+      // Whole buffers travel (pool buffers are longer than what they hold) and come back; the views go empty meanwhile.
+      const inputLength = input.length;
+      const outputLength = output.length;
+      const back = await run<{ input: ArrayBuffer; output: ArrayBuffer }>({ op: "decode", input: wholeBuffer(input), inputLength, output: wholeBuffer(output), parts });
+      return { input: new Uint8Array(back.input, 0, inputLength), output: new Uint8Array(back.output, 0, outputLength) };
     },
   };
+}
+
+/** The buffer `bytes` starts at the beginning of (transferring it moves what follows too), else a copy. */
+function wholeBuffer(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
+  return Uint8Array.prototype.slice.call(bytes).buffer as ArrayBuffer;
 }
 
 /** The buffer behind `bytes`, which must be all of it (so that transferring it moves nothing else). */

@@ -4,6 +4,8 @@
 // output is identical to the in-memory path's.
 
 import type { Writable } from "node:stream";
+import { decodedBytes } from "./batch.js";
+import { BufferPool } from "./buffer-pool.js";
 import { FOOTER_BYTES, HEADER_BYTES, placeSegments, readFooter, readHeader, readIndex, writeHeader, writeIndex, type Index, type Source } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { isGguf, planGguf } from "./gguf-codec.js";
@@ -111,17 +113,23 @@ export function readIndexFrom(reader: Reader): Index {
 /** Restores the original file of an .ansf stream to `out`, chunk by chunk. Returns its size. */
 export async function decompressStream(reader: Reader, out: Writable, options: StreamOptions = {}, index: Index = readIndexFrom(reader)): Promise<number> {
   const runner = runnerFor(options);
+  const window = 2 * runner.threads;
+  // Input and output buffers of batches in flight and being written, used again.
+  const buffers = new BufferPool(4 * window + 4);
   const items = index.segments.flatMap((s) => s.chunks.map((c) => ({ chunk: c, layout: s.layout })));
   const jobs = batches(items, (it) => it.chunk.elements * it.layout.width).map((batch) => async () => {
     const base = batch[0]!.chunk.offset;
     const last = batch[batch.length - 1]!.chunk;
-    const input = reader.read(base, last.offset + last.length - base);
+    const length = last.offset + last.length - base;
+    const input = reader.read(base, length, buffers.take(length));
     const parts = batch.map(({ chunk, layout }) => ({ begin: chunk.offset - base, end: chunk.offset - base + chunk.length, layout: layout.id, elements: chunk.elements }));
-    return runner.decode(input, parts);
+    const decoded = await runner.decode(input, parts, buffers.take(decodedBytes(parts)));
+    buffers.give(decoded.input);
+    return decoded.output;
   });
   let done = 0;
-  for await (const decoded of ordered(jobs, 2 * runner.threads)) {
-    await writeAll(out, decoded);
+  for await (const decoded of ordered(jobs, window)) {
+    await writeAll(out, decoded, () => buffers.give(decoded));
     done += decoded.length;
     options.onProgress?.(done, index.size);
   }

@@ -8,7 +8,7 @@
 import { workerData } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { type ChunkOptions, type EncodedChunk } from "./chunk.js";
-import { decodeBatch, encodeBatch, type DecodePart, type EncodePart } from "./batch.js";
+import { decodeBatch, decodedBytes, encodeBatch, type DecodePart, type EncodePart } from "./batch.js";
 import { AnsfError, toMessage } from "./errors.js";
 import { awaitCoding, enter, placeChunks, work, type Coded, type Job } from "./shared-job.js";
 import { Core } from "./wasm.js";
@@ -24,7 +24,10 @@ export interface EncodeTask {
 
 export interface DecodeTask {
   op: "decode";
+  /** The batch's chunks are the first inputLength bytes; `output` takes what they decode to. Both move back. */
   input: ArrayBuffer;
+  inputLength: number;
+  output: ArrayBuffer;
   parts: DecodePart[];
 }
 
@@ -35,13 +38,18 @@ export interface JobTask {
   slot: number;
 }
 
-/** Only the small choices are cloned; the coded bytes are transferred. */
-function moveCoded<T>(value: T, coded: EncodedChunk[]): unknown {
+/** `value`, cloned but for the buffers listed, which move. */
+function moveWith<T>(value: T, buffers: ArrayBufferLike[]): unknown {
   return Piscina.move({
-    // Chunks placed in shared memory travel as views of it.
-    [Piscina.transferableSymbol]: coded.map((c) => c.bytes.buffer).filter((b) => !(b instanceof SharedArrayBuffer)),
+    // Shared memory travels as it is.
+    [Piscina.transferableSymbol]: buffers.filter((b) => !(b instanceof SharedArrayBuffer)),
     [Piscina.valueSymbol]: value,
   } as unknown as Parameters<typeof Piscina.move>[0]);
+}
+
+/** Only the small choices are cloned; the coded bytes are transferred. */
+function moveCoded<T>(value: T, coded: EncodedChunk[]): unknown {
+  return moveWith(value, coded.map((c) => c.bytes.buffer));
 }
 
 export default function run(task: EncodeTask | DecodeTask | JobTask): unknown {
@@ -57,9 +65,11 @@ export default function run(task: EncodeTask | DecodeTask | JobTask): unknown {
       }
       return moveCoded(coded, [...coded.values()]);
     }
-    const input = new Uint8Array(task.input);
-    if (task.op === "decode") return Piscina.move(decodeBatch(core, input, task.parts));
-    const coded = encodeBatch(core, input, task.parts, task.options);
+    if (task.op === "decode") {
+      decodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, new Uint8Array(task.output, 0, decodedBytes(task.parts)));
+      return moveWith({ input: task.input, output: task.output }, [task.input, task.output]);
+    }
+    const coded = encodeBatch(core, new Uint8Array(task.input), task.parts, task.options);
     return moveCoded(coded, coded);
   } catch (err) {
     // Thrown as a plain object so that its code survives structured clone.
