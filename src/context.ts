@@ -17,7 +17,7 @@
 import { BitReader, BitWriter, type ByteReader, type ByteWriter } from "./bytes.js";
 import { codeBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
-import { sparseAt, type Histogram } from "./model.js";
+import { log2Of, sparseAt, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
 
 export const CONTEXT_NONE = 0;
@@ -345,13 +345,13 @@ export function groupBuckets(coarse: readonly Histogram[], most: number, entries
         const s = h.symbols[x]!;
         const old = acc[s]!;
         if (old === 0) present++;
-        else cLogC -= old * Math.log2(old);
+        else cLogC -= old * log2Of(old);
         const c = old + h.counts[x]!;
         acc[s] = c;
-        cLogC += c * Math.log2(c);
+        cLogC += c * log2Of(c);
       }
       total += h.total;
-      cost[i]![j + 1] = total * Math.log2(total) - cLogC + MODEL_BITS_PER_CODE * present + 16;
+      cost[i]![j + 1] = total * log2Of(total) - cLogC + MODEL_BITS_PER_CODE * present + 16;
     }
     for (let j = i; j < B; j++) for (const s of coarse[j]!.symbols) acc[s] = 0;
   }
