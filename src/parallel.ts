@@ -12,15 +12,16 @@ import { AnsfError, revive } from "./errors.js";
 import type { EncodeOptions } from "./segments.js";
 import { allEntered, closeJob, codingDone, fillInput, placeChunks, stopJob, work, type Coded, type Job } from "./shared-job.js";
 import { core, coreModule } from "./wasm.js";
-import type { DecodeTask, EncodeTask, JobTask } from "./worker.js";
+import type { DecodeTask, EncodeTask, JobTask, PingTask } from "./worker.js";
 import { workerModule } from "./worker-module.js";
 
 export interface ParallelOptions {
   /**
-   * Threads (default: the machine's cores). The in-memory calls (compressAsync
-   * and the like) code on the calling thread and threads - 1 workers, so 1
-   * needs no pool; the file-to-file streams code on `threads` workers while
-   * the calling thread reads and writes.
+   * Threads (default: the machine's cores). Every call codes on the calling
+   * thread and threads - 1 workers, so 1 needs no pool: the in-memory calls
+   * (compressAsync and the like) share one job among them; the file-to-file
+   * streams hand a batch to a worker when one is free and has started, and
+   * code it on the calling thread (between its reads and writes) otherwise.
    */
   threads?: number;
   /** Cancels the job: no further chunk starts, the few in flight finish, the promise rejects with ABORTED. */
@@ -96,9 +97,28 @@ function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
 }
 
 function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): ChunkRunner {
-  const pool = poolOf(threads);
+  const workers = threads - 1;
+  const pool = poolOf(workers);
   const chunkOptions = chunkOptionsOf(options);
   const signal = options.signal;
+  const inline = inlineRunner(options);
+  // A worker's first task waits for it to start (module loading and a cold
+  // JIT, about 100 ms): batches behind it in the ordered window would wait
+  // too. So the calling thread codes every batch until the workers answer,
+  // and any batch that finds them all busy.
+  let started = false;
+  let busy = 0;
+  void Promise.all(Array.from({ length: workers }, () => pool.run({ op: "ping" } satisfies PingTask))).then(
+    () => (started = true),
+    () => undefined,
+  );
+  // Whether a worker can take the next batch, after a turn of the event loop:
+  // replies (the pings' too) arrive there, and a caller that only awaits
+  // promises would never give it one.
+  const free = async () => {
+    await new Promise(setImmediate);
+    return started && busy < workers;
+  };
   // The signal is checked around each task rather than handed to Piscina:
   // aborting a running Piscina task races with its reply (an uncaught
   // "Unexpected message from Worker"), and a batch takes milliseconds, so
@@ -106,20 +126,25 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
   const run = async <T>(task: EncodeTask | DecodeTask): Promise<T> => {
     aborted(signal);
     let result: T;
+    busy++;
     try {
       result = (await pool.run(task, { transferList: task.op === "decode" ? [task.input, task.output] : [task.input] })) as T;
     } catch (err) {
       throw revive(err);
+    } finally {
+      busy--;
     }
     aborted(signal);
     return result;
   };
   return {
     threads,
-    encode(input, parts) {
+    async encode(input, parts) {
+      if (!(await free())) return inline.encode(input, parts);
       return run<EncodedChunk[]>({ op: "encode", input: ownBuffer(input), parts, options: chunkOptions });
     },
     async decode(input, parts, output) {
+      if (!(await free())) return inline.decode(input, parts, output);
       // Whole buffers travel (pool buffers are longer than what they hold) and come back; the views go empty meanwhile.
       const inputLength = input.length;
       const outputLength = output.length;

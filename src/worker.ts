@@ -31,6 +31,11 @@ export interface DecodeTask {
   parts: DecodePart[];
 }
 
+/** Answered at once: a runner knows the worker has started. */
+export interface PingTask {
+  op: "ping";
+}
+
 export interface JobTask {
   op: "job";
   job: Job;
@@ -52,8 +57,9 @@ function moveCoded<T>(value: T, coded: EncodedChunk[]): unknown {
   return moveWith(value, coded.map((c) => c.bytes.buffer));
 }
 
-export default function run(task: EncodeTask | DecodeTask | JobTask): unknown {
+export default function run(task: EncodeTask | DecodeTask | JobTask | PingTask): unknown {
   try {
+    if (task.op === "ping") return true;
     if (task.op === "job") {
       const coded: Coded = new Map();
       if (enter(task.job, task.slot)) {
