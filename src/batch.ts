@@ -24,13 +24,13 @@ export function encodeBatch(core: Core, input: Uint8Array, parts: EncodePart[], 
   return parts.map((p) => encodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), options, p.place));
 }
 
-/** Decodes the parts into one buffer, in order. */
-export function decodeBatch(core: Core, input: Uint8Array, parts: DecodePart[]): Uint8Array {
+/** Decodes the parts, chunks of a container of `version`, into one buffer, in order. */
+export function decodeBatch(core: Core, input: Uint8Array, parts: DecodePart[], version: number): Uint8Array {
   const sizes = parts.map((p) => p.elements * layoutById(p.layout).width);
   const out = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
   let at = 0;
   parts.forEach((p, i) => {
-    decodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), p.elements, out.subarray(at, at + sizes[i]!));
+    decodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), p.elements, out.subarray(at, at + sizes[i]!), version);
     at += sizes[i]!;
   });
   return out;

@@ -31,7 +31,8 @@ export interface ParallelOptions {
 export interface ChunkRunner {
   readonly threads: number;
   encode(input: Uint8Array, parts: EncodePart[]): Promise<EncodedChunk[]>;
-  decode(input: Uint8Array, parts: DecodePart[]): Promise<Uint8Array>;
+  /** Decodes chunks of a container of `version`. */
+  decode(input: Uint8Array, parts: DecodePart[], version: number): Promise<Uint8Array>;
 }
 
 const pools = new Map<number, Piscina>();
@@ -78,9 +79,9 @@ function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
       aborted(options.signal);
       return encodeBatch(core(), input, parts, options);
     },
-    async decode(input, parts) {
+    async decode(input, parts, version) {
       aborted(options.signal);
-      return decodeBatch(core(), input, parts);
+      return decodeBatch(core(), input, parts, version);
     },
   };
 }
@@ -109,8 +110,8 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
     encode(input, parts) {
       return run<EncodedChunk[]>({ op: "encode", input: ownBuffer(input), parts, options: chunkOptions });
     },
-    decode(input, parts) {
-      return run<Uint8Array>({ op: "decode", input: ownBuffer(input), parts });
+    decode(input, parts, version) {
+      return run<Uint8Array>({ op: "decode", input: ownBuffer(input), parts, version });
     },
   };
 }

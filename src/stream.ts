@@ -117,7 +117,7 @@ export async function decompressStream(reader: Reader, out: Writable, options: S
     const last = batch[batch.length - 1]!.chunk;
     const input = reader.read(base, last.offset + last.length - base);
     const parts = batch.map(({ chunk, layout }) => ({ begin: chunk.offset - base, end: chunk.offset - base + chunk.length, layout: layout.id, elements: chunk.elements }));
-    return runner.decode(input, parts);
+    return runner.decode(input, parts, index.version);
   });
   let done = 0;
   for await (const decoded of ordered(jobs, 2 * runner.threads)) {

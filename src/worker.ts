@@ -26,6 +26,8 @@ export interface DecodeTask {
   op: "decode";
   input: ArrayBuffer;
   parts: DecodePart[];
+  /** Container version of the chunks. */
+  version: number;
 }
 
 export interface JobTask {
@@ -58,7 +60,7 @@ export default function run(task: EncodeTask | DecodeTask | JobTask): unknown {
       return moveCoded(coded, [...coded.values()]);
     }
     const input = new Uint8Array(task.input);
-    if (task.op === "decode") return Piscina.move(decodeBatch(core, input, task.parts));
+    if (task.op === "decode") return Piscina.move(decodeBatch(core, input, task.parts, task.version));
     const coded = encodeBatch(core, input, task.parts, task.options);
     return moveCoded(coded, coded);
   } catch (err) {
