@@ -40,7 +40,8 @@
 //
 // Signal widths: x, y 32 bits; slot, bias P ≤ 15 bits; group 3 bits; freq P + 1 ≤ 16 bits;
 // x >> P 32 − P ≤ 21 bits; code E + k ≤ 15 bits; word 16 bits; raw field
-// w ≤ 24 bits; output word 8·width ≤ 32 bits; lane 5 bits (N ≤ 32). The
+// w ≤ 24 bits; output word 8·width ≤ 32 bits; lane 5 bits (N ≤ 32); carry
+// register 16·N ≤ 512 bits, tail buffer ⌈H/w⌉ ≤ 512 words. The
 // multiply is 16 × 21 bits, inside one DSP48E2 (27 × 18) with its post-adder
 // taking the bias; its result freq·(x >> P) + bias < freq·((x >> P) + 1)
 // ≤ 2^P · 2^(32−P) = 2^32 fits 32 bits, so Math.imul's low 32 bits are the
