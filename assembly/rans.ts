@@ -195,7 +195,8 @@ const zeroBases = memory.data(64, 16);
 /**
  * Encodes the codes of n elements into N lanes, each with its table by
  * `kind` and [bases, basesEnd) (see above). Words are written downwards
- * ending at `outEnd`; final states go to `states` (N u32). Returns the
+ * ending at `outEnd`; `states` (N u32) holds each lane's initial state, in
+ * [L, 2^32), and receives its final state. Returns the
  * address of the first payload byte. Writes at most 2n + 8 bytes below
  * outEnd (one word per element, and 8-byte stores ending at the last word);
  * reads up to 4 elements past the end of src (within the caller's slack).
@@ -203,7 +204,6 @@ const zeroBases = memory.data(64, 16);
 function encodeLanes<T>(src: usize, n: usize, c: u32, codeMask: u32, lanes: usize, kind: u32, bases: usize, basesEnd: usize, states: usize, outEnd: usize): usize {
   const precision = encodePrecision;
   const step: usize = kind == CONTEXT_ROW ? 0 : 2;
-  for (let j: usize = 0; j < lanes; j++) store<u32>(states + (j << 2), RANS_L);
   let out = outEnd;
   const full = n - n % lanes;
   // The partial last round, one lane at a time, then full rounds, four lanes

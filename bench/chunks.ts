@@ -7,6 +7,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { decodeChunk, encodeChunk, readChunkHeader } from "../src/chunk.js";
+import { VERSION } from "../src/container.js";
 import { putContextBases, type ChunkPlace } from "../src/context.js";
 import { codeShift, layoutOf } from "../src/dtypes.js";
 import { parseSafetensors } from "../src/safetensors.js";
@@ -52,14 +53,14 @@ for (const contexts of [false, true]) {
   });
   const out = new Uint8Array(2 * per);
   const dec = best(15, () => {
-    coded.forEach((chunk, i) => decodeChunk(c, chunk, layout, parts[i]!.data.length / 2, out.subarray(0, parts[i]!.data.length)));
+    coded.forEach((chunk, i) => decodeChunk(c, chunk, layout, parts[i]!.data.length / 2, out.subarray(0, parts[i]!.data.length), VERSION));
   });
   // The kernel alone: the chunk already in Wasm memory, tables built, no checksum or copies.
   let kernelMs = 0;
   let withContext = 0;
   coded.forEach((chunk, i) => {
     const n = parts[i]!.data.length / 2;
-    const h = readChunkHeader(chunk, layout, n);
+    const h = readChunkHeader(chunk, layout, n, VERSION);
     c.reset();
     const base = c.put(chunk);
     h.tables.forEach((t, g) => c.fn.buildDecodeTable(c.put(new Uint8Array(t.buffer)), t.length, h.precision, codeShift(layout, h.k), g));

@@ -134,7 +134,7 @@ async function ansfloatPairBound(input: Uint8Array, layout: ReturnType<typeof re
     return info.segments[i + 1]!.chunks.map((c, j) => {
       if (c.mode !== "context") return c;
       const { offset, length, elements } = segment.chunks[j]!;
-      const context = readChunkHeader(stream.subarray(offset, offset + length), segment.layout, elements).context!;
+      const context = readChunkHeader(stream.subarray(offset, offset + length), segment.layout, elements, index.version).context!;
       return { ...c, groupOf: (e: number) => groupOf(context, e) };
     });
   });

@@ -104,7 +104,7 @@ export async function decodeInMemory(stream: Uint8Array, index: Index, options: 
   const staged = threads > 1 && out !== undefined && !isShared(out);
   const output = staged ? borrowStaging(index.size, wordPhase(out)) : out ?? (threads > 1 ? new Uint8Array(new SharedArrayBuffer(index.size)) : new Uint8Array(index.size));
   try {
-    await runOver<DecodeJob>(stream, threads, options, { op: "decode", output, chunks });
+    await runOver<DecodeJob>(stream, threads, options, { op: "decode", output, chunks, version: index.version });
     if (staged) out!.set(output);
   } finally {
     if (staged) returnStaging(output);

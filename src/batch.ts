@@ -29,12 +29,12 @@ export function decodedBytes(parts: DecodePart[]): number {
   return parts.reduce((sum, p) => sum + p.elements * layoutById(p.layout).width, 0);
 }
 
-/** Decodes the parts into `out` (decodedBytes(parts) long), in order. */
-export function decodeBatch(core: Core, input: Uint8Array, parts: DecodePart[], out: Uint8Array): Uint8Array {
+/** Decodes the parts, chunks of a container of `version`, into `out` (decodedBytes(parts) long), in order. */
+export function decodeBatch(core: Core, input: Uint8Array, parts: DecodePart[], version: number, out: Uint8Array): Uint8Array {
   const sizes = parts.map((p) => p.elements * layoutById(p.layout).width);
   let at = 0;
   parts.forEach((p, i) => {
-    decodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), p.elements, out.subarray(at, at + sizes[i]!));
+    decodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), p.elements, out.subarray(at, at + sizes[i]!), version);
     at += sizes[i]!;
   });
   return out;

@@ -22,6 +22,10 @@ export const MODE_DEFLATE = 2;
 /** rANS coding pairs with channel contexts: one table per group of channels. */
 export const MODE_CONTEXT = 3;
 export const RANS_L = 1 << 16;
+/** From this container version on, rANS chunks carry their last raw bits in the lanes' initial states (docs/FORMAT.md §Lane states). */
+export const STATE_BITS_VERSION = 3;
+/** Raw bits one lane state carries: the state ends in [L, L + 2^16). */
+export const LANE_STATE_BITS = 16;
 export const MIN_PRECISION = 11;
 export const MAX_PRECISION = 15;
 export const MAX_LANES = 32;
@@ -74,8 +78,22 @@ export interface ChunkChoice {
 }
 
 /**
- * Lanes by size. A lane's final state costs 4 bytes, but the 32-lane SIMD
- * loop decodes about 2.5x faster than 8 lanes, whose states form one
+ * Raw-plane bits that `lanes` lane states carry out of a chunk's
+ * `rawFieldBits` (n·w): the last min(16·N, n·w) bits, none before version 3.
+ */
+export function carriedBits(lanes: number, rawFieldBits: number, version: number): number {
+  return version >= STATE_BITS_VERSION ? Math.min(LANE_STATE_BITS * lanes, rawFieldBits) : 0;
+}
+
+/** Of `carried` bits, those lane `lane` carries: 16 each from lane 0 on, fewer in the last lane with any. */
+export function laneCarriedBits(carried: number, lane: number): number {
+  return Math.max(0, Math.min(LANE_STATE_BITS, carried - LANE_STATE_BITS * lane));
+}
+
+/**
+ * Lanes by size. A lane's final state costs 4 bytes (2 net of the raw bits
+ * it carries from version 3; the threshold was set before), but the 32-lane
+ * SIMD loop decodes about 2.5x faster than 8 lanes, whose states form one
  * dependent chain: from 16Ki elements the 112 extra bytes (about 0.3% of
  * such a chunk) buy that speed; below it, 4 lanes keep small tensors small.
  */
@@ -138,7 +156,10 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const checksum = fn.checksum(src, data.length);
   const orderZeroLanes = laneCount(n);
   const headerBits = 8 * 16;
-  const fixedBits = (k: number, laneStates = orderZeroLanes) => n * rawBits(layout, k) + 32 * laneStates + headerBits;
+  const fixedBits = (k: number, laneStates = orderZeroLanes) => {
+    const raw = n * rawBits(layout, k);
+    return raw - carriedBits(laneStates, raw, STATE_BITS_VERSION) + 32 * laneStates + headerBits;
+  };
   // A chunk whose channels differ gets its code counts per group of
   // channels, which add up to the order-0 counts. The finest k counted: a
   // forced k, else NARROW_K, widened where that k still pays (see NARROW_K).
@@ -203,13 +224,18 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     fn.buildEncodeTable(core.put(new Uint8Array(freqs.buffer)), freqs.length, precision, g << cbits);
   });
   const { kind, bases, basesEnd } = putContextBases(core, context, n, cbits, (l) => new Uint16Array(l));
+  // The lanes start in states that carry the raw plane's last bits, which the plane then leaves out.
+  const rawFieldBits = n * rawBits(layout, k);
+  const carried = carriedBits(lanes, rawFieldBits, STATE_BITS_VERSION);
+  const rawPtr = core.alloc(Math.ceil(rawFieldBits / 8) + 8);
+  fn.packRaw(layout.width, src, n, c, layout.signed, rawPtr);
   const statesPtr = core.alloc(4 * lanes);
+  fn.takeStateBits(rawPtr, rawFieldBits, carried, statesPtr, lanes);
+  const rawLength = Math.ceil((rawFieldBits - carried) / 8);
   const payloadCap = 2 * n + 16;
   const payloadBase = core.alloc(payloadCap);
   const payloadEnd = payloadBase + payloadCap;
   const payloadStart = fn.encodeCodes(layout.width, src, n, c, cbits, lanes, kind, bases, basesEnd, statesPtr, payloadEnd);
-  const rawPtr = core.alloc(Math.ceil((n * rawBits(layout, k)) / 8) + 8);
-  const rawLength = fn.packRaw(layout.width, src, n, c, layout.signed, rawPtr);
 
   const head = new ByteWriter();
   head.u8(context ? MODE_CONTEXT : MODE_RANS);
@@ -357,11 +383,14 @@ export interface ChunkHeader {
   payloadOffset: number;
   payloadLength: number;
   rawOffset: number;
+  /** Bytes of the stored raw plane: its first n·w − carriedBits bits. */
   rawLength: number;
+  /** Raw-plane bits the lane states carry (docs/FORMAT.md §Lane states). */
+  carriedBits: number;
 }
 
-/** Parses and validates a chunk's header against the n elements the index promises. */
-export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number): ChunkHeader {
+/** Parses and validates a chunk's header against the n elements the index promises, in a container of `version`. */
+export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number, version: number): ChunkHeader {
   const r = new ByteReader(chunk, "chunk");
   const mode = r.u8();
   if (mode === MODE_STORED) {
@@ -369,11 +398,11 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
     const offset = r.pos;
     r.bytes(n * layout.width);
     if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `stored chunk has ${r.remaining} trailing bytes`);
-    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], statesOffset: 0, payloadOffset: offset, payloadLength: 0, rawOffset: offset, rawLength: n * layout.width };
+    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], statesOffset: 0, payloadOffset: offset, payloadLength: 0, rawOffset: offset, rawLength: n * layout.width, carriedBits: 0 };
   }
   if (mode === MODE_DEFLATE && layout.width === 1) {
     const checksum = r.u32();
-    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], statesOffset: 0, payloadOffset: r.pos, payloadLength: r.remaining, rawOffset: r.pos, rawLength: 0 };
+    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], statesOffset: 0, payloadOffset: r.pos, payloadLength: r.remaining, rawOffset: r.pos, rawLength: 0, carriedBits: 0 };
   }
   if (mode !== MODE_RANS && mode !== MODE_CONTEXT) throw new AnsfError("CORRUPT_STREAM", `unknown chunk mode ${mode}`);
   const kp = r.u8();
@@ -409,17 +438,19 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
   r.bytes(payloadLength);
   const rawOffset = r.pos;
   const rawFieldBits = n * rawBits(layout, k);
-  const rawLength = Math.ceil(rawFieldBits / 8);
+  const carried = carriedBits(lanes, rawFieldBits, version);
+  const storedBits = rawFieldBits - carried;
+  const rawLength = Math.ceil(storedBits / 8);
   const raw = r.bytes(rawLength);
   if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk has ${r.remaining} trailing bytes`);
   // The last byte's unused high bits are zero, so that no bit of the chunk goes unchecked.
-  if (rawFieldBits % 8 !== 0 && raw[rawLength - 1]! >>> rawFieldBits % 8 !== 0) throw new AnsfError("CORRUPT_STREAM", "raw plane padding bits are not zero");
-  return { mode, checksum, k, precision, lanes, tables, ...(context ? { context } : {}), statesOffset, payloadOffset, payloadLength, rawOffset, rawLength };
+  if (storedBits % 8 !== 0 && raw[rawLength - 1]! >>> storedBits % 8 !== 0) throw new AnsfError("CORRUPT_STREAM", "raw plane padding bits are not zero");
+  return { mode, checksum, k, precision, lanes, tables, ...(context ? { context } : {}), statesOffset, payloadOffset, payloadLength, rawOffset, rawLength, carriedBits: carried };
 }
 
-/** Decodes one chunk of n elements into `out` (n * width bytes). */
-export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n: number, out: Uint8Array): void {
-  const h = readChunkHeader(chunk, layout, n);
+/** Decodes one chunk of n elements, from a container of `version`, into `out` (n * width bytes). */
+export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n: number, out: Uint8Array, version: number): void {
+  const h = readChunkHeader(chunk, layout, n, version);
   const fn = core.fn;
   const bytes = n * layout.width;
   core.reset();
@@ -440,9 +471,13 @@ export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n
     if (end !== payloadEnd) {
       throw new AnsfError("CORRUPT_STREAM", `rANS payload ${end === 0 ? "overran its end" : `ended ${payloadEnd - end} bytes early`}`);
     }
-    const finalStates = new Uint32Array(fn.memory.buffer, states, h.lanes);
-    for (let j = 0; j < h.lanes; j++) {
-      if (finalStates[j] !== RANS_L) throw new AnsfError("CORRUPT_STREAM", `rANS lane ${j} ends in state ${finalStates[j]}, not 2^16`);
+    // The carried fields were merged with the zero slack after the stored raw plane; restoring writes them there and ORs them in.
+    const bad = fn.restoreStateBits(layout.width, dst, n, c, layout.signed, h.carriedBits, base + h.rawOffset, states, h.lanes);
+    if (bad !== h.lanes) {
+      const x = new Uint32Array(fn.memory.buffer, states, h.lanes)[bad]!;
+      const bits = laneCarriedBits(h.carriedBits, bad);
+      const range = bits === 0 ? "not 2^16" : `outside [2^16, 2^16 + 2^${bits}) for the ${bits} raw bits it carries`;
+      throw new AnsfError("CORRUPT_STREAM", `rANS lane ${bad} ends in state ${x}, ${range}`);
     }
   }
   const actual = fn.checksum(dst, bytes) >>> 0;

@@ -29,6 +29,6 @@ export function restore(stream: Uint8Array, index: Index = parseContainer(stream
     throw new AnsfError("BAD_ARGUMENT", `output buffer of ${target.length} bytes is smaller than the ${index.size} bytes to decode`);
   }
   const c = core();
-  for (const s of index.segments) decodeSegment(c, stream, s, target.subarray(s.offset, s.offset + s.length));
+  for (const s of index.segments) decodeSegment(c, stream, s, target.subarray(s.offset, s.offset + s.length), index.version);
   return out ? target.subarray(0, index.size) : target;
 }

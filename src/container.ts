@@ -15,10 +15,11 @@ export const FOOTER_MAGIC = [0x46, 0x53, 0x4e, 0x41]; // "FSNA"
 /**
  * Written version. Version 2 added mode-3 chunks (channel contexts),
  * log-delta models, k up to 7 for fp16, and an index that starts with a
- * table of numeric formats (empty when no tensor is in one). Version 1
- * streams still decode.
+ * table of numeric formats (empty when no tensor is in one). Version 3
+ * (chunk.ts STATE_BITS_VERSION) carries each rANS chunk's last raw bits in its lane
+ * states. Version 1 and 2 streams still decode.
  */
-export const VERSION = 2;
+export const VERSION = 3;
 const OLDEST_READABLE = 1;
 export const HEADER_BYTES = 8;
 export const FOOTER_BYTES = 16;
@@ -59,6 +60,8 @@ export interface Segment {
 
 export interface Index {
   source: Source;
+  /** Container version: how the chunks are to be read (readChunkHeader). */
+  version: number;
   /** Size of the original file. */
   size: number;
   segments: Segment[];
@@ -82,7 +85,7 @@ export function placeSegments(source: Source, segments: Omit<Segment, "offset">[
     fileOffset += s.length;
     return segment;
   });
-  return { index: { source, size: fileOffset, segments: placed }, chunksEnd: chunkOffset };
+  return { index: { source, version: VERSION, size: fileOffset, segments: placed }, chunksEnd: chunkOffset };
 }
 
 /** Index bytes followed by the footer, for chunks that end at `indexOffset`. */
@@ -212,7 +215,7 @@ export function readIndex(header: StreamHeader, indexBytes: Uint8Array, indexOff
   }
   if (r.remaining !== 0) throw bad(`${r.remaining} trailing bytes`);
   if (chunkOffset !== indexOffset) throw bad(`chunks end at ${chunkOffset} but the index starts at ${indexOffset}`);
-  return { source: header.source, size: offset, segments };
+  return { source: header.source, version: header.version, size: offset, segments };
 }
 
 /** Format `at` of the table, checked against the carrier layout the segment names. */

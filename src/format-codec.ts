@@ -222,12 +222,12 @@ export function segmentFormat(segment: Segment): NumericFormat {
 }
 
 /**
- * Decodes a format (or bf16/fp16/fp32) segment into `out` (elements ×
- * targetWidth bytes), chunk by chunk as `chunkBytes` hands them over: each
+ * Decodes a format (or bf16/fp16/fp32) segment of a container of `version`
+ * into `out` (elements × targetWidth bytes), chunk by chunk as `chunkBytes` hands them over: each
  * chunk is decoded and checked against its checksum, then converted in one
  * Wasm pass.
  */
-export function decodeSegmentTo(c: Core, chunkBytes: (chunk: ChunkEntry) => Uint8Array, segment: Segment, target: DecodeTarget, out: Uint8Array): void {
+export function decodeSegmentTo(c: Core, chunkBytes: (chunk: ChunkEntry) => Uint8Array, segment: Segment, target: DecodeTarget, out: Uint8Array, version: number): void {
   const format = segmentFormat(segment);
   const width = targetWidth(format, target);
   const t = conversionTable(format, target);
@@ -236,9 +236,9 @@ export function decodeSegmentTo(c: Core, chunkBytes: (chunk: ChunkEntry) => Uint
   for (const chunk of segment.chunks) {
     const into = out.subarray(at, at + chunk.elements * width);
     if (!conversion) {
-      decodeChunk(c, chunkBytes(chunk), segment.layout, chunk.elements, into);
+      decodeChunk(c, chunkBytes(chunk), segment.layout, chunk.elements, into, version);
     } else {
-      decodeChunk(c, chunkBytes(chunk), segment.layout, chunk.elements, conversion.input(chunk.elements));
+      decodeChunk(c, chunkBytes(chunk), segment.layout, chunk.elements, conversion.input(chunk.elements), version);
       const bad = conversion.run(chunk.elements, into);
       if (bad >= 0) throw new AnsfError("CORRUPT_STREAM", `element ${at / width + bad} is not a pattern of format "${format.name}"`);
     }
@@ -258,6 +258,6 @@ export function decodeFormat(stream: Uint8Array, options: FormatDecodeOptions = 
   const bytes = (segment.length / segment.layout.width) * targetWidth(segmentFormat(segment), target);
   const out = options.out ?? new Uint8Array(bytes);
   if (out.length < bytes) throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${bytes} bytes to decode`);
-  decodeSegmentTo(core(), (c) => stream.subarray(c.offset, c.offset + c.length), segment, target, out.subarray(0, bytes));
+  decodeSegmentTo(core(), (c) => stream.subarray(c.offset, c.offset + c.length), segment, target, out.subarray(0, bytes), index.version);
   return out.subarray(0, bytes);
 }

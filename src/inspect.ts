@@ -42,7 +42,7 @@ function segmentNames(stream: Uint8Array, index: Index): string[] {
   const names = index.segments.map((_, i) => (i === 0 && index.source === "safetensors" ? "(header)" : `segment ${i}`));
   if (index.source === "safetensors" && index.segments[0]) {
     const header = new Uint8Array(index.segments[0].length);
-    decodeSegment(core(), stream, index.segments[0], header);
+    decodeSegment(core(), stream, index.segments[0], header, index.version);
     parseSafetensorsHeader(header, index.size).tensors.forEach((t, i) => {
       names[i + 1] = t.name;
     });
@@ -60,7 +60,7 @@ export function inspect(stream: Uint8Array): StreamInfo {
     const precisions: number[] = [];
     const chunks: SegmentInfo["chunks"] = [];
     for (const c of s.chunks) {
-      const h = readChunkHeader(stream.subarray(c.offset, c.offset + c.length), s.layout, c.elements);
+      const h = readChunkHeader(stream.subarray(c.offset, c.offset + c.length), s.layout, c.elements, index.version);
       if (h.mode === MODE_RANS || h.mode === MODE_CONTEXT) {
         ks.push(h.k);
         precisions.push(h.precision);

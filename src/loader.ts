@@ -109,10 +109,10 @@ export class AnsfFile {
         const from = Math.max(begin, first);
         const to = Math.min(end, last);
         if (from === first && to === last) {
-          decodeChunk(core(), chunk, segment.layout, c.elements, out.subarray((first - begin) * width, (last - begin) * width));
+          decodeChunk(core(), chunk, segment.layout, c.elements, out.subarray((first - begin) * width, (last - begin) * width), this.index.version);
         } else {
           const whole = new Uint8Array(c.elements * width);
-          decodeChunk(core(), chunk, segment.layout, c.elements, whole);
+          decodeChunk(core(), chunk, segment.layout, c.elements, whole, this.index.version);
           out.set(whole.subarray((from - first) * width, (to - first) * width), (from - begin) * width);
         }
       }
@@ -150,7 +150,7 @@ export class AnsfFile {
     const bytes = (segment.length / segment.layout.width) * targetWidth(segmentFormat(segment), target);
     const out = options.out ?? new Uint8Array(bytes);
     if (out.length < bytes) throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${bytes} bytes to decode`);
-    decodeSegmentTo(core(), (c) => this.reader.read(c.offset, c.length), segment, target, out.subarray(0, bytes));
+    decodeSegmentTo(core(), (c) => this.reader.read(c.offset, c.length), segment, target, out.subarray(0, bytes), this.index.version);
     return out.subarray(0, bytes);
   }
 

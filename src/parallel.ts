@@ -37,7 +37,8 @@ export interface ParallelOptions {
 export interface ChunkRunner {
   readonly threads: number;
   encode(input: Uint8Array, parts: EncodePart[]): Promise<EncodedChunk[]>;
-  decode(input: Uint8Array, parts: DecodePart[], output: Uint8Array): Promise<DecodedBatch>;
+  /** Decodes chunks of a container of `version` into `output` (decodedBytes(parts) long). */
+  decode(input: Uint8Array, parts: DecodePart[], version: number, output: Uint8Array): Promise<DecodedBatch>;
 }
 
 export interface DecodedBatch {
@@ -89,9 +90,9 @@ function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
       aborted(options.signal);
       return encodeBatch(core(), input, parts, options);
     },
-    async decode(input, parts, output) {
+    async decode(input, parts, version, output) {
       aborted(options.signal);
-      return { input, output: decodeBatch(core(), input, parts, output) };
+      return { input, output: decodeBatch(core(), input, parts, version, output) };
     },
   };
 }
@@ -143,12 +144,12 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
       if (!(await free())) return inline.encode(input, parts);
       return run<EncodedChunk[]>({ op: "encode", input: ownBuffer(input), parts, options: chunkOptions });
     },
-    async decode(input, parts, output) {
-      if (!(await free())) return inline.decode(input, parts, output);
+    async decode(input, parts, version, output) {
+      if (!(await free())) return inline.decode(input, parts, version, output);
       // Whole buffers travel (pool buffers are longer than what they hold) and come back; the views go empty meanwhile.
       const inputLength = input.length;
       const outputLength = output.length;
-      const back = await run<{ input: ArrayBuffer; output: ArrayBuffer }>({ op: "decode", input: wholeBuffer(input), inputLength, output: wholeBuffer(output), parts });
+      const back = await run<{ input: ArrayBuffer; output: ArrayBuffer }>({ op: "decode", input: wholeBuffer(input), inputLength, output: wholeBuffer(output), parts, version });
       return { input: new Uint8Array(back.input, 0, inputLength), output: new Uint8Array(back.output, 0, outputLength) };
     },
   };

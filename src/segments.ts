@@ -74,12 +74,12 @@ export function encodeSegment(core: Core, data: Uint8Array, layout: PairLayout, 
   return encodedSegment(layout, shape, data.length, coded, format);
 }
 
-/** Decodes a segment's chunks from `stream` (the whole container) into `out` (segment.length bytes). */
-export function decodeSegment(core: Core, stream: Uint8Array, segment: Segment, out: Uint8Array): void {
+/** Decodes a segment's chunks from `stream` (the whole container, of `version`) into `out` (segment.length bytes). */
+export function decodeSegment(core: Core, stream: Uint8Array, segment: Segment, out: Uint8Array, version: number): void {
   let at = 0;
   for (const c of segment.chunks) {
     const bytes = c.elements * segment.layout.width;
-    decodeChunk(core, stream.subarray(c.offset, c.offset + c.length), segment.layout, c.elements, out.subarray(at, at + bytes));
+    decodeChunk(core, stream.subarray(c.offset, c.offset + c.length), segment.layout, c.elements, out.subarray(at, at + bytes), version);
     at += bytes;
   }
 }

@@ -47,6 +47,8 @@ interface JobBase {
 export interface DecodeJob extends JobBase {
   op: "decode";
   output: Uint8Array;
+  /** Container version of the chunks. */
+  version: number;
 }
 
 export interface EncodeJob extends JobBase {
@@ -175,7 +177,7 @@ export function work(core: Core, job: Job, coded: Coded, until = Infinity): bool
       const elements = chunks[at + 3]!;
       if (job.op === "decode") {
         const out = chunks[at + 2]!;
-        decodeChunk(core, input, layout, elements, job.output.subarray(out, out + elements * layout.width));
+        decodeChunk(core, input, layout, elements, job.output.subarray(out, out + elements * layout.width), job.version);
       } else {
         const shape = job.shapes[chunks[at + 5]!]!;
         const c = encodeChunk(core, input, layout, job.options, shape.length ? { shape, start: chunks[at + 6]! } : undefined);

@@ -123,7 +123,7 @@ export async function decompressStream(reader: Reader, out: Writable, options: S
     const length = last.offset + last.length - base;
     const input = reader.read(base, length, buffers.take(length));
     const parts = batch.map(({ chunk, layout }) => ({ begin: chunk.offset - base, end: chunk.offset - base + chunk.length, layout: layout.id, elements: chunk.elements }));
-    const decoded = await runner.decode(input, parts, buffers.take(decodedBytes(parts)));
+    const decoded = await runner.decode(input, parts, index.version, buffers.take(decodedBytes(parts)));
     buffers.give(decoded.input);
     return decoded.output;
   });

@@ -30,6 +30,8 @@ export interface CoreExports {
     width: number, dst: number, n: number, c: number, signed: number, precision: number, lanes: number,
     kind: number, bases: number, basesEnd: number, states: number, payload: number, payloadEnd: number, raw: number,
   ): number;
+  takeStateBits(raw: number, total: number, carried: number, states: number, lanes: number): void;
+  restoreStateBits(width: number, dst: number, n: number, c: number, signed: number, carried: number, raw: number, states: number, lanes: number): number;
   convertPatterns(srcWidth: number, src: number, n: number, table: number, unused: number, dstWidth: number, dst: number): number;
   roundFp32(target: number, src: number, n: number, dst: number): void;
   magnitudes(src: number, n: number, out: number): void;

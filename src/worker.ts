@@ -29,6 +29,8 @@ export interface DecodeTask {
   inputLength: number;
   output: ArrayBuffer;
   parts: DecodePart[];
+  /** Container version of the chunks. */
+  version: number;
 }
 
 /** Answered at once: a runner knows the worker has started. */
@@ -72,7 +74,7 @@ export default function run(task: EncodeTask | DecodeTask | JobTask | PingTask):
       return moveCoded(coded, [...coded.values()]);
     }
     if (task.op === "decode") {
-      decodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, new Uint8Array(task.output, 0, decodedBytes(task.parts)));
+      decodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, task.version, new Uint8Array(task.output, 0, decodedBytes(task.parts)));
       return moveWith({ input: task.input, output: task.output }, [task.input, task.output]);
     }
     const coded = encodeBatch(core, new Uint8Array(task.input), task.parts, task.options);

@@ -72,7 +72,7 @@ describe("tensor round trips", () => {
           const index = parseContainer(stream);
           for (const seg of index.segments) {
             for (const c of seg.chunks) {
-              const h = readChunkHeader(stream.subarray(c.offset, c.offset + c.length), seg.layout, c.elements);
+              const h = readChunkHeader(stream.subarray(c.offset, c.offset + c.length), seg.layout, c.elements, index.version);
               if (h.mode === 1) expect(h.k).toBe(k);
             }
           }
@@ -138,7 +138,7 @@ describe("bad input", () => {
   it("names the exact problem for each kind of damage", () => {
     expect(errorCode(() => decode(new Uint8Array(0)))).toBe("TRUNCATED");
     expect(errorCode(() => decode(new TextEncoder().encode("PK\x03\x04 not ansf at all")))).toBe("BAD_MAGIC");
-    for (const version of [0, 3, 255]) {
+    for (const version of [0, 4, 255]) {
       const other = stream.slice();
       other[4] = version;
       expect(errorCode(() => decode(other))).toBe("UNSUPPORTED_VERSION");
@@ -162,7 +162,7 @@ describe("bad input", () => {
     const r = rng(2024);
     const index = parseContainer(stream);
     const chunk = index.segments[0]!.chunks[1]!;
-    const h = readChunkHeader(stream.subarray(chunk.offset, chunk.offset + chunk.length), index.segments[0]!.layout, chunk.elements);
+    const h = readChunkHeader(stream.subarray(chunk.offset, chunk.offset + chunk.length), index.segments[0]!.layout, chunk.elements, index.version);
     const regions = {
       container: [0, stream.length],
       model: [chunk.offset, chunk.offset + h.statesOffset],

@@ -68,6 +68,36 @@ function runClocks(n: number, lanes: number, depth: number): number {
   return Math.floor((n - 1) / lanes) * Math.max(lanes, depth) + ((n - 1) % lanes) + depth;
 }
 
+/**
+ * Clocks after the run that emit the words of the elements whose raw fields
+ * reach into the bits the lane states carry (version 3), one per clock.
+ */
+function tailClocks(job: ChunkJob): number {
+  return job.carriedBits === 0 ? 0 : job.n - Math.floor((job.n * job.rawBits - job.carriedBits) / job.rawBits);
+}
+
+/**
+ * The final lane states docs/FORMAT.md §Lane states asks for: 2^16 plus the
+ * lane's 16 bits of the element fields from bit n·w − H on, read here from
+ * the model's own output (sign at the top of an element, then c low bits).
+ */
+function carriedStates(job: ChunkJob, output: Uint8Array): Uint32Array {
+  const { n, rawBits: w, shift: c, carriedBits: H } = job;
+  const width = job.layout.width;
+  const view = new DataView(output.buffer, output.byteOffset, output.length);
+  const fieldBit = (bit: number) => {
+    const e = Math.floor(bit / w);
+    const v = width === 2 ? view.getUint16(2 * e, true) : view.getUint32(4 * e, true);
+    const i = bit - e * w;
+    return i === c ? v >>> (8 * width - 1) : (v >>> i) & 1;
+  };
+  return Uint32Array.from({ length: job.lanes }, (_, j) => {
+    let r = 0;
+    for (let i = 0; i < Math.min(16, Math.max(0, H - 16 * j)); i++) r |= fieldBit(n * w - H + 16 * j + i) << i;
+    return 0x10000 + r;
+  });
+}
+
 /** A configuration where memory never starves the core. */
 const WIDE: Partial<SystemConfig> = { busBytes: 16, tableBuffers: 1 };
 
@@ -184,7 +214,7 @@ describe("hw: synthetic tensors, model = Wasm word for word", () => {
     ["u8", 0],
   ];
   for (const [dtype, k] of cases) {
-    it(`${dtype} k=${k}: bit-exact, exact clocks 2^P + ⌊(n−1)/N⌋·max(N,D) + (n−1) mod N + D, no stalls`, async () => {
+    it(`${dtype} k=${k}: bit-exact, exact clocks 2^P + ⌊(n−1)/N⌋·max(N,D) + (n−1) mod N + D + tail, no stalls`, async () => {
       const n = 20011;
       const stream = encode(tensor(dtype, n), { dtype, k });
       const [job, ...more] = jobsOf(stream);
@@ -195,7 +225,8 @@ describe("hw: synthetic tensors, model = Wasm word for word", () => {
       expect(report.stall_cycles).toBe(0);
       expect(report.setup_cycles).toBe(1 << job!.precision);
       expect(report.run_cycles).toBe(runClocks(n, job!.lanes, 5));
-      expect(report.cycles).toBe((1 << job!.precision) + runClocks(n, job!.lanes, 5));
+      expect(report.tail_cycles).toBe(tailClocks(job!));
+      expect(report.cycles).toBe((1 << job!.precision) + runClocks(n, job!.lanes, 5) + tailClocks(job!));
     });
   }
 
@@ -270,7 +301,7 @@ async function perChunk(stream: Uint8Array, config: Partial<SystemConfig>): Prom
  */
 async function contextExact(stream: Uint8Array, kind: number): Promise<ChannelContext[]> {
   const contexts = jobsOf(stream).map((j) => {
-    const h = readChunkHeader(stream.subarray(j.offset, j.offset + j.length), j.layout, j.n);
+    const h = readChunkHeader(stream.subarray(j.offset, j.offset + j.length), j.layout, j.n, j.version);
     expect(h.mode).toBe(MODE_CONTEXT);
     expect(h.context!.kind).toBe(kind);
     return h.context!;
@@ -285,9 +316,10 @@ async function contextExact(stream: Uint8Array, kind: number): Promise<ChannelCo
       const mapWrites = kind === CONTEXT_LANE ? job.context.map.length : 0;
       expect([stats.tableFillCycles, stats.mapFillCycles, stats.setupCycles]).toEqual([fill, mapWrites, Math.max(fill, mapWrites)]);
       expect(stats.runCycles).toBe(runClocks(job.n, 32, depth));
-      expect(r.finalStates).toEqual(new Uint32Array(32).fill(0x10000));
+      expect(stats.tailCycles).toBe(tailClocks(job));
+      expect(r.finalStates).toEqual(carriedStates(job, r.output));
     }
-    if (results.length === 1) expect(report.cycles).toBe(results[0]!.stats.setupCycles + results[0]!.stats.runCycles);
+    if (results.length === 1) expect(report.cycles).toBe(results[0]!.stats.setupCycles + results[0]!.stats.runCycles + results[0]!.stats.tailCycles);
   }
   const jobs = jobsOf(stream);
   const split = await exact(stream, { ...WIDE, depth: 4, table: "split" });
@@ -315,7 +347,7 @@ describe("hw: channel contexts (mode 3)", () => {
     const stream = encode(channelTensor(4, 1024), { dtype: "bf16", shape: [4, 1024] }).slice();
     const ref = chunkRefs(stream).find(isRans)!;
     const chunk = stream.subarray(ref.offset, ref.offset + ref.length);
-    const ctx = readChunkHeader(chunk, ref.layout, ref.n).context!;
+    const ctx = readChunkHeader(chunk, ref.layout, ref.n, ref.version).context!;
     // The context follows mode, kp, lanes and checksum (7 bytes); its map is its last bytes.
     const w = new ByteWriter();
     writeContext(w, ctx);
@@ -326,7 +358,7 @@ describe("hw: channel contexts (mode 3)", () => {
     // Entry 0 (bits 0 … width−1 of the map) names another group that exists.
     expect(ctx.map[0]! ^ 1).toBeLessThan(ctx.groups);
     chunk[mapStart]! ^= 1;
-    expect(readChunkHeader(chunk, ref.layout, ref.n).context!.map[0]).toBe(ctx.map[0]! ^ 1);
+    expect(readChunkHeader(chunk, ref.layout, ref.n, ref.version).context!.map[0]).toBe(ctx.map[0]! ^ 1);
     const r = await verifyStream(stream);
     expect(r.bit_exact).toBe(false);
     expect(r.failed_chunks).toBe(1);
@@ -408,8 +440,9 @@ describe("hw: cores, buses, memory and back-pressure", () => {
     const r = await exact(stream, { outBytes: 1 });
     expect(r.stalls.output_full).toBeGreaterThan(0);
     expect(r.cycles).toBeGreaterThanOrEqual(2 * n);
-    // The port moves one byte per clock; the 4-word output FIFO lets the run end a few words early.
-    expect(r.run_cycles).toBeGreaterThanOrEqual(2 * (n - 4 * 10));
+    // The port moves one byte per clock; the 4-word output FIFO and the tail buffer let the run end a few words early.
+    const tails = jobsOf(stream).reduce((s, j) => s + tailClocks(j), 0);
+    expect(r.run_cycles).toBeGreaterThanOrEqual(2 * (n - 4 * 10 - tails));
   });
 
   it("two table buffers hide the next chunk's 2^P table fill", async () => {
@@ -427,7 +460,7 @@ describe("hw: faults", () => {
   it("a flipped payload bit is caught by the model and by the Wasm decoder", async () => {
     const stream = encode(tensor("bf16", 30000), { dtype: "bf16" }).slice();
     const ref = chunkRefs(stream).find(isRans)!;
-    const h = readChunkHeader(stream.subarray(ref.offset, ref.offset + ref.length), ref.layout, ref.n);
+    const h = readChunkHeader(stream.subarray(ref.offset, ref.offset + ref.length), ref.layout, ref.n, ref.version);
     stream[ref.offset + h.payloadOffset + (h.payloadLength >> 1)]! ^= 0x10;
     const r = await verifyStream(stream);
     expect(r.bit_exact).toBe(false);
@@ -571,7 +604,7 @@ describe("hw: hwMain", () => {
     const file = join(dir, "bad.ansf");
     const stream = encode(tensor("bf16", 5000), { dtype: "bf16" }).slice();
     const ref = chunkRefs(stream).find(isRans)!;
-    const h = readChunkHeader(stream.subarray(ref.offset, ref.offset + ref.length), ref.layout, ref.n);
+    const h = readChunkHeader(stream.subarray(ref.offset, ref.offset + ref.length), ref.layout, ref.n, ref.version);
     stream[ref.offset + h.payloadOffset + 3]! ^= 0x40;
     writeFileSync(file, stream);
     const bad = await run("hw-sim", [file]);
@@ -619,8 +652,8 @@ describe("hw: hwMain", () => {
     expect(slots[0]!.length).toBe(Math.ceil((2 * job.precision + 1 + job.codeBits) / 4));
     expect(lines("sym_info.hex")).toHaveLength(1 << job.codeBits);
     const meta = JSON.parse(readFileSync(join(chunk, "chunk.json"), "utf8"));
-    expect(meta).toMatchObject({ n: 9000, k: 1, lanes: job.lanes, precision: job.precision, raw_bits: 10 });
-    expect(meta.final_states).toEqual(Array(job.lanes).fill("0x00010000"));
+    expect(meta).toMatchObject({ n: 9000, k: 1, lanes: 4, precision: job.precision, raw_bits: 10, carried_bits: 64 });
+    expect(meta.final_states).toEqual(Array.from(carriedStates(job, data), (x) => `0x${x.toString(16).padStart(8, "0")}`));
     expect(readFileSync(join(out, "README.md"), "utf8")).toMatch(/out_tready/);
   });
 

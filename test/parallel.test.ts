@@ -131,7 +131,7 @@ describe("worker pool", () => {
     const entries = parseContainer(stream).segments[0]!.chunks;
     const chunks = new Float64Array(entries.length * CHUNK_FIELDS);
     entries.forEach((c, i) => chunks.set([c.offset, c.length, i * 20_000, c.elements, 1], i * CHUNK_FIELDS));
-    const job: DecodeJob = { op: "decode", input: stream, output, chunks, control: jobControl(2, false) };
+    const job: DecodeJob = { op: "decode", input: stream, output, chunks, control: jobControl(2, false), version: stream[4]! };
     // Worker 0 enters; the job then closes, shutting worker 1 out.
     expect(enter(job, 0)).toBe(true);
     expect(closeJob(job, 2)).toEqual([0]);
@@ -152,7 +152,7 @@ describe("worker pool", () => {
     entries.forEach((c, i) => chunks.set([c.offset, c.length, i * 8192, c.elements, 1], i * CHUNK_FIELDS));
     const output = new Uint8Array(new SharedArrayBuffer(data.length));
     // A function cannot be cloned to a worker: Piscina rejects the task before the worker sees it.
-    const job = { op: "decode", input: stream, output, chunks, control: jobControl(1, false), unclonable: () => 0 } as DecodeJob;
+    const job = { op: "decode", input: stream, output, chunks, control: jobControl(1, false), version: stream[4]!, unclonable: () => 0 } as DecodeJob;
     await expect(runJob(job, 2)).rejects.toThrow(/could not be cloned/);
   });
 

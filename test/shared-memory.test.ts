@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeChunk, encodeChunk } from "../src/chunk.js";
+import { VERSION } from "../src/container.js";
 import { layoutOf } from "../src/dtypes.js";
 import { copyInto } from "../src/shared-memory.js";
 import { core } from "../src/wasm.js";
@@ -35,7 +36,7 @@ describe("copies to and from shared memory at every word phase", () => {
       const input = new Uint8Array(new SharedArrayBuffer(coded.length + 8), phase, coded.length);
       input.set(coded);
       const out = new Uint8Array(new SharedArrayBuffer(data.length + 16), 8 - phase, data.length);
-      decodeChunk(c, input, layout, 5000, out);
+      decodeChunk(c, input, layout, 5000, out, VERSION);
       expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
     }
   });

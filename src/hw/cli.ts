@@ -204,7 +204,7 @@ export function formatReport(file: string, r: HwReport): string {
   out.push(`  core       ${c.cores} × depth ${c.depth} [${c.stages.join(" > ")}], ${c.table} table × ${c.tableBuffers}`);
   out.push(`  memory     bus ${c.busBytes} B/clock, latency ${c.memLatency} clocks, ${bandwidth}, FIFOs ${c.fifoBytes} B`);
   out.push(`  symbols    ${int(r.symbols)}, payload words ${int(r.words)}`);
-  out.push(`  cycles     ${int(r.cycles)} (setup ${int(r.setup_cycles)}, run ${int(r.run_cycles)}, summed over chunks)`);
+  out.push(`  cycles     ${int(r.cycles)} (setup ${int(r.setup_cycles)}, run ${int(r.run_cycles)}, tail ${int(r.tail_cycles)}, summed over chunks)`);
   out.push(
     `  stalls     ${int(r.stall_cycles)} (word FIFO empty ${int(r.stalls.word_fifo_empty)}, raw FIFO empty ${int(r.stalls.raw_fifo_empty)}, output full ${int(r.stalls.output_full)}), bubbles ${int(r.bubble_cycles)}`,
   );

@@ -26,18 +26,28 @@
 // issuing token its element's group, which rides with the token to the
 // lookup stage(s) and completes the table address.
 //
+// From version 3 the lane states carry the raw plane's last H = min(16·N, n·w)
+// bits (docs/FORMAT.md §Lane states). The assembler takes a field's bits
+// from the raw FIFO while the stored plane lasts and zeros after it; words
+// from the first element whose field reaches past the stored plane on wait
+// in a tail buffer. As each lane ends, its state less 2^16 goes into a
+// 16·N-bit carry register; once the last lane has ended, the tail words
+// leave one per clock, each ORed with its carried bits.
+//
 // Stalls freeze the whole ring for a clock (one clock enable): the
 // renormaliser needs a word the word FIFO lacks, the output assembler needs
 // raw bits the raw FIFO lacks, or the output FIFO is full.
 //
 // Signal widths: x, y 32 bits; slot, bias P ≤ 15 bits; group 3 bits; freq P + 1 ≤ 16 bits;
 // x >> P 32 − P ≤ 21 bits; code E + k ≤ 15 bits; word 16 bits; raw field
-// w ≤ 24 bits; output word 8·width ≤ 32 bits; lane 5 bits (N ≤ 32). The
+// w ≤ 24 bits; output word 8·width ≤ 32 bits; lane 5 bits (N ≤ 32); carry
+// register 16·N ≤ 512 bits, tail buffer ⌈H/w⌉ ≤ 512 words. The
 // multiply is 16 × 21 bits, inside one DSP48E2 (27 × 18) with its post-adder
 // taking the bias; its result freq·(x >> P) + bias < freq·((x >> P) + 1)
 // ≤ 2^P · 2^(32−P) = 2^32 fits 32 bits, so Math.imul's low 32 bits are the
 // exact product and the top bits of the DSP output are provably zero.
 
+import { LANE_STATE_BITS, laneCarriedBits } from "../chunk.js";
 import { stagePlan, type CoreConfig, type StageRole } from "./config.js";
 import { CONTEXT_ROW } from "../context.js";
 import { ContextUnit, GroupMapRam, MapLoader } from "./context-unit.js";
@@ -82,6 +92,8 @@ export interface ChunkStats {
   setupCycles: number;
   /** From first issue to last renormalisation, inclusive. */
   runCycles: number;
+  /** After the run: clocks that emit the tail words with their carried raw bits (version 3), one word per clock. */
+  tailCycles: number;
   /** Run clocks with the ring frozen, and why (one cause per clock, in this order). */
   stallCycles: number;
   stallWord: number;
@@ -109,8 +121,8 @@ export interface ChunkResult {
   stats: ChunkStats;
 }
 
-/** load: lane states enter the ring; spin: bubbles pass (N < D); wait: for the table; run; drain: output FIFO empties. */
-type Phase = "load" | "spin" | "wait" | "run" | "drain";
+/** load: lane states enter the ring; spin: bubbles pass (N < D); wait: for the table; run; tail: the carried raw bits go out; drain: output FIFO empties. */
+type Phase = "load" | "spin" | "wait" | "run" | "tail" | "drain";
 
 interface Queued {
   job: ChunkJob;
@@ -157,6 +169,15 @@ export class DecoderCore {
   private decoded = new Uint8Array(0);
   private cycleOf = new Float64Array(0);
   private errors: string[] = [];
+  /** Stored raw bits the assembler has yet to take; past them a field's bits come from the lane states. */
+  private rawLeft = 0;
+  /** The first element whose field reaches past the stored raw plane (n when none does). */
+  private tailStart = 0;
+  /** Tail buffer: the words of elements tailStart … n − 1, stored raw bits only, until the lanes' carried bits are known. */
+  private tail = new Uint32Array(0);
+  private tailSent = 0;
+  /** Carry register: 16 bits per lane, the lane's final state less 2^16. */
+  private carry = new Uint16Array(0);
   private stats: ChunkStats | undefined;
   private aborted = false;
   /** Clocks since anything moved: a guard against modelling bugs that would hang. */
@@ -227,11 +248,17 @@ export class DecoderCore {
     this.cycleOf = new Float64Array(job.n);
     this.output.start(this.decoded, this.cycleOf, job.layout.width);
     this.errors = [];
+    const storedBits = job.n * job.rawBits - job.carriedBits;
+    this.rawLeft = storedBits;
+    this.tailStart = job.carriedBits > 0 ? Math.floor(storedBits / job.rawBits) : job.n;
+    this.tail = new Uint32Array(job.n - this.tailStart);
+    this.tailSent = 0;
+    this.carry = new Uint16Array(job.lanes);
     this.aborted = false;
     this.idle = 0;
     this.stats = {
       core: this.id, start: cycle, firstIssue: -1, runEnd: -1, end: -1,
-      setupCycles: 0, runCycles: 0, stallCycles: 0, stallWord: 0, stallRaw: 0, stallOut: 0,
+      setupCycles: 0, runCycles: 0, tailCycles: 0, stallCycles: 0, stallWord: 0, stallRaw: 0, stallOut: 0,
       bubbleCycles: 0, tableFillCycles: 0, mapFillCycles: 0, words: 0,
     };
   }
@@ -266,7 +293,7 @@ export class DecoderCore {
     if (this.consumedWords !== wordBytes) {
       this.errors.push(`payload not fully consumed: ${wordBytes - this.consumedWords} of ${job.payloadBytes} bytes left`);
     }
-    const rawBitsUsed = job.n * job.rawBits;
+    const rawBitsUsed = job.n * job.rawBits - job.carriedBits;
     const raw = this.input.raw;
     const rawTaken = 8 * (this.input.fetchedRaw - raw.level) + raw.bitOffset;
     if (rawTaken !== rawBitsUsed) this.errors.push(`raw plane: ${rawTaken} bits consumed, expected ${rawBitsUsed}`);
@@ -333,8 +360,8 @@ export class DecoderCore {
         t.x = this.input.words.popU32();
         this.consumedWords += 4;
         if (t.x < RANS_L) this.errors.push(`lane ${t.lane} starts in state ${t.x}, below 2^16`);
-        // A lane with no element at all must already be in the final state.
-        if (t.lane >= job.n && t.x !== RANS_L) this.errors.push(`lane ${t.lane} codes no element but starts in state 0x${t.x.toString(16)}, not 2^16`);
+        // A lane with no element at all starts in its final state.
+        if (t.lane >= job.n) this.endLane(t.lane, t.x, "codes no element but starts");
         if (++this.loaded === job.lanes) this.phase = this.spinLeft > 0 ? "spin" : "wait";
         return true;
       }
@@ -351,6 +378,8 @@ export class DecoderCore {
         return this.run(cycle);
       case "run":
         return this.run(cycle);
+      case "tail":
+        return this.sendTail(cycle);
       case "drain":
         return false;
     }
@@ -375,7 +404,7 @@ export class DecoderCore {
         stats.stallWord++;
         return false;
       }
-      if (job.rawBits > 0 && this.input.raw.bits < job.rawBits) {
+      if (Math.min(job.rawBits, this.rawLeft) > this.input.raw.bits) {
         stats.stallCycles++;
         stats.stallRaw++;
         return false;
@@ -436,6 +465,48 @@ export class DecoderCore {
     return true;
   }
 
+  /**
+   * A lane's final state must lie in [2^16, 2^16 + 2^b) for the b raw bits
+   * it carries (b = 0: exactly 2^16); the bits go into the carry register.
+   */
+  private endLane(lane: number, x: number, what: string): void {
+    const bits = laneCarriedBits(this.job!.carriedBits, lane);
+    if (x < RANS_L || x - RANS_L >= 2 ** bits) {
+      const range = bits === 0 ? "not 2^16" : `outside [2^16, 2^16 + 2^${bits})`;
+      this.errors.push(`lane ${lane} ${what} in state 0x${x.toString(16)}, ${range}`);
+      return;
+    }
+    this.carry[lane] = x - RANS_L;
+  }
+
+  /** Bits [from, from + count) of the carry register, lane j's at 16j: a bit select on hardware. */
+  private carried(from: number, count: number): number {
+    let v = 0;
+    for (let i = 0; i < count; i++) {
+      const bit = from + i;
+      v |= ((this.carry[bit >>> 4]! >>> (bit & (LANE_STATE_BITS - 1))) & 1) << i;
+    }
+    return v;
+  }
+
+  /** Tail clock: the next tail word, ORed with the bits of its field the lanes carried. */
+  private sendTail(cycle: number): boolean {
+    const job = this.job!;
+    if (this.output.fifo.full) return false;
+    const e = this.tailStart + this.tailSent;
+    const w = job.rawBits;
+    const c = job.shift;
+    const storedBits = job.n * w - job.carriedBits;
+    const stored = Math.max(0, storedBits - e * w);
+    const field = this.carried(e * w + stored - storedBits, w - stored) << stored;
+    const sign = job.layout.signed ? (field >>> c) & 1 : 0;
+    const value = (this.tail[this.tailSent]! | (sign << (8 * job.layout.width - 1)) | (field & ((1 << c) - 1))) >>> 0;
+    this.output.fifo.push(value, e, cycle);
+    this.stats!.tailCycles++;
+    if (++this.tailSent === this.tail.length) this.phase = "drain";
+    return true;
+  }
+
   /** RENORM stage: state update, word pop, output assembly, end-of-lane check. */
   private renormalise(t: Token, cycle: number): void {
     const job = this.job!;
@@ -448,19 +519,20 @@ export class DecoderCore {
     }
     t.x = x;
     // Coding pair back to an element: sign << (8·width − 1) | code << c | low c bits.
-    const w = job.rawBits;
+    // Past the stored raw plane a field's bits are zero here; the tail adds the carried ones.
     const c = job.shift;
-    const raw = w > 0 ? this.input.raw.takeBits(w) : 0;
+    const stored = Math.min(job.rawBits, this.rawLeft);
+    const raw = stored > 0 ? this.input.raw.takeBits(stored) : 0;
+    this.rawLeft -= stored;
     const sign = job.layout.signed ? (raw >>> c) & 1 : 0;
     const low = raw & ((1 << c) - 1);
     const value = ((sign << (8 * job.layout.width - 1)) | (t.sym << c) | low) >>> 0;
-    this.output.fifo.push(value, t.element, cycle);
+    if (t.element < this.tailStart) this.output.fifo.push(value, t.element, cycle);
+    else this.tail[t.element - this.tailStart] = value;
     // A lane's last symbol must leave it in the encoder's initial state.
-    if (t.element + job.lanes >= job.n && x !== RANS_L) {
-      this.errors.push(`lane ${t.lane} ends in state 0x${x.toString(16)}, not 2^16`);
-    }
+    if (t.element + job.lanes >= job.n) this.endLane(t.lane, x, "ends");
     if (++this.retired === job.n) {
-      this.phase = "drain";
+      this.phase = this.tail.length > 0 ? "tail" : "drain";
       this.stats!.runEnd = cycle;
     }
   }

@@ -23,6 +23,8 @@ export interface ChunkRef {
   length: number;
   mode: number;
   checksum: number;
+  /** Container version, which says how the chunk is laid out. */
+  version: number;
 }
 
 /** Descriptor of one rANS chunk for a core. */
@@ -44,8 +46,10 @@ export interface ChunkJob extends ChunkRef {
   /** Word stream: N little-endian u32 lane states, then the payload's u16 words. */
   words: Uint8Array;
   payloadBytes: number;
-  /** The raw plane: n fields of w bits, LSB first. */
+  /** The stored raw plane: the first n·w − carriedBits bits of n fields of w bits, LSB first. */
   raw: Uint8Array;
+  /** The last raw bits, carried by the lane states: 16 per lane from lane 0 on (docs/FORMAT.md §Lane states). */
+  carriedBits: number;
 }
 
 export function chunkRefs(stream: Uint8Array, index: Index = parseContainer(stream)): ChunkRef[] {
@@ -53,8 +57,8 @@ export function chunkRefs(stream: Uint8Array, index: Index = parseContainer(stre
   index.segments.forEach((s, segment) => {
     s.chunks.forEach((c, chunk) => {
       const bytes = stream.subarray(c.offset, c.offset + c.length);
-      const h = readChunkHeader(bytes, s.layout, c.elements);
-      refs.push({ id: refs.length, segment, chunk, layout: s.layout, n: c.elements, offset: c.offset, length: c.length, mode: h.mode, checksum: h.checksum });
+      const h = readChunkHeader(bytes, s.layout, c.elements, index.version);
+      refs.push({ id: refs.length, segment, chunk, layout: s.layout, n: c.elements, offset: c.offset, length: c.length, mode: h.mode, checksum: h.checksum, version: index.version });
     });
   });
   return refs;
@@ -80,7 +84,7 @@ export function isDeflate(ref: ChunkRef): boolean {
 /** The core descriptor of a rANS chunk. */
 export function chunkJob(stream: Uint8Array, ref: ChunkRef): ChunkJob {
   const bytes = stream.subarray(ref.offset, ref.offset + ref.length);
-  const h = readChunkHeader(bytes, ref.layout, ref.n);
+  const h = readChunkHeader(bytes, ref.layout, ref.n, ref.version);
   const payloadEnd = h.payloadOffset + h.payloadLength;
   return {
     ...ref,
@@ -95,6 +99,7 @@ export function chunkJob(stream: Uint8Array, ref: ChunkRef): ChunkJob {
     words: bytes.subarray(h.statesOffset, payloadEnd),
     payloadBytes: h.payloadLength,
     raw: bytes.subarray(h.rawOffset, h.rawOffset + h.rawLength),
+    carriedBits: h.carriedBits,
   };
 }
 

@@ -57,7 +57,7 @@ function chunkParams(job: ChunkJob) {
   return {
     chunk: job.id, segment: job.segment, segment_chunk: job.chunk, layout: job.layout.name, width_bytes: job.layout.width,
     n: job.n, k: job.k, precision: job.precision, lanes: job.lanes, code_bits: job.codeBits, shift: job.shift,
-    raw_bits: job.rawBits, signed: job.layout.signed, payload_words: job.payloadBytes / 2, raw_bytes: job.raw.length,
+    raw_bits: job.rawBits, signed: job.layout.signed, payload_words: job.payloadBytes / 2, raw_bytes: job.raw.length, carried_bits: job.carriedBits,
     checksum: `0x${hex(job.checksum, 32)}`,
     groups: c.groups, context: CONTEXT_NAMES[c.kind], map_entries: c.map.length,
     ...(c.kind === CONTEXT_ROW ? { first_rounds: c.firstRounds, row_rounds: c.rowRounds } : {}),
@@ -117,15 +117,15 @@ model.
 
 | file | lines | width (bits) | content |
 |---|---|---|---|
-| chunk.json | | | n, layout, k, precision P, lanes N, code bits E+k, shift c, raw bits w, signed, checksum, G groups, context (none, row, lane) and its register values, final states, model cycle counts |
+| chunk.json | | | n, layout, k, precision P, lanes N, code bits E+k, shift c, raw bits w, signed, carried bits H, checksum, G groups, context (none, row, lane) and its register values, final states, model cycle counts |
 | codes.hex | present codes | 28 | table-builder input, ascending codes table after table: code << 16 \\| freq |
 | slot_table.hex | G·2^P | 2P+1+E+k | slot entry at {g, slot}: code << (2P+1) \\| bias << (P+1) \\| freq |
 | sym_table.hex | G·2^P | E+k | split organisation: code of each slot {g, slot} |
 | sym_info.hex | G·2^(E+k) | 2P+1 | split organisation at {g, code}: start << (P+1) \\| freq (0 for absent codes) |
 | group_map.hex | map entries | 3 | channel contexts only: the group map in stream order (row: one entry per row; lane: one per channel) |
-| states.hex | N | 32 | initial state of lanes 0 … N−1 |
+| states.hex | N | 32 | initial state of lanes 0 … N−1 (from version 3, lane j ends in 2^16 plus its carried raw bits) |
 | payload.hex | payload words | 16 | renormalisation words in consumption order |
-| raw.hex | ⌈n·w/8⌉ | 8 | raw plane bytes; element e's w-bit field starts at bit e·w, LSB first |
+| raw.hex | ⌈(n·w − H)/8⌉ | 8 | stored raw plane bytes; element e's w-bit field starts at bit e·w, LSB first; bits from n·w − H on are carried by the lane states: lane j ends in 2^16 + bits [n·w − H + 16j, +16) |
 | expected.hex | n | 8·width | decoded elements in order |
 
 ## Core interface
@@ -141,6 +141,7 @@ model.
 | cfg_signed | in | 1 | sign bit stored raw |
 | cfg_width | in | 3 | element bytes: 1, 2 or 4 |
 | cfg_payload_bytes | in | 32 | payload length, for the overrun and underrun checks |
+| cfg_carried_bits | in | 10 | H = min(16·N, n·w), raw bits carried by the lane states (0 before version 3) |
 | cfg_groups | in | 4 | G, tables: 1, or 2…8 with channel contexts (G·2^P ≤ 2^15) |
 | cfg_ctx_kind | in | 2 | 0 none, 1 row, 2 lane |
 | cfg_ctx_first_rounds | in | 22 | row: rounds until the first row ends, stride − phase (saturated at 2^22 − 1) |
@@ -162,7 +163,7 @@ model.
 | out_tlast | out | 1 | last element of the chunk |
 | out_tvalid / out_tready | out / in | 1 | |
 | done | out | 1 | chunk finished (pulse) |
-| err | out | 5 | {row map entries left or missing, checksum, final state ≠ 2^16, payload overrun, payload underrun} |
+| err | out | 5 | {row map entries left or missing, checksum, final state outside [2^16, 2^16 + 2^b) for the b ≤ 16 bits its lane carries, payload overrun, payload underrun} |
 
 Every stream uses the AXI-Stream handshake: a beat moves on a rising edge
 where valid and ready are both high. Inside the core, the lane states ride a
@@ -172,7 +173,11 @@ FIFO lacks, when the output assembler needs raw bits the raw FIFO lacks, or
 when the output FIFO is full (out_tready low): those are the model's stall
 clocks. Without stalls a chunk takes, from its first symbol,
 ⌊(n−1)/N⌋·max(N, D) + ((n−1) mod N) + D clocks, after a setup of G·2^P
-clocks of table fill (or T map writes for a lane context, if more).
+clocks of table fill (or T map writes for a lane context, if more). With
+H > 0 the words of the last n − ⌊(n·w − H)/w⌋ elements, those whose fields
+reach past the stored raw plane, wait in a tail buffer; once every lane has
+ended they leave one per clock, each ORed with its carried bits: that many
+more clocks.
 
 With channel contexts (G > 1) each symbol's table is {group, x mod 2^P}. A
 context unit gives each issuing symbol its group from counters, never a

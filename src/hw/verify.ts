@@ -61,6 +61,8 @@ export interface HwReport {
   bubble_cycles: number;
   setup_cycles: number;
   run_cycles: number;
+  /** Clocks after the runs that emit the words of the last elements with the raw bits their lane states carried (version 3). */
+  tail_cycles: number;
   /** Symbols per clock of the whole system (all cores, first to last clock). */
   symbols_per_cycle: number;
   /** Symbols per clock per core while it had a chunk (setup, run and drain included). */
@@ -156,7 +158,7 @@ function emptyReport(cfg: SystemConfig, refs: ChunkRef[], rans: ChunkRef[], chos
     },
     symbols: 0, cycles: 0, stall_cycles: 0,
     stalls: { word_fifo_empty: 0, raw_fifo_empty: 0, output_full: 0 },
-    bubble_cycles: 0, setup_cycles: 0, run_cycles: 0,
+    bubble_cycles: 0, setup_cycles: 0, run_cycles: 0, tail_cycles: 0,
     symbols_per_cycle: 0, core_symbols_per_cycle: 0, run_symbols_per_cycle: 0, words: 0,
     table_bits: 0, table_bits_per_core: 0, map_bits: 0,
     index_checksum_ok: indexOk,
@@ -179,6 +181,7 @@ function accumulate(report: HwReport, r: ChunkResult): void {
   report.bubble_cycles += s.bubbleCycles;
   report.setup_cycles += s.setupCycles;
   report.run_cycles += s.runCycles;
+  report.tail_cycles += s.tailCycles;
   report.words += s.words;
 }
 

@@ -8,7 +8,7 @@ import type { ChunkRef } from "./job.js";
 
 export type WorkerRequest =
   | { type: "open"; session: number; stream: SharedArrayBuffer }
-  | { type: "decode"; session: number; chunks: { id: number; offset: number; length: number; layout: number; n: number }[] }
+  | { type: "decode"; session: number; chunks: { id: number; offset: number; length: number; layout: number; n: number; version: number }[] }
   | { type: "close"; session: number };
 
 export interface WorkerReply {
@@ -110,7 +110,7 @@ export class WasmReference {
 
   /** Queues chunks for the worker; it decodes them in this order. */
   request(refs: ChunkRef[]): void {
-    const chunks = refs.map((r) => ({ id: r.id, offset: r.offset, length: r.length, layout: r.layout.id, n: r.n }));
+    const chunks = refs.map((r) => ({ id: r.id, offset: r.offset, length: r.length, layout: r.layout.id, n: r.n, version: r.version }));
     this.worker.post({ type: "decode", session: this.session, chunks }, chunks.length);
   }
 

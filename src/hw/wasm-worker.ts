@@ -28,7 +28,7 @@ port.on("message", (request: WorkerRequest) => {
     const out = new Uint8Array(c.n * layout.width);
     let reply: WorkerReply;
     try {
-      decodeChunk(core, stream.subarray(c.offset, c.offset + c.length), layout, c.n, out);
+      decodeChunk(core, stream.subarray(c.offset, c.offset + c.length), layout, c.n, out, c.version);
       reply = { session: request.session, id: c.id, bytes: out };
     } catch (err) {
       const code = err instanceof AnsfError ? err.code : "INTERNAL";
