@@ -125,10 +125,10 @@ export function parseSafetensorsHeader(prefix: Uint8Array, fileSize: number): Sa
   let at = 0;
   let previous = "";
   for (const t of entries) {
-    if (t.begin < at) throw bad(`tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] overlap tensor ${previous}, which ends at ${at}`);
+    if (t.begin < at) throw bad(`tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] overlap tensor ${JSON.stringify(previous)}, which ends at ${at}`);
     if (t.begin > at) throw bad(`data bytes [${at}, ${t.begin}) before tensor ${JSON.stringify(t.name)} belong to no tensor`);
     at = t.end;
-    previous = JSON.stringify(t.name);
+    previous = t.name;
   }
   const dataSize = fileSize - dataStart;
   if (at > dataSize) throw new AnsfError("TRUNCATED", `tensors need ${at} data bytes but the file holds only ${dataSize}`);
@@ -159,21 +159,22 @@ function parseMetadata(entry: unknown): Record<string, string> {
 
 /** One tensor entry, with offsets still relative to the data region. */
 function parseEntry(name: string, entry: unknown) {
-  const what = `tensor ${JSON.stringify(name)}`;
-  if (!isObject(entry)) throw bad(`${what} is ${describe(entry)}, not an object`);
+  // Named only for a message: a header holds thousands of entries.
+  const what = () => `tensor ${JSON.stringify(name)}`;
+  if (!isObject(entry)) throw bad(`${what()} is ${describe(entry)}, not an object`);
   const keys = Object.keys(entry).sort().join(", ");
-  if (keys !== "data_offsets, dtype, shape") throw bad(`${what} must have exactly dtype, shape and data_offsets, not ${keys || "no keys"}`);
+  if (keys !== "data_offsets, dtype, shape") throw bad(`${what()} must have exactly dtype, shape and data_offsets, not ${keys || "no keys"}`);
   const { dtype, shape, data_offsets: offsets } = entry;
-  if (!isDtype(dtype)) throw bad(`${what}: unknown dtype ${JSON.stringify(dtype)}`);
-  if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(`${what}: shape ${JSON.stringify(shape)} is not an array of non-negative integers`);
+  if (!isDtype(dtype)) throw bad(`${what()}: unknown dtype ${JSON.stringify(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(`${what()}: shape ${JSON.stringify(shape)} is not an array of non-negative integers`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-    throw bad(`${what}: data_offsets ${JSON.stringify(offsets)} are not two non-negative integers`);
+    throw bad(`${what()}: data_offsets ${JSON.stringify(offsets)} are not two non-negative integers`);
   }
   const [begin, end] = offsets as [number, number];
-  if (begin > end) throw bad(`${what}: data_offsets [${begin}, ${end}] are reversed`);
+  if (begin > end) throw bad(`${what()}: data_offsets [${begin}, ${end}] are reversed`);
   const bytes = byteSize(dtype, shape);
   if (bytes !== BigInt(end - begin)) {
-    throw bad(`${what}: ${dtype} [${shape.join(", ")}] takes ${bytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+    throw bad(`${what()}: ${dtype} [${shape.join(", ")}] takes ${bytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
   }
   return { name, dtype, shape: shape as number[], begin, end };
 }
@@ -198,29 +199,41 @@ function byteSize(dtype: SafetensorsDtype, shape: number[]): bigint {
  * by ':' is a key. Returns a message for the first duplicate, or null.
  */
 function findDuplicateKey(text: string): string | null {
-  const stack: { keys: Set<string> | null; owner: string; last: string }[] = [];
+  // Character codes, not one-character strings; a key is decoded by
+  // JSON.parse only when it holds an escape; an object's owner is named
+  // only for a message.
+  const QUOTE = 34, BACKSLASH = 92, COLON = 58;
+  const stack: { keys: Set<string> | null; owner: () => string; last: string }[] = [];
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
       const start = i;
-      for (i++; text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      let escaped = false;
+      for (i++; text.charCodeAt(i) !== QUOTE; i++) {
+        if (text.charCodeAt(i) === BACKSLASH) {
+          escaped = true;
+          i++;
+        }
+      }
       const top = stack[stack.length - 1];
       if (!top?.keys) continue;
       let j = i + 1;
-      while (text[j] === " " || text[j] === "\t" || text[j] === "\n" || text[j] === "\r") j++;
-      if (text[j] !== ":") continue;
-      const key = JSON.parse(text.slice(start, i + 1)) as string;
+      for (let w = text.charCodeAt(j); w === 32 || w === 9 || w === 10 || w === 13; w = text.charCodeAt(++j));
+      if (text.charCodeAt(j) !== COLON) continue;
+      const key = escaped ? (JSON.parse(text.slice(start, i + 1)) as string) : text.slice(start + 1, i);
       if (top.keys.has(key)) {
         if (stack.length === 1) return key === "__metadata__" ? "header has __metadata__ twice" : `duplicate tensor name ${JSON.stringify(key)}`;
-        return `duplicate key ${JSON.stringify(key)} in ${top.owner}`;
+        return `duplicate key ${JSON.stringify(key)} in ${top.owner()}`;
       }
       top.keys.add(key);
       top.last = key;
-    } else if (c === "{" || c === "[") {
+    } else if (c === 123 || c === 91) {
+      // { or [
       const parent = stack[stack.length - 1];
-      const owner = parent && stack.length === 1 ? JSON.stringify(parent.last) : (parent?.owner ?? "header");
-      stack.push({ keys: c === "{" ? new Set() : null, owner, last: "" });
-    } else if (c === "}" || c === "]") {
+      const owner = !parent ? () => "header" : stack.length === 1 ? ((name) => () => JSON.stringify(name))(parent.last) : parent.owner;
+      stack.push({ keys: c === 123 ? new Set() : null, owner, last: "" });
+    } else if (c === 125 || c === 93) {
+      // } or ]
       stack.pop();
     }
   }
