@@ -106,14 +106,16 @@ export class Core {
 
   /** Copies `bytes` in and returns the address. */
   put(bytes: Uint8Array): number {
-    const ptr = this.alloc(bytes.length);
-    this.view(ptr, bytes.length).set(bytes);
-    return ptr;
+    return this.putAt(bytes, 0);
   }
 
   /** As put, but bytes from shared memory land at their own phase (see shared-memory.ts): for a whole chunk, not for what typed views read. */
   putBulk(bytes: Uint8Array): number {
-    const ptr = this.alloc(bytes.length, isShared(bytes) ? wordPhase(bytes) : 0);
+    return this.putAt(bytes, isShared(bytes) ? wordPhase(bytes) : 0);
+  }
+
+  private putAt(bytes: Uint8Array, phase: number): number {
+    const ptr = this.alloc(bytes.length, phase);
     this.view(ptr, bytes.length).set(bytes);
     return ptr;
   }
