@@ -326,6 +326,28 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
 }
 
 /**
+ * One step of four lanes for the small-chunk loops: writes elements
+ * e..e+3 and returns the states before renormalisation.
+ */
+// @ts-ignore: decorator
+@inline function step4<T>(x: v128, dst: usize, e: usize, raw: usize, w: usize, keep: v128, slotMask: v128, P: i32): v128 {
+  const at = slotOffsets(x, slotMask);
+  const a = entries(i32x4.extract_lane(at, 0), i32x4.extract_lane(at, 1));
+  const b = entries(i32x4.extract_lane(at, 2), i32x4.extract_lane(at, 3));
+  const out = merge4(unpack4Top(raw, e, w), w, codes(a, b), keep);
+  const o = dst + e * sizeof<T>();
+  if (sizeof<T>() == 4) {
+    v128.store(o, out);
+  } else if (sizeof<T>() == 2) {
+    v128.store64_lane(o, i16x8.narrow_i32x4_u(out, out), 0);
+  } else {
+    const h = i16x8.narrow_i32x4_u(out, out);
+    v128.store32_lane(o, i8x16.narrow_i16x8_u(h, h), 0);
+  }
+  return advance(x, a, b, P);
+}
+
+/**
  * Full rounds for any lane count (a multiple of 4), states in memory: small
  * chunks. Decodes n elements (a multiple of `lanes`).
  */
@@ -338,27 +360,34 @@ function rounds<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, la
   for (let e: usize = 0; e < n; ) {
     if (ptr > payloadEnd) return 0;
     for (let sp = states; sp < states + (lanes << 2); sp += 16) {
-      const x = v128.load(sp);
-      const at = slotOffsets(x, slotMask);
-      const a = entries(i32x4.extract_lane(at, 0), i32x4.extract_lane(at, 1));
-      const b = entries(i32x4.extract_lane(at, 2), i32x4.extract_lane(at, 3));
-      const y = advance(x, a, b, P);
+      const y = step4<T>(v128.load(sp), dst, e, raw, w, keep, slotMask, P);
       v128.store(sp, refill(y, ptr));
       ptr += consumed(y);
-      const code = codes(a, b);
-      const out = merge4(unpack4Top(raw, e, w), w, code, keep);
-      const o = dst + e * sizeof<T>();
-      if (sizeof<T>() == 4) {
-        v128.store(o, out);
-      } else if (sizeof<T>() == 2) {
-        v128.store64_lane(o, i16x8.narrow_i32x4_u(out, out), 0);
-      } else {
-        const h = i16x8.narrow_i32x4_u(out, out);
-        v128.store32_lane(o, i8x16.narrow_i16x8_u(h, h), 0);
-      }
       e += 4;
     }
   }
+  return ptr;
+}
+
+/**
+ * Full rounds of 4 lanes, the encoder's choice below 16 Ki elements: the
+ * state stays in a local, so the chain from one round to the next does not
+ * pass through a store and a load.
+ */
+function rounds4<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  const w = usize(c + signed);
+  const keep = keepMask<T>(c, signed, false);
+  const P = i32(precision);
+  const slotMask = i32x4.splat((1 << P) - 1);
+  let x = v128.load(states);
+  let ptr = payload;
+  for (let e: usize = 0; e < n; e += 4) {
+    if (ptr > payloadEnd) return 0;
+    const y = step4<T>(x, dst, e, raw, w, keep, slotMask, P);
+    x = refill(y, ptr);
+    ptr += consumed(y);
+  }
+  v128.store(states, x);
   return ptr;
 }
 
@@ -490,6 +519,7 @@ function decodeAs<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, 
   let ptr: usize;
   if (narrow) ptr = narrowShape(kind, dst, full, c, signed, precision, states, payload, payloadEnd, raw);
   else if (wide) ptr = wideShape<T>(kind, dst, full, c, signed, precision, states, payload, payloadEnd, raw);
+  else if (lanes == 4) ptr = rounds4<T>(dst, full, c, signed, precision, states, payload, payloadEnd, raw);
   else ptr = rounds<T>(dst, full, c, signed, precision, lanes, states, payload, payloadEnd, raw);
   if (ptr == 0) return 0;
   // The tail round's bases: its own row of CONTEXT_LANE's, CONTEXT_ROW's last entry for every lane.
