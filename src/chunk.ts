@@ -389,8 +389,14 @@ export interface ChunkHeader {
   carriedBits: number;
 }
 
-/** Parses and validates a chunk's header against the n elements the index promises, in a container of `version`. */
-export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number, version: number): ChunkHeader {
+/**
+ * Parses and validates a chunk's header against the n elements the index
+ * promises, in a container of `version`; `tableOf` gives each table's
+ * dense frequencies their zeroed room (the decoder's is in Wasm memory).
+ */
+export function readChunkHeader(
+  chunk: Uint8Array, layout: PairLayout, n: number, version: number, tableOf: (alphabet: number) => Uint32Array = (a) => new Uint32Array(a),
+): ChunkHeader {
   const r = new ByteReader(chunk, "chunk");
   const mode = r.u8();
   if (mode === MODE_STORED) {
@@ -425,8 +431,8 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
   const payloadLength = r.varint();
   const models = new ByteReader(r.bytes(modelLength), "chunk models");
   const tables = context
-    ? Array.from({ length: context.groups }, () => readModel(models.bytes(models.varint()), alphabet, precision, scheme))
-    : [readModel(models.bytes(modelLength), alphabet, precision, scheme)];
+    ? Array.from({ length: context.groups }, () => readModel(models.bytes(models.varint()), alphabet, precision, scheme, tableOf(alphabet)))
+    : [readModel(models.bytes(modelLength), alphabet, precision, scheme, tableOf(alphabet))];
   if (models.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk models have ${models.remaining} trailing bytes`);
   const statesOffset = r.pos;
   const states = r.bytes(4 * lanes);
@@ -450,15 +456,23 @@ export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number
 
 /** Decodes one chunk of n elements, from a container of `version`, into `out` (n * width bytes). */
 export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n: number, out: Uint8Array, version: number): void {
-  const h = readChunkHeader(chunk, layout, n, version);
   const fn = core.fn;
   const bytes = n * layout.width;
   core.reset();
+  // The models are read straight into Wasm memory: a fresh array per table
+  // (up to 128 KiB) cost more than decoding a small chunk.
+  const tables: number[] = [];
+  const h = readChunkHeader(chunk, layout, n, version, (alphabet) => {
+    const at = core.alloc(4 * alphabet);
+    tables.push(at);
+    return new Uint32Array(fn.memory.buffer, at, alphabet).fill(0);
+  });
   const base = core.putBulk(h.mode === MODE_DEFLATE ? inflate(chunk.subarray(h.payloadOffset), bytes) : chunk);
   let dst = h.mode === MODE_DEFLATE ? base : base + h.rawOffset;
   if (h.mode === MODE_RANS || h.mode === MODE_CONTEXT) {
     const c = codeShift(layout, h.k);
-    h.tables.forEach((freqs, g) => fn.buildDecodeTable(core.put(new Uint8Array(freqs.buffer)), freqs.length, h.precision, c, g));
+    const alphabet = 1 << codeBits(layout, h.k);
+    tables.forEach((at, g) => fn.buildDecodeTable(at, alphabet, h.precision, c, g));
     const ctx = h.context;
     const { kind, bases, basesEnd } = putContextBases(core, ctx, n, h.precision + 3, (l) => new Uint32Array(l));
     dst = core.alloc(bytes, isShared(out) ? wordPhase(out) : 0);

@@ -305,11 +305,11 @@ export function modelBytes(h: Histogram, freqs: Uint32Array): number {
 /**
  * Inverse of writeModel (or of version 1's MODEL_GAMMA), validated: every
  * code inside the alphabet, every frequency at least 1, total exactly 2^P.
+ * Fills `freqs` (alphabet zeros) when given.
  */
-export function readModel(bytes: Uint8Array, alphabet: number, precision: number, scheme: number): Uint32Array {
+export function readModel(bytes: Uint8Array, alphabet: number, precision: number, scheme: number, freqs: Uint32Array = new Uint32Array(alphabet)): Uint32Array {
   const r = new BitReader(bytes, "frequency model");
   const bad = (why: string) => new AnsfError("CORRUPT_STREAM", `frequency model: ${why}`);
-  const freqs = new Uint32Array(alphabet);
   const runCount = r.gamma(17);
   if (runCount > alphabet) throw bad(`${runCount} runs in an alphabet of ${alphabet}`);
   const present: number[] = [];
