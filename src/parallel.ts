@@ -5,7 +5,7 @@
 // are identical, byte for byte, whatever the thread count.
 
 import { availableParallelism } from "node:os";
-import { Piscina } from "piscina";
+import type { Piscina } from "piscina";
 import { decodeBatch, encodeBatch, type DecodePart, type EncodePart } from "./batch.js";
 import type { ChunkOptions, EncodedChunk } from "./chunk.js";
 import { AnsfError, revive } from "./errors.js";
@@ -48,9 +48,14 @@ export interface DecodedBatch {
 
 const pools = new Map<number, Piscina>();
 
-function poolOf(threads: number): Piscina {
+/** The pool of `threads` workers; Piscina is loaded on first use (about 25 ms, which one-thread calls never pay). */
+async function poolOf(threads: number): Promise<Piscina> {
   let pool = pools.get(threads);
   if (!pool) {
+    const { Piscina } = await import("piscina");
+    // Another call may have made it while this one waited for the import.
+    pool = pools.get(threads);
+    if (pool) return pool;
     const { url, execArgv } = workerModule(import.meta.url, "worker");
     pool = new Piscina({
       filename: url.href,
@@ -109,7 +114,7 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
   // and any batch that finds them all busy.
   let started = false;
   let busy = 0;
-  void Promise.all(Array.from({ length: workers }, () => pool.run({ op: "ping" } satisfies PingTask))).then(
+  void pool.then((p) => Promise.all(Array.from({ length: workers }, () => p.run({ op: "ping" } satisfies PingTask)))).then(
     () => (started = true),
     () => undefined,
   );
@@ -129,7 +134,7 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
     let result: T;
     busy++;
     try {
-      result = (await pool.run(task, { transferList: task.op === "decode" ? [task.input, task.output] : [task.input] })) as T;
+      result = (await (await pool).run(task, { transferList: task.op === "decode" ? [task.input, task.output] : [task.input] })) as T;
     } catch (err) {
       throw revive(err);
     } finally {
@@ -190,7 +195,7 @@ const SLICE_MS = 2;
 export async function runJob(job: Job, threads: number, signal?: AbortSignal, source?: Uint8Array): Promise<Coded> {
   aborted(signal);
   const workers = threads - 1;
-  const pool = workers > 0 ? poolOf(workers) : undefined;
+  const pool = workers > 0 ? await poolOf(workers) : undefined;
   let workerFailure: unknown;
   const replies = Array.from({ length: workers }, (_, slot) => {
     const reply = pool!.run({ op: "job", job, slot } satisfies JobTask) as Promise<Coded>;
