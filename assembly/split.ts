@@ -233,6 +233,7 @@ export function channelMaxima(width: u32, src: usize, n: usize, shift: u32, mask
 
 // Per channel, the index of its bucket's first count (D = 1 passes).
 const bucketBases = memory.data(4 << 16, 16);
+
 /**
  * Histograms of codes (v >> shift) & (2^bits - 1) per bucket: channel ch
  * counts into bucket load<u8>(bucketOf + ch), whose 2^bits u32 counts start

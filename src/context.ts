@@ -268,6 +268,7 @@ function countsByChannel(
     fn.histogramByChannel(layout.width, src + begin * layout.width, end - begin, shift, bits, D, T, (offset + begin) % (D * T), bucketPtr, counts, ways, stride);
   }
   for (let w = 1; w < ways; w++) fn.addCounts(counts, counts + w * stride, buckets * size);
+  // The total's room is the start of copy 1 when counts were spread: cleared once that is added in.
   const total = counts + 4 * buckets * size;
   if (ways > 1) core.view(total, 4 * size).fill(0);
   for (let b = 0; b < buckets; b++) fn.addCounts(total, counts + 4 * b * size, size);

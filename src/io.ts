@@ -52,7 +52,6 @@ export function fileReader(path: string): Reader {
   };
 }
 
-/** Writes `data`, waiting for 'drain' when the stream's buffer is full. */
 /**
  * Writes `data`, waiting while the stream is over its high-water mark.
  * `written`, if given, runs once the stream is done with `data` (then its

@@ -147,7 +147,7 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
     threads,
     async encode(input, parts) {
       if (!(await free())) return inline.encode(input, parts);
-      return run<EncodedChunk[]>({ op: "encode", input: ownBuffer(input), parts, options: chunkOptions });
+      return run<EncodedChunk[]>({ op: "encode", input: wholeBuffer(input), inputLength: input.length, parts, options: chunkOptions });
     },
     async decode(input, parts, version, output) {
       if (!(await free())) return inline.decode(input, parts, version, output);
@@ -160,15 +160,9 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
   };
 }
 
-/** The buffer `bytes` starts at the beginning of (transferring it moves what follows too), else a copy. */
+/** The buffer `bytes` starts at the beginning of (transferring it moves what follows too; the task says how long `bytes` is), else a copy. */
 function wholeBuffer(bytes: Uint8Array): ArrayBuffer {
   if (bytes.byteOffset === 0 && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
-  return Uint8Array.prototype.slice.call(bytes).buffer as ArrayBuffer;
-}
-
-/** The buffer behind `bytes`, which must be all of it (so that transferring it moves nothing else). */
-function ownBuffer(bytes: Uint8Array): ArrayBuffer {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
   return Uint8Array.prototype.slice.call(bytes).buffer as ArrayBuffer;
 }
 

@@ -17,7 +17,9 @@ const core = new Core((workerData as { module: WebAssembly.Module }).module);
 
 export interface EncodeTask {
   op: "encode";
+  /** The batch's chunks are the first inputLength bytes. */
   input: ArrayBuffer;
+  inputLength: number;
   parts: EncodePart[];
   options: ChunkOptions;
 }
@@ -77,7 +79,7 @@ export default function run(task: EncodeTask | DecodeTask | JobTask | PingTask):
       decodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, task.version, new Uint8Array(task.output, 0, decodedBytes(task.parts)));
       return moveWith({ input: task.input, output: task.output }, [task.input, task.output]);
     }
-    const coded = encodeBatch(core, new Uint8Array(task.input), task.parts, task.options);
+    const coded = encodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, task.options);
     return moveCoded(coded, coded);
   } catch (err) {
     // Thrown as a plain object so that its code survives structured clone.
