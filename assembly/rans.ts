@@ -43,19 +43,24 @@ const encodeTable = memory.data(16 << MAX_CODE_BITS, 16);
 let encodePrecision: u32 = 0;
 
 /**
- * Fills the entries of codes first..first + alphabet - 1 of encodeTable (a
- * context's table g starts at g << codeBits). Returns false when they do
- * not fit.
+ * Fills the entries of the `present` codes at `symbols` (ascending, u32
+ * each) with their frequencies at `freqs` (u32 each, summing to 2^P), in a
+ * table of `alphabet` codes from code `first` of encodeTable (a context's
+ * table g starts at g << codeBits). Absent codes keep stale entries: the
+ * counts the frequencies came from say no element has them. Returns false
+ * when the table does not fit.
  */
-export function buildEncodeTable(freqs: usize, alphabet: u32, precision: u32, first: u32): bool {
+export function buildEncodeTable(symbols: usize, freqs: usize, present: u32, alphabet: u32, precision: u32, first: u32): bool {
   if (first + alphabet > u32(1) << MAX_CODE_BITS) return false;
   encodePrecision = precision;
   let start: u32 = 0;
-  for (let s: u32 = 0; s < alphabet; s++) {
-    const f = load<u32>(freqs + (usize(s) << 2));
+  for (let i: u32 = 0; i < present; i++) {
+    const s = load<u32>(symbols + (usize(i) << 2));
+    const f = load<u32>(freqs + (usize(i) << 2));
+    if (s >= alphabet || f == 0) return false;
     const t = encodeTable + (usize(first + s) << 4);
     const one = f == 1;
-    store<u32>(t, one ? 0xffffffff : u32(((u64(1) << 32) + u64(f) - 1) / u64(max<u32>(f, 1))));
+    store<u32>(t, one ? 0xffffffff : u32(((u64(1) << 32) + u64(f) - 1) / u64(f)));
     store<u32>(t, (f << (16 - precision)) - 1, 4);
     store<u32>(t, f, 8);
     store<u32>(t, one ? start + (u32(1) << precision) - 1 : start, 12);

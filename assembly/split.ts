@@ -70,24 +70,24 @@ const keyBlock = memory.data(i32(KEY_BLOCK) << 2, 16);
 
 /**
  * Counts codes (v >> shift) & (2^bits - 1) into u32 counts at `counts`
- * (2^bits entries, zeroed here), over four copies added up at the end (see
- * countKeys).
+ * (2^bits entries, zeroed here), over `ways` (1 or 4) copies added up at
+ * the end (see countKeys).
  */
-function histogramOf<T>(src: usize, n: usize, shift: u32, bits: u32, counts: usize): void {
+function histogramOf<T>(src: usize, n: usize, shift: u32, bits: u32, counts: usize, ways: usize): void {
   const size = usize(1) << bits;
   const stride = size << 2;
-  memory.fill(counts, 0, stride << 2);
+  memory.fill(counts, 0, stride * ways);
   for (let e: usize = 0, stop = min(KEY_BLOCK, n); e < n; e = stop, stop = min(e + KEY_BLOCK, n)) {
-    countKeys(counts, keysOf<T>(src, e, stop, shift, u32(size - 1), 0, false), 4, stride);
+    countKeys(counts, keysOf<T>(src, e, stop, shift, u32(size - 1), 0, false), ways, stride);
   }
-  for (let w: usize = 1; w < 4; w++) addCounts(counts, counts + w * stride, size);
+  for (let w: usize = 1; w < ways; w++) addCounts(counts, counts + w * stride, size);
 }
 
-/** Histogram with 4 * 2^bits u32 of scratch at `counts`; the result is the first 2^bits. */
-export function histogram(width: u32, src: usize, n: usize, shift: u32, bits: u32, counts: usize): void {
-  if (width == 1) histogramOf<u8>(src, n, shift, bits, counts);
-  else if (width == 2) histogramOf<u16>(src, n, shift, bits, counts);
-  else histogramOf<u32>(src, n, shift, bits, counts);
+/** Histogram with ways * 2^bits u32 of scratch at `counts`; the result is the first 2^bits. */
+export function histogram(width: u32, src: usize, n: usize, shift: u32, bits: u32, counts: usize, ways: usize): void {
+  if (width == 1) histogramOf<u8>(src, n, shift, bits, counts, ways);
+  else if (width == 2) histogramOf<u16>(src, n, shift, bits, counts, ways);
+  else histogramOf<u32>(src, n, shift, bits, counts, ways);
 }
 
 /**

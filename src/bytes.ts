@@ -4,6 +4,11 @@
 
 import { AnsfError } from "./errors.js";
 
+/** The bytes of a typed array, without a copy. */
+export function bytesOf(data: ArrayBufferView): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
 /** Growable byte sink. */
 export class ByteWriter {
   private buf = new Uint8Array(256);

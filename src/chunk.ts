@@ -4,14 +4,14 @@
 // the bytes when coding would not pay.
 
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { ByteReader, ByteWriter } from "./bytes.js";
+import { ByteReader, ByteWriter, bytesOf } from "./bytes.js";
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import {
   chooseChannels, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_TABLE_SLOTS, groupBuckets, groupCounts, MIN_CONTEXT_PRECISION, putContextBases,
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
-import { coarsen, coarsenings, codedBits, densify, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparseAt, sumHistograms, writeModel, type Histogram } from "./model.js";
+import { coarsen, coarsenings, codedBits, countWays, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparseAt, sumHistograms, writeModel, type Histogram } from "./model.js";
 import { isShared, wordPhase } from "./shared-memory.js";
 import type { Core } from "./wasm.js";
 
@@ -220,8 +220,8 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const cbits = codeBits(layout, k);
   const c = codeShift(layout, k);
   tables.forEach((t, g) => {
-    const freqs = densify(t.counts, t.freqs);
-    fn.buildEncodeTable(core.put(new Uint8Array(freqs.buffer)), freqs.length, precision, g << cbits);
+    const { symbols, alphabet } = t.counts;
+    fn.buildEncodeTable(core.put(bytesOf(symbols)), core.put(bytesOf(t.freqs)), symbols.length, alphabet, precision, g << cbits);
   });
   const { kind, bases, basesEnd } = putContextBases(core, context, n, cbits, (l) => new Uint16Array(l));
   // The lanes start in states that carry the raw plane's last bits, which the plane then leaves out.
@@ -271,8 +271,9 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
 /** Counts of the codes at the largest k offered: the finest, from which every k's are coarsened. */
 function histogramOf(core: Core, src: number, n: number, layout: PairLayout, maxK: number): Histogram {
   const bits = codeBits(layout, maxK);
-  const counts = core.alloc(16 << bits);
-  core.fn.histogram(layout.width, src, n, codeShift(layout, maxK), bits, counts);
+  const ways = countWays(n);
+  const counts = core.alloc((4 * ways) << bits);
+  core.fn.histogram(layout.width, src, n, codeShift(layout, maxK), bits, counts, ways);
   return sparseAt(core, counts, 1 << bits);
 }
 

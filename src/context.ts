@@ -17,7 +17,7 @@
 import { BitReader, BitWriter, type ByteReader, type ByteWriter } from "./bytes.js";
 import { codeBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
-import { log2Of, sparseAt, type Histogram } from "./model.js";
+import { countWays, log2Of, sparseAt, type Histogram } from "./model.js";
 import type { Core } from "./wasm.js";
 
 export const CONTEXT_NONE = 0;
@@ -204,9 +204,6 @@ function geometries(place: ChunkPlace, n: number): Geometry[] {
   return found;
 }
 
-/** Elements counted at once from which counts are spread over four copies: below, clearing them costs more than it saves. */
-const SPREAD_FROM = 1 << 16;
-
 /**
  * Element ranges the encoder samples to choose a context: all of a small
  * chunk, a quarter of a large one in eight blocks spread over it.
@@ -259,8 +256,8 @@ function countsByChannel(
   const { D, T, offset } = geometry;
   const bucketPtr = core.put(bucketOf);
   const size = 1 << bits;
-  // Large counts spread over four copies of every bucket (see countKeys), added up after.
-  const ways = ranges.reduce((sum, [begin, end]) => sum + end - begin, 0) >= SPREAD_FROM ? 4 : 1;
+  // Large counts spread over copies of every bucket (countWays), added up after.
+  const ways = countWays(ranges.reduce((sum, [begin, end]) => sum + end - begin, 0));
   const stride = 4 * buckets * size;
   const counts = core.alloc(ways * stride + 4 * size);
   core.view(counts, ways * stride + 4 * size).fill(0);

@@ -8,6 +8,7 @@
 import { decodeChunk } from "./chunk.js";
 import { assemble } from "./codec.js";
 import { parseContainer, SEGMENT_TENSOR, type ChunkEntry, type Segment } from "./container.js";
+import { bytesOf } from "./bytes.js";
 import { AnsfError } from "./errors.js";
 import { carrierLayout, formatKey, storageWidth } from "./format-table.js";
 import { builtinFormat, codeTable, toComputeBits, UNUSED_PATTERN, type ComputeType, type NumericFormat } from "./numformat/index.js";
@@ -159,10 +160,6 @@ let converter: Core | undefined;
 function conversionCore(): Core {
   converter ??= new Core();
   return converter;
-}
-
-function bytesOf(data: ArrayBufferView): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** Checks stored patterns against their format: whole elements, used patterns only. */

@@ -10,6 +10,7 @@
 import { assemble, restore } from "./codec.js";
 import { parseContainer } from "./container.js";
 import { layoutOf, type CodedDtype } from "./dtypes.js";
+import { bytesOf } from "./bytes.js";
 import { AnsfError } from "./errors.js";
 import { decodeInMemory, encodeInMemory } from "./async-codec.js";
 import { memoryReader } from "./io.js";
@@ -42,10 +43,6 @@ export interface DecodeOptions {
    * aborted call leaves it untouched; otherwise it is written in place.
    */
   out?: Uint8Array;
-}
-
-function bytesOf(data: ArrayBufferView): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** Checks a tensor's bytes against its dtype and shape. */

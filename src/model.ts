@@ -46,6 +46,15 @@ export function log2Of(n: number): number {
   return n < TABLE_SIZE ? logTables().log2[n]! : Math.log2(n);
 }
 
+/**
+ * Copies of the counts the Wasm histograms spread n elements over (see
+ * countKeys in assembly/split.ts): 4 from 2^16 elements, 1 below, where
+ * clearing and adding up the copies costs more than it saves.
+ */
+export function countWays(n: number): 1 | 4 {
+  return n >= 1 << 16 ? 4 : 1;
+}
+
 /** The sparse form of dense counts. */
 export function sparse(dense: ArrayLike<number>): Histogram {
   let present = 0;
@@ -197,15 +206,6 @@ class MaxHeap {
     items[i] = item;
     keys[i] = key;
   }
-}
-
-/** Dense frequencies over the whole alphabet, for the coder's tables. */
-export function densify(h: Histogram, freqs: Uint32Array): Uint32Array {
-  const dense = new Uint32Array(h.alphabet);
-  h.symbols.forEach((s, i) => {
-    dense[s] = freqs[i]!;
-  });
-  return dense;
 }
 
 

@@ -6,10 +6,12 @@
 // patterns (one per 1, 2 or 4 bytes), the format and scales in
 // `__metadata__["ansfloat.quantization"]`, every other tensor unchanged.
 
+import { bytesOf } from "./bytes.js";
 import { AnsfError } from "./errors.js";
 import { applyConversion, resolveFormat, toFloat32 } from "./format-codec.js";
 import { builtinName, carrierLayout, formatKey, storageWidth } from "./format-table.js";
 import { memoryReader, MemorySink } from "./io.js";
+import { countWays } from "./model.js";
 import { builtinFormat, fromFloat64, quantize, storageArray, type NumericFormat, type QuantizationError } from "./numformat/index.js";
 import { plansFromSafetensors } from "./safetensors-codec.js";
 import { parseSafetensors, writeSafetensors, type SafetensorsDtype } from "./safetensors.js";
@@ -135,8 +137,9 @@ function quantizeWords(c: Core, data: Uint8Array, from: "bf16" | "fp16", format:
 
 /** The keys present among n elements of `width` bytes at `src` (key = element >> shift, 16 bits), with their counts. */
 function presentKeys(c: Core, width: 2 | 4, src: number, n: number, shift: number): { keys: number[]; counts: Uint32Array } {
-  const countsPtr = c.alloc(16 << 16);
-  c.fn.histogram(width, src, n, shift, 16, countsPtr);
+  const ways = countWays(n);
+  const countsPtr = c.alloc((4 * ways) << 16);
+  c.fn.histogram(width, src, n, shift, 16, countsPtr, ways);
   const counts = new Uint32Array(c.fn.memory.buffer, countsPtr, 1 << 16).slice();
   const keys: number[] = [];
   for (let k = 0; k < counts.length; k++) if (counts[k] !== 0) keys.push(k);
@@ -240,10 +243,6 @@ function quantizeTensor(data: Uint8Array, dtype: "F32" | "F16" | "BF16", format:
 }
 
 /** Bytes of a typed array, without copying. */
-function bytesOf(a: ArrayBufferView): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
 function combine(tensors: QuantizedTensorReport[]): QuantizationError {
   let elements = 0;
   let squares = 0;

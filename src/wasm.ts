@@ -14,14 +14,14 @@ export interface CoreExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   checksum(ptr: number, len: number): number;
-  histogram(width: number, src: number, n: number, shift: number, bits: number, counts: number): void;
+  histogram(width: number, src: number, n: number, shift: number, bits: number, counts: number, ways: number): void;
   packRaw(width: number, src: number, n: number, c: number, signed: number, dst: number): number;
   channelMaxima(width: number, src: number, n: number, shift: number, mask: number, D: number, T: number, offset: number, out: number): void;
   compactCounts(counts: number, size: number, symbols: number, out: number): number;
   addCounts(dst: number, src: number, size: number): void;
   histogramByChannel(width: number, src: number, n: number, shift: number, bits: number, D: number, T: number, offset: number, bucketOf: number, counts: number, ways: number, stride: number): void;
   buildDecodeTable(freqs: number, alphabet: number, precision: number, c: number, group: number): number;
-  buildEncodeTable(freqs: number, alphabet: number, precision: number, first: number): number;
+  buildEncodeTable(symbols: number, freqs: number, present: number, alphabet: number, precision: number, first: number): number;
   encodeCodes(
     width: number, src: number, n: number, c: number, codeBits: number, lanes: number,
     kind: number, bases: number, basesEnd: number, states: number, outEnd: number,
