@@ -143,71 +143,63 @@ export function normalize(h: Histogram, precision: number): Uint32Array | null {
     sum += freqs[i]!;
   }
   if (sum === total) return freqs;
-  // Gain of one more slot for code i, or minus the loss of one fewer.
   const grow = sum < total;
-  const log = logTables();
-  const score = (i: number): number => {
-    const c = counts[i]!;
-    const f = freqs[i]!;
-    if (grow) return c * (f < TABLE_SIZE ? log.grow[f]! : Math.log2((f + 1) / f));
-    return f === 1 ? -Infinity : -c * (f < TABLE_SIZE ? log.shrink[f]! : Math.log2(f / (f - 1)));
-  };
-  const heap = new MaxHeap(present, score);
+  const heap = fixUpHeap(present);
+  for (let i = 0; i < present; i++) {
+    heap.items[i] = i;
+    heap.keys[i] = slotGain(counts[i]!, freqs[i]!, grow);
+  }
+  for (let i = (present >> 1) - 1; i >= 0; i--) siftDown(heap, present, i);
   const step = grow ? 1 : -1;
   while (sum !== total) {
-    freqs[heap.top()]! += step;
+    const top = heap.items[0]!;
+    freqs[top]! += step;
     sum += step;
-    heap.rescoreTop();
+    heap.keys[0] = slotGain(counts[top]!, freqs[top]!, grow);
+    siftDown(heap, present, 0);
   }
   return freqs;
 }
 
-/** Binary max-heap of the indices 0..size-1 by a score that changes only for the top. */
-class MaxHeap {
-  private readonly items: Int32Array;
-  private readonly keys: Float64Array;
-
-  constructor(
-    size: number,
-    private readonly score: (i: number) => number,
-  ) {
-    this.items = new Int32Array(size);
-    this.keys = new Float64Array(size);
-    for (let i = 0; i < size; i++) {
-      this.items[i] = i;
-      this.keys[i] = score(i);
-    }
-    for (let i = (size >> 1) - 1; i >= 0; i--) this.down(i);
-  }
-
-  top(): number {
-    return this.items[0]!;
-  }
-
-  rescoreTop(): void {
-    this.keys[0] = this.score(this.items[0]!);
-    this.down(0);
-  }
-
-  private down(i: number): void {
-    const { items, keys } = this;
-    const n = items.length;
-    const item = items[i]!;
-    const key = keys[i]!;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const m = l + 1 < n && keys[l + 1]! > keys[l]! ? l + 1 : l;
-      if (keys[m]! <= key) break;
-      items[i] = items[m]!;
-      keys[i] = keys[m]!;
-      i = m;
-    }
-    items[i] = item;
-    keys[i] = key;
-  }
+/** The gain in bits of one more slot for a code of count c and frequency f, or (not `grow`) minus the loss of one fewer. */
+function slotGain(c: number, f: number, grow: boolean): number {
+  const log = logTables();
+  if (grow) return c * (f < TABLE_SIZE ? log.grow[f]! : Math.log2((f + 1) / f));
+  return f === 1 ? -Infinity : -c * (f < TABLE_SIZE ? log.shrink[f]! : Math.log2(f / (f - 1)));
 }
 
+/**
+ * normalize's binary max-heap of code indices (items) by slot gain (keys),
+ * kept between calls: the encoder normalises a few dozen small tables per
+ * chunk, and allocating a heap for each cost more than its fix-up.
+ */
+interface FixUpHeap {
+  items: Int32Array;
+  keys: Float64Array;
+}
+
+let heapRoom: FixUpHeap = { items: new Int32Array(0), keys: new Float64Array(0) };
+
+function fixUpHeap(size: number): FixUpHeap {
+  if (heapRoom.items.length < size) heapRoom = { items: new Int32Array(size), keys: new Float64Array(size) };
+  return heapRoom;
+}
+
+function siftDown({ items, keys }: FixUpHeap, n: number, i: number): void {
+  const item = items[i]!;
+  const key = keys[i]!;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= n) break;
+    const m = l + 1 < n && keys[l + 1]! > keys[l]! ? l + 1 : l;
+    if (keys[m]! <= key) break;
+    items[i] = items[m]!;
+    keys[i] = keys[m]!;
+    i = m;
+  }
+  items[i] = item;
+  keys[i] = key;
+}
 
 /** Bits the rANS payload takes for these counts under these frequencies (ideal, exact to rounding). */
 export function codedBits(h: Histogram, freqs: Uint32Array, precision: number): number {
@@ -218,9 +210,9 @@ export function codedBits(h: Histogram, freqs: Uint32Array, precision: number): 
 
 /** Order-0 entropy of the counts in bits (the ideal a model could reach). */
 export function entropyBits(h: Histogram): number {
-  let bits = 0;
-  for (const c of h.counts) bits -= c * Math.log2(c / h.total);
-  return bits;
+  let cLogC = 0;
+  for (let i = 0; i < h.counts.length; i++) cLogC += h.counts[i]! * log2Of(h.counts[i]!);
+  return h.total * log2Of(h.total) - cLogC;
 }
 
 /**
@@ -266,18 +258,18 @@ function zigzag(d: number): number {
  * third less than gamma(f) on trained weights' exponents.
  */
 function serializeModel(symbols: Uint32Array, freqs: Uint32Array, sink: ModelSink): void {
-  const runs: number[] = [];
-  for (const s of symbols) {
-    const last = runs.length - 2;
-    if (last >= 0 && runs[last]! + runs[last + 1]! === s) runs[last + 1]!++;
-    else runs.push(s, 1);
-  }
-  sink.gamma(runs.length / 2);
+  let runs = 0;
+  for (let i = 0; i < symbols.length; i++) if (i === 0 || symbols[i]! !== symbols[i - 1]! + 1) runs++;
+  sink.gamma(runs);
   let next = 0;
-  for (let i = 0; i < runs.length; i += 2) {
-    sink.gamma(runs[i]! - next + 1);
-    sink.gamma(runs[i + 1]!);
-    next = runs[i]! + runs[i + 1]!;
+  for (let i = 0; i < symbols.length; ) {
+    const start = symbols[i]!;
+    let length = 1;
+    while (i + length < symbols.length && symbols[i + length] === start + length) length++;
+    sink.gamma(start - next + 1);
+    sink.gamma(length);
+    next = start + length;
+    i += length;
   }
   let previous = 0;
   for (let i = 0; i < freqs.length - 1; i++) {
