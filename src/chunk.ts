@@ -12,6 +12,7 @@ import {
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
 import { coarsen, coarsenings, codedBits, countWays, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparseAt, sumHistograms, writeModel, type Histogram } from "./model.js";
+import type { ArrayRoom } from "./scratch.js";
 import { isShared, wordPhase } from "./shared-memory.js";
 import type { Core } from "./wasm.js";
 
@@ -170,24 +171,24 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   };
   let maxK = options.k ?? Math.min(layout.maxK, NARROW_K);
   let { grouping, finest } = countAt(maxK);
-  if (options.k === undefined && maxK < layout.maxK && n >= WIDE_K_FROM && estimatesOf([...Array(maxK + 1).keys()], (k) => [coarsen(finest, maxK - k)], fixedBits)[0]?.k === maxK) {
+  if (options.k === undefined && maxK < layout.maxK && n >= WIDE_K_FROM && estimatesOf([...Array(maxK + 1).keys()], (k) => [coarsen(finest, maxK - k, core.scratch)], fixedBits)[0]?.k === maxK) {
     maxK = layout.maxK;
     ({ grouping, finest } = countAt(maxK));
   }
 
-  const exponentBoundBits = entropyBits(coarsen(finest, maxK)) + n * rawBits(layout, 0);
+  const exponentBoundBits = entropyBits(coarsen(finest, maxK, core.scratch)) + n * rawBits(layout, 0);
   const ks = options.k === undefined ? [...Array(maxK + 1).keys()] : [options.k];
-  const ladder = coarsenings(finest, maxK);
+  const ladder = coarsenings(finest, maxK, core.scratch);
   // The best coding whose tables hold at most `slots` slots together: one table at these precisions, or a context's.
   const bestWithin = (slots: number, precisions: readonly number[]): CodingChoice | undefined => {
     const widest = Math.max(...precisions);
-    let best = bestCoding(ks, (k) => [ladder[k]!], [...precisions].sort((a, b) => b - a), fixedBits, ([t]) => 8 * modelBytes(t!.counts, t!.freqs));
+    let best = bestCoding(ks, (k) => [ladder[k]!], [...precisions].sort((a, b) => b - a), fixedBits, ([t]) => 8 * modelBytes(t!.counts, t!.freqs), core.scratch);
     if (grouping) {
       const contextBits = (k: number) => fixedBits(k, CONTEXT_LANES);
-      const grouped = bestContext(grouping, layout, maxK, ks, widest, slots, contextBits);
+      const grouped = bestContext(grouping, layout, maxK, ks, widest, slots, contextBits, core.scratch);
       // Finer tables change the best k by a step at most.
       const near = grouped ? ks.filter((k) => Math.abs(k - grouped.k) <= 1) : ks;
-      for (const contextual of [grouped, ...fewerGroupings(grouping, maxK, slots).map((g) => bestContext(g, layout, maxK, near, widest, slots, contextBits))]) {
+      for (const contextual of [grouped, ...fewerGroupings(grouping, maxK, slots, core.scratch).map((g) => bestContext(g, layout, maxK, near, widest, slots, contextBits, core.scratch))]) {
         if (contextual && best && contextual.bits < best.bits) best = contextual;
       }
     }
@@ -298,12 +299,12 @@ function estimatesOf(ks: number[], countsAt: (k: number) => Histogram[], fixedBi
  */
 function bestCoding(
   ks: number[], countsAt: (k: number) => Histogram[], precisions: number[],
-  fixedBits: (k: number) => number, modelBits: (tables: CodingChoice["tables"]) => number,
+  fixedBits: (k: number) => number, modelBits: (tables: CodingChoice["tables"]) => number, room: ArrayRoom,
 ): CodingChoice | undefined {
   const estimates = estimatesOf(ks, countsAt, fixedBits).filter((e) => e.counts.every((h) => h.symbols.length <= 1 << precisions[0]!));
   let best: CodingChoice | undefined;
   const tryCoding = (k: number, counts: Histogram[], precision: number) => {
-    const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision) }));
+    const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision, room) }));
     if (tables.some((t) => !t.freqs)) return;
     const sized = tables as CodingChoice["tables"];
     const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + modelBits(sized) + fixedBits(k);
@@ -321,7 +322,7 @@ function bestCoding(
  * finest precisions that fit in `slots` together.
  */
 function bestContext(
-  grouping: ChannelGrouping, layout: PairLayout, maxK: number, ks: number[], widest: number, slots: number, fixedBits: (k: number) => number,
+  grouping: ChannelGrouping, layout: PairLayout, maxK: number, ks: number[], widest: number, slots: number, fixedBits: (k: number) => number, room: ArrayRoom,
 ): CodingChoice | undefined {
   const { context } = grouping;
   const contextHead = new ByteWriter();
@@ -331,9 +332,9 @@ function bestContext(
   const precisions = [finest, finest - 1].filter((p) => p >= MIN_CONTEXT_PRECISION);
   if (precisions.length === 0) return undefined;
   const fitting = ks.filter((k) => context.groups << codeBits(layout, k) <= MAX_CODES);
-  const ladders = grouping.counts.map((h) => coarsenings(h, maxK));
+  const ladders = grouping.counts.map((h) => coarsenings(h, maxK, room));
   const countsAt = (k: number) => ladders.map((ladder) => ladder[k]!);
-  const coding = bestCoding(fitting, countsAt, precisions, (k) => contextBits + fixedBits(k), (tables) => 8 * modelsBytes(tables));
+  const coding = bestCoding(fitting, countsAt, precisions, (k) => contextBits + fixedBits(k), (tables) => 8 * modelsBytes(tables), room);
   return coding && { ...coding, context };
 }
 
@@ -351,9 +352,9 @@ function contextPrecision(groups: number, slots: number): number {
  * each rare code's one slot costs its table's common codes up to a few per
  * cent.
  */
-function fewerGroupings(grouping: ChannelGrouping, maxK: number, slots: number): ChannelGrouping[] {
+function fewerGroupings(grouping: ChannelGrouping, maxK: number, slots: number, room: ArrayRoom): ChannelGrouping[] {
   const { context, counts } = grouping;
-  const exponents = counts.map((h) => coarsen(h, maxK));
+  const exponents = counts.map((h) => coarsen(h, maxK, room));
   const found: ChannelGrouping[] = [];
   for (let precision = contextPrecision(context.groups, slots) + 1; ; precision++) {
     const most = Math.min(context.groups - 1, slots >>> precision);
@@ -363,7 +364,7 @@ function fewerGroupings(grouping: ChannelGrouping, maxK: number, slots: number):
     if (groups < 2 || found.some((g) => g.context.groups === groups)) continue;
     found.push({
       context: { ...context, groups, map: context.map.map((g) => groupOfBucket[g]!) },
-      counts: Array.from({ length: groups }, (_, j) => sumHistograms(counts.filter((_, g) => groupOfBucket[g] === j))),
+      counts: Array.from({ length: groups }, (_, j) => sumHistograms(counts.filter((_, g) => groupOfBucket[g] === j), room)),
       total: grouping.total,
     });
   }

@@ -3,6 +3,7 @@
 
 import { BitReader, BitWriter } from "./bytes.js";
 import { AnsfError } from "./errors.js";
+import { FRESH, type ArrayRoom } from "./scratch.js";
 import type { Core } from "./wasm.js";
 
 /**
@@ -56,11 +57,11 @@ export function countWays(n: number): 1 | 4 {
 }
 
 /** The sparse form of dense counts. */
-export function sparse(dense: ArrayLike<number>): Histogram {
+export function sparse(dense: ArrayLike<number>, room: ArrayRoom = FRESH): Histogram {
   let present = 0;
   for (let s = 0; s < dense.length; s++) if (dense[s] !== 0) present++;
-  const symbols = new Uint32Array(present);
-  const counts = new Uint32Array(present);
+  const symbols = room.u32(present);
+  const counts = room.u32(present);
   let total = 0;
   for (let s = 0, i = 0; i < present; s++) {
     const c = dense[s]!;
@@ -72,21 +73,23 @@ export function sparse(dense: ArrayLike<number>): Histogram {
   return { alphabet: dense.length, symbols, counts, total };
 }
 
-/** The sparse form of `size` dense u32 counts at `counts` in the core's memory, compacted there. */
+/** The sparse form of `size` dense u32 counts at `counts` in the core's memory, compacted there; its arrays are the core's scratch. */
 export function sparseAt(core: Core, counts: number, size: number): Histogram {
   const symbolsPtr = core.alloc(4 * size);
   const countsPtr = core.alloc(4 * size);
   const present = core.fn.compactCounts(counts, size, symbolsPtr, countsPtr);
   const buffer = core.fn.memory.buffer;
-  const symbols = new Uint32Array(buffer.slice(symbolsPtr, symbolsPtr + 4 * present));
-  const found = new Uint32Array(buffer.slice(countsPtr, countsPtr + 4 * present));
+  const symbols = core.scratch.u32(present);
+  symbols.set(new Uint32Array(buffer, symbolsPtr, present));
+  const found = core.scratch.u32(present);
+  found.set(new Uint32Array(buffer, countsPtr, present));
   let total = 0;
-  for (const c of found) total += c;
+  for (let i = 0; i < present; i++) total += found[i]!;
   return { alphabet: size, symbols, counts: found, total };
 }
 
 /** The histogram of codes >> shift: dropping the lowest bits of each code. */
-export function coarsen(h: Histogram, shift: number): Histogram {
+export function coarsen(h: Histogram, shift: number, room: ArrayRoom = FRESH): Histogram {
   if (shift === 0) return h;
   let present = 0;
   for (let i = 0, last = -1; i < h.symbols.length; i++) {
@@ -94,8 +97,8 @@ export function coarsen(h: Histogram, shift: number): Histogram {
     if (s !== last) present++;
     last = s;
   }
-  const symbols = new Uint32Array(present);
-  const counts = new Uint32Array(present);
+  const symbols = room.u32(present);
+  const counts = room.u32(present);
   for (let i = 0, j = -1; i < h.symbols.length; i++) {
     const s = h.symbols[i]! >>> shift;
     if (j < 0 || symbols[j] !== s) symbols[++j] = s;
@@ -105,22 +108,23 @@ export function coarsen(h: Histogram, shift: number): Histogram {
 }
 
 /** The counts of several histograms over one alphabet, added. */
-export function sumHistograms(parts: readonly Histogram[]): Histogram {
+export function sumHistograms(parts: readonly Histogram[], room: ArrayRoom = FRESH): Histogram {
   // Dense over the span of codes present only: k = 7 alphabets have 2^15 codes, of which a few hundred occur.
   const present = parts.filter((h) => h.symbols.length > 0);
   const low = Math.min(...present.map((h) => h.symbols[0]!));
   const high = Math.max(...present.map((h) => h.symbols[h.symbols.length - 1]! + 1));
-  const span = new Float64Array(Math.max(0, high - low));
+  const span = room.f64(Math.max(0, high - low));
   for (const h of present) h.symbols.forEach((s, i) => (span[s - low]! += h.counts[i]!));
-  const sum = sparse(span);
-  return { alphabet: parts[0]!.alphabet, symbols: sum.symbols.map((s) => s + low), counts: sum.counts, total: sum.total };
+  const sum = sparse(span, room);
+  for (let i = 0; i < sum.symbols.length; i++) sum.symbols[i]! += low;
+  return { alphabet: parts[0]!.alphabet, symbols: sum.symbols, counts: sum.counts, total: sum.total };
 }
 
 /** The counts at every k from 0 to maxK (index k) from those at maxK, each coarsened from the next. */
-export function coarsenings(finest: Histogram, maxK: number): Histogram[] {
+export function coarsenings(finest: Histogram, maxK: number, room: ArrayRoom = FRESH): Histogram[] {
   const ladder: Histogram[] = [];
   ladder[maxK] = finest;
-  for (let k = maxK - 1; k >= 0; k--) ladder[k] = coarsen(ladder[k + 1]!, 1);
+  for (let k = maxK - 1; k >= 0; k--) ladder[k] = coarsen(ladder[k + 1]!, 1, room);
   return ladder;
 }
 
@@ -131,12 +135,12 @@ export function coarsenings(finest: Histogram, maxK: number): Histogram[] {
  * from) the code where that gains most (costs least), kept in a heap so the
  * fix-up is O(d log S). Returns null when more codes are present than slots.
  */
-export function normalize(h: Histogram, precision: number): Uint32Array | null {
+export function normalize(h: Histogram, precision: number, room: ArrayRoom = FRESH): Uint32Array | null {
   const total = 1 << precision;
   const { counts } = h;
   const present = counts.length;
   if (present === 0 || present > total) return null;
-  const freqs = new Uint32Array(present);
+  const freqs = room.u32(present);
   let sum = 0;
   for (let i = 0; i < present; i++) {
     freqs[i] = Math.max(1, Math.round((counts[i]! * total) / h.total));

@@ -9,6 +9,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { AnsfError } from "./errors.js";
 import { isShared, wordPhase } from "./shared-memory.js";
+import { Scratch } from "./scratch.js";
 
 export interface CoreExports {
   memory: WebAssembly.Memory;
@@ -65,6 +66,8 @@ export function coreModule(): WebAssembly.Module {
 /** One instance of the core with a bump arena over its memory. */
 export class Core {
   readonly fn: CoreExports;
+  /** The encoder's model-search arrays, freed by reset() like the Wasm regions. */
+  readonly scratch = new Scratch();
   private readonly base: number;
   private top: number;
 
@@ -80,9 +83,10 @@ export class Core {
     this.top = this.base;
   }
 
-  /** Frees every region handed out since the last reset. */
+  /** Frees every region handed out since the last reset, and the arrays of `scratch`. */
   reset(): void {
     this.top = this.base;
+    this.scratch.reset();
   }
 
   /** Reserves `bytes` (+ SLACK, zeroed) at `phase` bytes past a 64-byte boundary; returns the address. */
