@@ -293,7 +293,7 @@ export function chooseChannels(core: Core, src: number, n: number, layout: PairL
   }
   if (!best) return undefined;
   const { cb, groupOfBucket } = best;
-  return { context: contextOf(cb, groupOfBucket, n), geometry: cb, groupOfChannel: Uint8Array.from(cb.bucketOf, (b) => groupOfBucket[b]!) };
+  return { context: contextOf(cb, groupOfBucket, n), geometry: cb, groupOfChannel: cb.bucketOf.map((b) => groupOfBucket[b]!) };
 }
 
 /** Every group's code counts at k = maxK over the whole chunk, one pass. */
@@ -392,11 +392,12 @@ function contextOf(cb: ChannelBuckets, groupOfBucket: readonly number[], n: numb
   const groups = Math.max(...groupOfBucket) + 1;
   const groupOfChannel = (ch: number) => groupOfBucket[cb.bucketOf[ch]!]!;
   if (cb.kind === CONTEXT_LANE) {
-    return { kind: CONTEXT_LANE, groups, stride: cb.T, run: cb.D, phase: cb.offset, map: Uint8Array.from({ length: cb.T }, (_, ch) => groupOfChannel(ch)) };
+    return { kind: CONTEXT_LANE, groups, stride: cb.T, run: cb.D, phase: cb.offset, map: cb.bucketOf.map((b) => groupOfBucket[b]!) };
   }
   const stride = cb.D / CONTEXT_LANES;
   const phase = (cb.offset / CONTEXT_LANES) % stride;
   const first = Math.floor(cb.offset / cb.D);
-  const map = Uint8Array.from({ length: mapEntries(CONTEXT_ROW, stride, phase, n) }, (_, j) => groupOfChannel((first + j) % cb.T));
+  const map = new Uint8Array(mapEntries(CONTEXT_ROW, stride, phase, n));
+  for (let j = 0; j < map.length; j++) map[j] = groupOfChannel((first + j) % cb.T);
   return { kind: CONTEXT_ROW, groups, stride, run: 1, phase, map };
 }
