@@ -17,37 +17,48 @@ export const FRESH: ArrayRoom = {
 };
 
 /**
- * Arrays valid until reset(). A full buffer is replaced by one twice the
- * size (views of the old one stay valid), which is kept from then on.
+ * Zeroed arrays of one kind carved from a kept buffer. A full buffer is
+ * replaced by one twice the size (views of the old one stay valid), which is
+ * kept from then on.
  */
-export class Scratch implements ArrayRoom {
-  private u32s = new Uint32Array(1 << 14);
-  private u32Top = 0;
-  private f64s = new Float64Array(1 << 12);
-  private f64Top = 0;
+class Carver<A extends Uint32Array | Float64Array> {
+  private top = 0;
 
-  u32(n: number): Uint32Array {
-    if (this.u32Top + n > this.u32s.length) {
-      this.u32s = new Uint32Array(Math.max(2 * this.u32s.length, n));
-      this.u32Top = 0;
-    }
-    const view = this.u32s.subarray(this.u32Top, (this.u32Top += n));
-    view.fill(0);
-    return view;
-  }
+  constructor(
+    private buffer: A,
+    private readonly make: (length: number) => A,
+  ) {}
 
-  f64(n: number): Float64Array {
-    if (this.f64Top + n > this.f64s.length) {
-      this.f64s = new Float64Array(Math.max(2 * this.f64s.length, n));
-      this.f64Top = 0;
+  take(n: number): A {
+    if (this.top + n > this.buffer.length) {
+      this.buffer = this.make(Math.max(2 * this.buffer.length, n));
+      this.top = 0;
     }
-    const view = this.f64s.subarray(this.f64Top, (this.f64Top += n));
+    const view = this.buffer.subarray(this.top, (this.top += n)) as A;
     view.fill(0);
     return view;
   }
 
   reset(): void {
-    this.u32Top = 0;
-    this.f64Top = 0;
+    this.top = 0;
+  }
+}
+
+/** Arrays valid until reset(). */
+export class Scratch implements ArrayRoom {
+  private readonly u32s = new Carver(new Uint32Array(1 << 14), (n) => new Uint32Array(n));
+  private readonly f64s = new Carver(new Float64Array(1 << 12), (n) => new Float64Array(n));
+
+  u32(n: number): Uint32Array {
+    return this.u32s.take(n);
+  }
+
+  f64(n: number): Float64Array {
+    return this.f64s.take(n);
+  }
+
+  reset(): void {
+    this.u32s.reset();
+    this.f64s.reset();
   }
 }
