@@ -148,7 +148,8 @@ export function normalize(h: Histogram, precision: number, room: ArrayRoom = FRE
   }
   if (sum === total) return freqs;
   const grow = sum < total;
-  const heap = fixUpHeap(present);
+  // A binary max-heap of code indices by slot gain.
+  const heap: FixUpHeap = { items: room.u32(present), keys: room.f64(present) };
   for (let i = 0; i < present; i++) {
     heap.items[i] = i;
     heap.keys[i] = slotGain(counts[i]!, freqs[i]!, grow);
@@ -172,21 +173,10 @@ function slotGain(c: number, f: number, grow: boolean): number {
   return f === 1 ? -Infinity : -c * (f < TABLE_SIZE ? log.shrink[f]! : Math.log2(f / (f - 1)));
 }
 
-/**
- * normalize's binary max-heap of code indices (items) by slot gain (keys),
- * kept between calls: the encoder normalises a few dozen small tables per
- * chunk, and allocating a heap for each cost more than its fix-up.
- */
+/** normalize's heap: code indices (items) and their slot gains (keys), heap-ordered by key. */
 interface FixUpHeap {
-  items: Int32Array;
+  items: Uint32Array;
   keys: Float64Array;
-}
-
-let heapRoom: FixUpHeap = { items: new Int32Array(0), keys: new Float64Array(0) };
-
-function fixUpHeap(size: number): FixUpHeap {
-  if (heapRoom.items.length < size) heapRoom = { items: new Int32Array(size), keys: new Float64Array(size) };
-  return heapRoom;
 }
 
 function siftDown({ items, keys }: FixUpHeap, n: number, i: number): void {
