@@ -69,7 +69,7 @@ for (const contexts of [false, true]) {
     const { kind, bases, basesEnd } = putContextBases(c, ctx, n, h.precision + 3, (l) => new Uint32Array(l));
     const dst = c.alloc(n * 2);
     const states = c.alloc(4 * h.lanes);
-    const initial = chunk.subarray(h.statesOffset, h.statesOffset + 4 * h.lanes);
+    const initial = new Uint8Array(h.states.buffer);
     kernelMs += best(15, () => {
       c.view(states, initial.length).set(initial);
       c.fn.decodeCodes(

@@ -185,6 +185,17 @@ export class BitReader {
     return v >>> 0;
   }
 
+  /**
+   * The whole bytes read so far, checking that the unread high bits of the
+   * last one are zero: a stream of several bitstreams then leaves no bit unchecked.
+   */
+  finish(): number {
+    if ((this.pos & 7) !== 0 && this.buf[this.pos >>> 3]! >>> (this.pos & 7) !== 0) {
+      throw new AnsfError("CORRUPT_STREAM", `${this.what}: padding bits are not zero`);
+    }
+    return Math.ceil(this.pos / 8);
+  }
+
   /** Gamma code with at most `maxBits` significant bits. */
   gamma(maxBits: number): number {
     let nz = 0;

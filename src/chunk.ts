@@ -4,14 +4,19 @@
 // the bytes when coding would not pay.
 
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { ByteReader, ByteWriter, bytesOf } from "./bytes.js";
+import { BitReader, BitWriter, ByteReader, ByteWriter, bytesOf } from "./bytes.js";
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import {
   chooseChannels, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_TABLE_SLOTS, groupBuckets, groupCounts, MIN_CONTEXT_PRECISION, putContextBases,
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
-import { coarsen, coarsenings, codedBits, countWays, entropyBits, MODEL_LOG, modelBytes, normalize, readModel, sparseAt, sumHistograms, writeModel, type Histogram } from "./model.js";
+import {
+  coarsen, coarsenings, codedBits, countWays, entropyBits, FULL_RESOLUTION, MODEL_LOG, MODEL_RESOLVED, modelsBits, normalize, readModel, sparseAt, sumHistograms,
+  writeModels, type Histogram, type ModelTable,
+} from "./model.js";
+import { MEAN_STATE_BITS, readLaneStates, writeLaneStates } from "./lane-states.js";
+import { largestAt, MAX_RESOLUTION, normalizeResolved } from "./resolution.js";
 import type { ArrayRoom } from "./scratch.js";
 import { isShared, wordPhase } from "./shared-memory.js";
 import type { Core } from "./wasm.js";
@@ -25,6 +30,13 @@ export const MODE_CONTEXT = 3;
 export const RANS_L = 1 << 16;
 /** From this container version on, rANS chunks carry their last raw bits in the lanes' initial states (docs/FORMAT.md §Lane states). */
 export const STATE_BITS_VERSION = 3;
+/**
+ * From this container version on, rANS chunks name their model resolution
+ * (docs/FORMAT.md §Frequency model), write their lane states in as many bits
+ * as each has (§Lane states) after the models, and leave out the model and
+ * payload lengths, which the models themselves and the index's chunk length imply.
+ */
+export const RESOLVED_VERSION = 4;
 /** Raw bits one lane state carries: the state ends in [L, L + 2^16). */
 export const LANE_STATE_BITS = 16;
 export const MIN_PRECISION = 11;
@@ -52,6 +64,13 @@ const WIDE_K_FROM = 1 << 16;
 const WIDE_TABLES_FROM = 1 << 14;
 const WIDE_TABLES_GAIN = 0.01;
 const WIDE_PRECISION = 13;
+/**
+ * Chunks from this many elements keep full-resolution models: there the
+ * models are a small part of the chunk, and searching resolutions cost the
+ * encoder 6% more instructions on the CNN corpus (callgrind) to save 133
+ * bytes of its 24 MB.
+ */
+const RESOLVED_BELOW = 1 << 16;
 
 export interface ChunkOptions {
   /** Table precisions to try; each table has 2^P slots (default [11, 12], and P = 13 where that saves 1% of a 32-lane chunk: WIDE_TABLES_GAIN). */
@@ -112,33 +131,18 @@ export interface EncodedChunk {
 interface CodingChoice {
   k: number;
   precision: number;
+  /** Significant bits of the written frequencies, FULL_RESOLUTION for all. */
+  resolution: number;
   /** Per table, the counts coded with it and their normalised frequencies. */
-  tables: { counts: Histogram; freqs: Uint32Array }[];
+  tables: ModelTable[];
   context?: ChannelContext;
   /** Exact size of the chunk in bits. */
   bits: number;
 }
 
-/** Bytes of the models of a mode-3 chunk: per table, varint length and the model. */
-function modelsBytes(tables: CodingChoice["tables"]): number {
-  return tables.reduce((sum, t) => {
-    const m = modelBytes(t.counts, t.freqs);
-    return sum + varintBytes(m) + m;
-  }, 0);
-}
-
 /** Bits a coding's normalised frequencies cost over the entropy of its counts. */
 function normalisationLoss(coding: CodingChoice): number {
   return coding.tables.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, coding.precision) - entropyBits(t.counts), 0);
-}
-
-function varintBytes(v: number): number {
-  let bytes = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    bytes++;
-  }
-  return bytes;
 }
 
 /**
@@ -156,10 +160,11 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const src = core.putBulk(data);
   const checksum = fn.checksum(src, data.length);
   const orderZeroLanes = laneCount(n);
-  const headerBits = 8 * 16;
+  // Mode, kp, lanes and checksum; a context's fields are counted with it.
+  const headerBits = 8 * 7;
   const fixedBits = (k: number, laneStates = orderZeroLanes) => {
     const raw = n * rawBits(layout, k);
-    return raw - carriedBits(laneStates, raw, STATE_BITS_VERSION) + 32 * laneStates + headerBits;
+    return raw - carriedBits(laneStates, raw, STATE_BITS_VERSION) + MEAN_STATE_BITS * laneStates + headerBits;
   };
   // A chunk whose channels differ gets its code counts per group of
   // channels, which add up to the order-0 counts. The finest k counted: a
@@ -182,7 +187,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   // The best coding whose tables hold at most `slots` slots together: one table at these precisions, or a context's.
   const bestWithin = (slots: number, precisions: readonly number[]): CodingChoice | undefined => {
     const widest = Math.max(...precisions);
-    let best = bestCoding(ks, (k) => [ladder[k]!], [...precisions].sort((a, b) => b - a), fixedBits, ([t]) => 8 * modelBytes(t!.counts, t!.freqs), core.scratch);
+    let best = bestCoding(ks, (k) => [ladder[k]!], [...precisions].sort((a, b) => b - a), fixedBits, core.scratch);
     if (grouping) {
       const contextBits = (k: number) => fixedBits(k, CONTEXT_LANES);
       const grouped = bestContext(grouping, layout, maxK, ks, widest, slots, contextBits, core.scratch);
@@ -199,6 +204,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     const wide = bestWithin(2 * CONTEXT_TABLE_SLOTS, [WIDE_PRECISION]);
     if (wide && wide.bits <= (1 - WIDE_TABLES_GAIN) * best.bits) best = wide;
   }
+  if (best) best = atBestResolution(best, core.scratch);
 
   // Text-like byte streams (headers) have structure order-0 rANS cannot see.
   const deflated = layout.width === 1 && n > 0 ? deflateRawSync(data, { level: 9 }) : undefined;
@@ -241,18 +247,15 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const head = new ByteWriter();
   head.u8(context ? MODE_CONTEXT : MODE_RANS);
   head.u8(k | ((precision - (context ? MIN_CONTEXT_PRECISION : MIN_PRECISION)) << 4) | (MODEL_LOG << 7));
-  head.u8(lanes / 4 - 1);
+  head.u8((lanes / 4 - 1) | (best.resolution << 3));
   head.u32(checksum);
   if (context) writeContext(head, context);
-  const models = tables.map((t) => writeModel(t.counts, t.freqs));
-  head.varint(context ? models.reduce((sum, m) => sum + varintBytes(m.length) + m.length, 0) : models[0]!.length);
-  head.varint(payloadEnd - payloadStart);
-  for (const m of models) {
-    if (context) head.varint(m.length);
-    head.bytes(m);
-  }
+  const bits = new BitWriter();
+  writeModels(bits, tables, best.resolution);
+  writeLaneStates(bits, new Uint32Array(fn.memory.buffer, statesPtr, lanes));
+  head.bytes(bits.finish());
   // The parts are laid out once into a buffer of the exact size.
-  const parts = [head.finish(), core.view(statesPtr, 4 * lanes), core.view(payloadStart, payloadEnd - payloadStart), core.view(rawPtr, rawLength)];
+  const parts = [head.finish(), core.view(payloadStart, payloadEnd - payloadStart), core.view(rawPtr, rawLength)];
   const bytes = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -288,32 +291,77 @@ function estimatesOf(ks: number[], countsAt: (k: number) => Histogram[], fixedBi
     .sort((a, b) => a.bits - b.bits);
 }
 
+/** A table of the counts normalised at this precision and resolution, or null when they do not fit. */
+function modelTable(counts: Histogram, precision: number, resolution: number, room: ArrayRoom): ModelTable | null {
+  if (resolution !== FULL_RESOLUTION) {
+    const resolved = normalizeResolved(counts, precision, resolution, room);
+    return resolved && { counts, ...resolved };
+  }
+  const freqs = normalize(counts, precision, room);
+  return freqs && { counts, freqs, residual: largestAt(freqs) };
+}
+
 /**
  * The smallest exact coding among the three k with the least estimated size
  * (estimatesOf), each normalised at the widest precision given, the winner
- * at the others too; `fixedBits` sizes what does not depend on the tables,
- * `modelBits` the tables. Three, because the estimate cannot see what
+ * at the others too; `fixedBits` sizes what does not depend on the tables.
+ * Three, because the estimate cannot see what
  * normalising to few slots costs a large alphabet (or that it cannot be
  * done); an estimate first, because each normalisation of a large alphabet
  * is dear.
  */
 function bestCoding(
   ks: number[], countsAt: (k: number) => Histogram[], precisions: number[],
-  fixedBits: (k: number) => number, modelBits: (tables: CodingChoice["tables"]) => number, room: ArrayRoom,
+  fixedBits: (k: number) => number, room: ArrayRoom,
 ): CodingChoice | undefined {
   const estimates = estimatesOf(ks, countsAt, fixedBits).filter((e) => e.counts.every((h) => h.symbols.length <= 1 << precisions[0]!));
   let best: CodingChoice | undefined;
   const tryCoding = (k: number, counts: Histogram[], precision: number) => {
-    const tables = counts.map((h) => ({ counts: h, freqs: normalize(h, precision, room) }));
-    if (tables.some((t) => !t.freqs)) return;
-    const sized = tables as CodingChoice["tables"];
-    const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + modelBits(sized) + fixedBits(k);
-    if (!best || bits < best.bits) best = { k, precision, tables: sized, bits };
+    const tables = counts.map((h) => modelTable(h, precision, FULL_RESOLUTION, room));
+    if (tables.some((t) => !t)) return;
+    const sized = tables as ModelTable[];
+    const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + modelsBits(sized, FULL_RESOLUTION) + fixedBits(k);
+    if (!best || bits < best.bits) best = { k, precision, resolution: FULL_RESOLUTION, tables: sized, bits };
   };
   // At the widest precision, then the others for the k that won: the best k hardly depends on P.
   for (const { k, counts } of estimates.slice(0, 3)) tryCoding(k, counts, precisions[0]!);
   const chosen: CodingChoice | undefined = best;
   if (chosen) for (const precision of precisions.slice(1)) tryCoding(chosen.k, chosen.tables.map((t) => t.counts), precision);
+  return best;
+}
+
+/**
+ * The coding at the resolution that makes it smallest (docs/FORMAT.md
+ * §Frequency model), for chunks under RESOLVED_BELOW elements. Each
+ * significant bit more lengthens the models and shortens the payload: the
+ * size falls, then rises. The search starts where the best lay on the real
+ * files, half the bits of the element count less 3, and walks the way the
+ * size falls until it rises.
+ */
+function atBestResolution(coding: CodingChoice, room: ArrayRoom): CodingChoice {
+  const { precision, tables } = coding;
+  const elements = tables.reduce((sum, t) => sum + t.counts.total, 0);
+  if (elements >= RESOLVED_BELOW) return coding;
+  const fixed = coding.bits - modelsBits(tables, coding.resolution) - tables.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0);
+  let best = coding;
+  const sizeAt = (resolution: number): number => {
+    const resolved = tables.map((t) => modelTable(t.counts, precision, resolution, room));
+    if (resolved.some((t) => !t)) return Infinity;
+    const sized = resolved as ModelTable[];
+    const bits = fixed + sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + modelsBits(sized, resolution);
+    if (bits < best.bits) best = { ...coding, resolution, tables: sized, bits };
+    return bits;
+  };
+  const start = Math.min(MAX_RESOLUTION - 1, Math.max(1, Math.floor(Math.log2(elements) / 2) - 3));
+  const here = sizeAt(start);
+  let last = sizeAt(start + 1);
+  const step = last < here ? 1 : -1;
+  if (step < 0) last = here;
+  for (let resolution = start + (step > 0 ? 2 : -1); resolution >= 1 && resolution <= MAX_RESOLUTION; resolution += step) {
+    const bits = sizeAt(resolution);
+    if (bits >= last) break;
+    last = bits;
+  }
   return best;
 }
 
@@ -334,7 +382,7 @@ function bestContext(
   const fitting = ks.filter((k) => context.groups << codeBits(layout, k) <= MAX_CODES);
   const ladders = grouping.counts.map((h) => coarsenings(h, maxK, room));
   const countsAt = (k: number) => ladders.map((ladder) => ladder[k]!);
-  const coding = bestCoding(fitting, countsAt, precisions, (k) => contextBits + fixedBits(k), (tables) => 8 * modelsBytes(tables), room);
+  const coding = bestCoding(fitting, countsAt, precisions, (k) => contextBits + fixedBits(k), room);
   return coding && { ...coding, context };
 }
 
@@ -381,7 +429,8 @@ export interface ChunkHeader {
   /** Normalised frequencies over the alphabet: one table, or one per context group. */
   tables: Uint32Array[];
   context?: ChannelContext;
-  statesOffset: number;
+  /** The decoder's initial state of each lane, each in [2^16, 2^32). */
+  states: Uint32Array;
   payloadOffset: number;
   payloadLength: number;
   rawOffset: number;
@@ -406,20 +455,26 @@ export function readChunkHeader(
     const offset = r.pos;
     r.bytes(n * layout.width);
     if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `stored chunk has ${r.remaining} trailing bytes`);
-    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], statesOffset: 0, payloadOffset: offset, payloadLength: 0, rawOffset: offset, rawLength: n * layout.width, carriedBits: 0 };
+    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], states: new Uint32Array(0), payloadOffset: offset, payloadLength: 0, rawOffset: offset, rawLength: n * layout.width, carriedBits: 0 };
   }
   if (mode === MODE_DEFLATE && layout.width === 1) {
     const checksum = r.u32();
-    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], statesOffset: 0, payloadOffset: r.pos, payloadLength: r.remaining, rawOffset: r.pos, rawLength: 0, carriedBits: 0 };
+    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], states: new Uint32Array(0), payloadOffset: r.pos, payloadLength: r.remaining, rawOffset: r.pos, rawLength: 0, carriedBits: 0 };
   }
   if (mode !== MODE_RANS && mode !== MODE_CONTEXT) throw new AnsfError("CORRUPT_STREAM", `unknown chunk mode ${mode}`);
   const kp = r.u8();
   const k = kp & 15;
   const precision = ((kp >>> 4) & 7) + (mode === MODE_CONTEXT ? MIN_CONTEXT_PRECISION : MIN_PRECISION);
-  const scheme = kp >>> 7;
+  const resolved = version >= RESOLVED_VERSION;
+  if (resolved && kp >>> 7 !== MODEL_LOG) throw new AnsfError("CORRUPT_STREAM", "chunk model coding bit is not set");
+  const scheme = resolved ? MODEL_RESOLVED : kp >>> 7;
   if (k > layout.maxK) throw new AnsfError("CORRUPT_STREAM", `chunk k = ${k} exceeds ${layout.maxK} for ${layout.name}`);
   if (precision > MAX_PRECISION) throw new AnsfError("CORRUPT_STREAM", `chunk precision ${precision} exceeds ${MAX_PRECISION}`);
-  const lanes = (r.u8() + 1) * 4;
+  // From version 4 the lanes byte holds the model resolution above the lane count.
+  const lanesByte = r.u8();
+  const lanes = ((resolved ? lanesByte & 7 : lanesByte) + 1) * 4;
+  const resolution = resolved ? lanesByte >>> 3 : FULL_RESOLUTION;
+  if (resolution > MAX_RESOLUTION) throw new AnsfError("CORRUPT_STREAM", `chunk model resolution ${resolution} exceeds ${MAX_RESOLUTION}`);
   if (lanes > MAX_LANES) throw new AnsfError("CORRUPT_STREAM", `chunk has ${lanes} lanes, at most ${MAX_LANES} allowed`);
   const checksum = r.u32();
   const alphabet = 1 << codeBits(layout, k);
@@ -429,31 +484,44 @@ export function readChunkHeader(
     context = readContext(r, n, precision);
     if (context.groups * alphabet > MAX_CODES) throw new AnsfError("CORRUPT_STREAM", `${context.groups} tables of ${alphabet} codes exceed ${MAX_CODES}`);
   }
-  const modelLength = r.varint();
-  const payloadLength = r.varint();
-  const models = new ByteReader(r.bytes(modelLength), "chunk models");
-  const tables = context
-    ? Array.from({ length: context.groups }, () => readModel(models.bytes(models.varint()), alphabet, precision, scheme, tableOf(alphabet)))
-    : [readModel(models.bytes(modelLength), alphabet, precision, scheme, tableOf(alphabet))];
-  if (models.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk models have ${models.remaining} trailing bytes`);
-  const statesOffset = r.pos;
-  const states = r.bytes(4 * lanes);
-  for (let j = 0; j < lanes; j++) {
-    const x = states[4 * j]! | (states[4 * j + 1]! << 8) | (states[4 * j + 2]! << 16) | (states[4 * j + 3]! << 24);
-    if (x >>> 0 < RANS_L) throw new AnsfError("CORRUPT_STREAM", `lane ${j} starts in state ${x >>> 0}, below 2^16`);
+  const groups = context?.groups ?? 1;
+  let tables: Uint32Array[];
+  let states: Uint32Array;
+  let payloadLength: number | undefined;
+  if (resolved) {
+    const bits = new BitReader(chunk.subarray(r.pos), "chunk models and lane states");
+    tables = Array.from({ length: groups }, () => readModel(bits, alphabet, precision, scheme, resolution, tableOf(alphabet)));
+    states = readLaneStates(bits, lanes);
+    r.bytes(bits.finish());
+  } else {
+    const modelLength = r.varint();
+    payloadLength = r.varint();
+    const models = new ByteReader(r.bytes(modelLength), "chunk models");
+    tables = Array.from({ length: groups }, () => {
+      const model = new BitReader(models.bytes(context ? models.varint() : modelLength), "frequency model");
+      return readModel(model, alphabet, precision, scheme, FULL_RESOLUTION, tableOf(alphabet));
+    });
+    if (models.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk models have ${models.remaining} trailing bytes`);
+    states = new Uint32Array(lanes);
+    for (let j = 0; j < lanes; j++) {
+      states[j] = r.u32();
+      if (states[j]! < RANS_L) throw new AnsfError("CORRUPT_STREAM", `lane ${j} starts in state ${states[j]}, below 2^16`);
+    }
   }
-  const payloadOffset = r.pos;
-  r.bytes(payloadLength);
-  const rawOffset = r.pos;
   const rawFieldBits = n * rawBits(layout, k);
   const carried = carriedBits(lanes, rawFieldBits, version);
   const storedBits = rawFieldBits - carried;
   const rawLength = Math.ceil(storedBits / 8);
+  // From version 4 the payload is what the raw plane leaves of the chunk.
+  payloadLength ??= Math.max(0, r.remaining - rawLength);
+  const payloadOffset = r.pos;
+  r.bytes(payloadLength);
+  const rawOffset = r.pos;
   const raw = r.bytes(rawLength);
   if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk has ${r.remaining} trailing bytes`);
   // The last byte's unused high bits are zero, so that no bit of the chunk goes unchecked.
   if (storedBits % 8 !== 0 && raw[rawLength - 1]! >>> storedBits % 8 !== 0) throw new AnsfError("CORRUPT_STREAM", "raw plane padding bits are not zero");
-  return { mode, checksum, k, precision, lanes, tables, ...(context ? { context } : {}), statesOffset, payloadOffset, payloadLength, rawOffset, rawLength, carriedBits: carried };
+  return { mode, checksum, k, precision, lanes, tables, ...(context ? { context } : {}), states, payloadOffset, payloadLength, rawOffset, rawLength, carriedBits: carried };
 }
 
 /** Decodes one chunk of n elements, from a container of `version`, into `out` (n * width bytes). */
@@ -478,7 +546,7 @@ export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n
     const ctx = h.context;
     const { kind, bases, basesEnd } = putContextBases(core, ctx, n, h.precision + 3, (l) => new Uint32Array(l));
     dst = core.alloc(bytes, isShared(out) ? wordPhase(out) : 0);
-    const states = core.put(chunk.subarray(h.statesOffset, h.statesOffset + 4 * h.lanes));
+    const states = core.put(new Uint8Array(h.states.buffer));
     const payloadEnd = base + h.payloadOffset + h.payloadLength;
     const end = fn.decodeCodes(
       layout.width, dst, n, c, layout.signed, h.precision, h.lanes, kind, bases, basesEnd,

@@ -17,9 +17,11 @@ export const FOOTER_MAGIC = [0x46, 0x53, 0x4e, 0x41]; // "FSNA"
  * log-delta models, k up to 7 for fp16, and an index that starts with a
  * table of numeric formats (empty when no tensor is in one). Version 3
  * (chunk.ts STATE_BITS_VERSION) carries each rANS chunk's last raw bits in its lane
- * states. Version 1 and 2 streams still decode.
+ * states. Version 4 (chunk.ts RESOLVED_VERSION) writes models at a resolution
+ * chosen per chunk and drops the chunk header's model and payload lengths.
+ * Version 1 to 3 streams still decode.
  */
-export const VERSION = 3;
+export const VERSION = 4;
 const OLDEST_READABLE = 1;
 export const HEADER_BYTES = 8;
 export const FOOTER_BYTES = 16;

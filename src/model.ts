@@ -173,13 +173,13 @@ function slotGain(c: number, f: number, grow: boolean): number {
   return f === 1 ? -Infinity : -c * (f < TABLE_SIZE ? log.shrink[f]! : Math.log2(f / (f - 1)));
 }
 
-/** normalize's heap: code indices (items) and their slot gains (keys), heap-ordered by key. */
-interface FixUpHeap {
+/** A fix-up heap (normalize's, and normalizeResolved's in src/resolution.ts): code indices (items) and their keys, heap-ordered by key. */
+export interface FixUpHeap {
   items: Uint32Array;
   keys: Float64Array;
 }
 
-function siftDown({ items, keys }: FixUpHeap, n: number, i: number): void {
+export function siftDown({ items, keys }: FixUpHeap, n: number, i: number): void {
   const item = items[i]!;
   const key = keys[i]!;
   for (;;) {
@@ -210,12 +210,23 @@ export function entropyBits(h: Histogram): number {
 }
 
 /**
- * How a model's frequencies are written (the symbol set is written alike):
+ * How a model's frequencies are written (versions 1 to 3 write the symbol set alike):
  * MODEL_GAMMA, gamma(freq) per present code, in version-1 streams;
- * MODEL_LOG, what this build writes (see serializeModel).
+ * MODEL_LOG, log-delta with the last code's frequency implied (versions 2
+ * and 3); MODEL_RESOLVED, what this build writes (version 4, see
+ * serializeModel): log-delta at a chunk's resolution, any code implied.
  */
 export const MODEL_GAMMA = 0;
 export const MODEL_LOG = 1;
+export const MODEL_RESOLVED = 2;
+
+/** A table as written: its counts' present codes, their frequencies and which one is implied. */
+export interface ModelTable {
+  counts: Histogram;
+  freqs: Uint32Array;
+  /** Index (into counts.symbols) of the code whose frequency is what the others leave of 2^P. */
+  residual: number;
+}
 
 /** Where a model is serialised to: bytes, or just a bit count. */
 interface ModelSink {
@@ -236,66 +247,101 @@ class BitCounter implements ModelSink {
   }
 }
 
+/** The resolution that writes every bit of every frequency (versions 1–3 alike). */
+export const FULL_RESOLUTION = 0;
+
+/** Bits a frequency of bit length L (floor(log2 f)) writes below its leading one at a resolution of that many significant bits. */
+export function keptBits(length: number, resolution: number): number {
+  return resolution === FULL_RESOLUTION ? length : Math.min(length, resolution - 1);
+}
+
 /** Zigzag: 0, -1, 1, -2, … as 0, 1, 2, 3, … */
 function zigzag(d: number): number {
   return d >= 0 ? 2 * d : -2 * d - 1;
 }
 
+/** Bits that name one of `present` codes: ceil(log2 present). */
+function indexBits(present: number): number {
+  return present > 1 ? 32 - Math.clz32(present - 1) : 0;
+}
+
 /**
- * Serialised model: gamma(runs), then per run of present codes gamma(gap + 1)
- * and gamma(length); exponent histograms are one or two contiguous runs, so
- * the symbol set costs a few bytes. Then the frequencies of the present codes
- * but the last, which is what the others leave of 2^P: for each, its bit
- * length L = floor(log2 f) as gamma(zigzag(L - previous L) + 1) and the L
- * bits below its leading one. Neighbouring codes of a smooth distribution
- * have frequencies of similar size, so the lengths cost 1 to 3 bits; about a
- * third less than gamma(f) on trained weights' exponents.
+ * Serialised model: the symbol set as runs of present codes, from the
+ * highest down: gamma(runs), gamma(zigzag(top - alphabet / 2) + 1) where top
+ * is one past the highest present code, then per run gamma(gap) (absent
+ * codes above it; none before the first) and gamma(length). Exponent
+ * histograms are a long run and a few rare codes below it, and weights lie
+ * mostly just below 1.0 (the middle exponent), so the top costs a few bits
+ * where the lowest code from 0 took 15 to 17. Then the residual's index
+ * among the present codes, and the frequencies of the others: for each, its
+ * bit length L = floor(log2 f) as gamma(zigzag(L - previous L) + 1) and the
+ * keptBits(L, resolution) bits below its leading one. Neighbouring codes of
+ * a smooth distribution have frequencies of similar size, so the lengths
+ * cost 1 to 3 bits; about a third less than gamma(f) on trained weights'
+ * exponents.
  */
-function serializeModel(symbols: Uint32Array, freqs: Uint32Array, sink: ModelSink): void {
+function serializeModel(t: ModelTable, resolution: number, sink: ModelSink): void {
+  const { symbols, alphabet } = t.counts;
   let runs = 0;
   for (let i = 0; i < symbols.length; i++) if (i === 0 || symbols[i]! !== symbols[i - 1]! + 1) runs++;
   sink.gamma(runs);
-  let next = 0;
-  for (let i = 0; i < symbols.length; ) {
-    const start = symbols[i]!;
+  sink.gamma(zigzag(symbols[symbols.length - 1]! + 1 - alphabet / 2) + 1);
+  // The lowest code of the run above, once there is one.
+  let floor = -1;
+  for (let i = symbols.length - 1; i >= 0; ) {
+    const end = symbols[i]! + 1;
     let length = 1;
-    while (i + length < symbols.length && symbols[i + length] === start + length) length++;
-    sink.gamma(start - next + 1);
+    while (i - length >= 0 && symbols[i - length] === end - 1 - length) length++;
+    if (floor >= 0) sink.gamma(floor - end);
     sink.gamma(length);
-    next = start + length;
-    i += length;
+    floor = end - length;
+    i -= length;
   }
+  sink.bits(t.residual, indexBits(symbols.length));
   let previous = 0;
-  for (let i = 0; i < freqs.length - 1; i++) {
-    const f = freqs[i]!;
+  for (let i = 0; i < t.freqs.length; i++) {
+    if (i === t.residual) continue;
+    const f = t.freqs[i]!;
     const length = 31 - Math.clz32(f);
+    const kept = keptBits(length, resolution);
     sink.gamma(zigzag(length - previous) + 1);
-    sink.bits(f, length);
+    sink.bits(f >>> (length - kept), kept);
     previous = length;
   }
 }
 
-export function writeModel(h: Histogram, freqs: Uint32Array): Uint8Array {
-  const w = new BitWriter();
-  serializeModel(h.symbols, freqs, w);
-  return w.finish();
+/** Writes a chunk's models one after another into its bitstream. */
+export function writeModels(w: BitWriter, tables: readonly ModelTable[], resolution: number): void {
+  for (const t of tables) serializeModel(t, resolution, w);
 }
 
-/** Exact length in bytes of writeModel(h, freqs). */
-export function modelBytes(h: Histogram, freqs: Uint32Array): number {
+/** Exact bits writeModels(w, tables, resolution) writes. */
+export function modelsBits(tables: readonly ModelTable[], resolution: number): number {
   const counter = new BitCounter();
-  serializeModel(h.symbols, freqs, counter);
-  return Math.ceil(counter.count / 8);
+  for (const t of tables) serializeModel(t, resolution, counter);
+  return counter.count;
 }
 
-/**
- * Inverse of writeModel (or of version 1's MODEL_GAMMA), validated: every
- * code inside the alphabet, every frequency at least 1, total exactly 2^P.
- * Fills `freqs` (alphabet zeros) when given.
- */
-export function readModel(bytes: Uint8Array, alphabet: number, precision: number, scheme: number, freqs: Uint32Array = new Uint32Array(alphabet)): Uint32Array {
-  const r = new BitReader(bytes, "frequency model");
-  const bad = (why: string) => new AnsfError("CORRUPT_STREAM", `frequency model: ${why}`);
+/** The present codes, ascending: the symbol set of a MODEL_RESOLVED model (see serializeModel). */
+function readTopDown(r: BitReader, alphabet: number, bad: (why: string) => AnsfError): number[] {
+  const runCount = r.gamma(17);
+  if (runCount > alphabet) throw bad(`${runCount} runs in an alphabet of ${alphabet}`);
+  const z = r.gamma(17) - 1;
+  let end = alphabet / 2 + (z & 1 ? -(z + 1) / 2 : z / 2);
+  if (end < 1 || end > alphabet) throw bad(`top code ${end - 1} outside the alphabet of ${alphabet}`);
+  const present: number[] = [];
+  for (let i = 0; i < runCount; i++) {
+    if (i > 0) end -= r.gamma(17);
+    const length = r.gamma(17);
+    if (end - length < 0) throw bad(`run [${end - length}, ${end}) outside the alphabet of ${alphabet}`);
+    for (let s = end - 1; s >= end - length; s--) present.push(s);
+    end -= length;
+  }
+  return present.reverse();
+}
+
+/** The present codes, ascending: the symbol set of a version 1 to 3 model, runs from code 0 up. */
+function readBottomUp(r: BitReader, alphabet: number, bad: (why: string) => AnsfError): number[] {
   const runCount = r.gamma(17);
   if (runCount > alphabet) throw bad(`${runCount} runs in an alphabet of ${alphabet}`);
   const present: number[] = [];
@@ -307,23 +353,46 @@ export function readModel(bytes: Uint8Array, alphabet: number, precision: number
     for (let s = start; s < start + length; s++) present.push(s);
     next = start + length;
   }
+  return present;
+}
+
+/**
+ * Reads one model of `scheme` (MODEL_RESOLVED at `resolution`, or an
+ * earlier version's) from `r`, validated: every code inside the alphabet,
+ * every frequency at least 1, total exactly 2^P. Fills `freqs` (alphabet
+ * zeros) when given.
+ */
+export function readModel(
+  r: BitReader, alphabet: number, precision: number, scheme: number, resolution: number, freqs: Uint32Array = new Uint32Array(alphabet),
+): Uint32Array {
+  const bad = (why: string) => new AnsfError("CORRUPT_STREAM", `frequency model: ${why}`);
+  const present = scheme === MODEL_RESOLVED ? readTopDown(r, alphabet, bad) : readBottomUp(r, alphabet, bad);
+  const residual = scheme === MODEL_RESOLVED ? r.bits(indexBits(present.length)) : present.length - 1;
+  if (present.length > 0 && residual >= present.length) throw bad(`residual ${residual} of ${present.length} codes`);
   const total = 1 << precision;
   let sum = 0;
   let previous = 0;
   for (let i = 0; i < present.length; i++) {
+    if (i === residual) continue;
     let f: number;
     if (scheme === MODEL_GAMMA) f = r.gamma(17);
-    else if (i === present.length - 1) f = total - sum;
     else {
       const z = r.gamma(6) - 1;
       const length = previous + (z & 1 ? -(z + 1) / 2 : z / 2);
       if (length < 0 || length > precision) throw bad(`a frequency of ${length + 1} bits at precision ${precision}`);
-      f = (1 << length) | r.bits(length);
+      const kept = keptBits(length, resolution);
+      f = ((1 << kept) | r.bits(kept)) << (length - kept);
       previous = length;
     }
     sum += f;
     if (f < 1 || sum > total) throw bad(`frequencies exceed 2^${precision}`);
     freqs[present[i]!] = f;
+  }
+  if (present.length > 0) {
+    const f = scheme === MODEL_GAMMA ? r.gamma(17) : total - sum;
+    sum += f;
+    if (f < 1 || sum > total) throw bad(`frequencies exceed 2^${precision}`);
+    freqs[present[residual]!] = f;
   }
   if (sum !== total) throw bad(`frequencies sum to ${sum}, not 2^${precision}`);
   return freqs;

@@ -138,7 +138,7 @@ describe("bad input", () => {
   it("names the exact problem for each kind of damage", () => {
     expect(errorCode(() => decode(new Uint8Array(0)))).toBe("TRUNCATED");
     expect(errorCode(() => decode(new TextEncoder().encode("PK\x03\x04 not ansf at all")))).toBe("BAD_MAGIC");
-    for (const version of [0, 4, 255]) {
+    for (const version of [0, 5, 255]) {
       const other = stream.slice();
       other[4] = version;
       expect(errorCode(() => decode(other))).toBe("UNSUPPORTED_VERSION");
@@ -165,7 +165,7 @@ describe("bad input", () => {
     const h = readChunkHeader(stream.subarray(chunk.offset, chunk.offset + chunk.length), index.segments[0]!.layout, chunk.elements, index.version);
     const regions = {
       container: [0, stream.length],
-      model: [chunk.offset, chunk.offset + h.statesOffset],
+      model: [chunk.offset, chunk.offset + h.payloadOffset],
       payload: [chunk.offset + h.payloadOffset, chunk.offset + h.payloadOffset + h.payloadLength],
       raw: [chunk.offset + h.rawOffset, chunk.offset + h.rawOffset + h.rawLength],
     } as const;

@@ -3,13 +3,13 @@
 // against a bit-level reading of the format written again in the test:
 // on chunks the encoder makes, on hand-built chunks it never makes (one
 // element, lanes without elements that still carry bits), through every
-// decode path and the hardware model; version 1 and 2 streams decode as
+// decode path and the hardware model; version 2 and 3 streams decode as
 // before.
 
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ByteWriter } from "../src/bytes.js";
+import { BitWriter, ByteWriter } from "../src/bytes.js";
 import { MODE_CONTEXT, MODE_RANS, readChunkHeader, type ChunkChoice } from "../src/chunk.js";
 import { assemble } from "../src/codec.js";
 import { parseContainer, VERSION } from "../src/container.js";
@@ -17,7 +17,8 @@ import { codeShift, layoutOf, rawBits, type CodedDtype, type PairLayout } from "
 import { verifyStream } from "../src/hw/verify.js";
 import { compress, decompress, decompressAsync, encode, open } from "../src/index.js";
 import { memoryReader, MemorySink } from "../src/io.js";
-import { MODEL_LOG, normalize, sparse, writeModel } from "../src/model.js";
+import { writeLaneStates } from "../src/lane-states.js";
+import { FULL_RESOLUTION, MODEL_LOG, modelsBits, normalize, sparse, writeModels } from "../src/model.js";
 import { parseSafetensors } from "../src/safetensors.js";
 import { encodedSegment } from "../src/segments.js";
 import { decompressStream } from "../src/stream.js";
@@ -25,7 +26,9 @@ import { core } from "../src/wasm.js";
 import { errorCode } from "./error-code.js";
 
 const V2_FIXTURE = "fixtures/v2-mixed-layouts.safetensors.ansf";
-const V2_ORIGINAL_SHA256 = "299790a1fc84ed7fffdbf28393d126f89a431d98ec697bd5b7bf061c5a3ec20c";
+/** The same file compressed as version 3 (fixtures/README.md). */
+const V3_FIXTURE = "fixtures/v3-mixed-layouts.safetensors.ansf";
+const MIXED_ORIGINAL_SHA256 = "299790a1fc84ed7fffdbf28393d126f89a431d98ec697bd5b7bf061c5a3ec20c";
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -100,9 +103,11 @@ function weights(dtype: CodedDtype, n: number, seed: number): Uint8Array {
  * code, whose one frequency 2^11 makes each decode step leave the state as
  * it is and read no word, so each lane ends in the state it starts in.
  * Such chunks cover what the encoder never makes: one element, lanes that
- * code no element yet carry bits.
+ * code no element yet carry bits. `written` may change the states written.
  */
-function handBuilt(layout: PairLayout, k: number, data: Uint8Array, lanes: number): { chunk: Uint8Array; states: number[]; carried: number } {
+function handBuilt(
+  layout: PairLayout, k: number, data: Uint8Array, lanes: number, written = (states: number[]) => states,
+): { chunk: Uint8Array; states: number[]; carried: number; streamBits: number } {
   const n = data.length / layout.width;
   const view = new DataView(data.buffer, data.byteOffset, data.length);
   const first = layout.width === 1 ? view.getUint8(0) : layout.width === 2 ? view.getUint16(0, true) : view.getUint32(0, true);
@@ -110,21 +115,24 @@ function handBuilt(layout: PairLayout, k: number, data: Uint8Array, lanes: numbe
   const dense = new Uint32Array(1 << (layout.exponentBits + k));
   dense[code] = n;
   const h = sparse(dense);
-  const model = writeModel(h, normalize(h, 11)!);
+  const table = { counts: h, freqs: normalize(h, 11)!, residual: 0 };
   const { stored, states, carried } = expectedLayout(fieldsOf(data, layout, k), rawBits(layout, k), lanes);
   const c = core();
   c.reset();
   const w = new ByteWriter();
   w.u8(MODE_RANS);
   w.u8(k | (MODEL_LOG << 7));
-  w.u8(lanes / 4 - 1);
+  w.u8((lanes / 4 - 1) | (FULL_RESOLUTION << 3));
   w.u32(c.fn.checksum(c.put(data), data.length) >>> 0);
-  w.varint(model.length);
-  w.varint(0);
-  w.bytes(model);
-  for (const x of states) w.u32(x);
+  const bits = new BitWriter();
+  writeModels(bits, [table], FULL_RESOLUTION);
+  const laneStates = Uint32Array.from(written(states));
+  writeLaneStates(bits, laneStates);
+  w.bytes(bits.finish());
   w.bytes(stored);
-  return { chunk: w.finish(), states, carried };
+  // Each state takes 4 bits of length and the bits below its leading one.
+  const streamBits = modelsBits([table], FULL_RESOLUTION) + laneStates.reduce((sum, x) => sum + 4 + 31 - Math.clz32(x), 0);
+  return { chunk: w.finish(), states, carried, streamBits };
 }
 
 function oneTensorStream(layout: PairLayout, data: Uint8Array, chunk: Uint8Array): Uint8Array {
@@ -160,9 +168,10 @@ describe("lane states carry the raw plane's last bits (version 3)", () => {
       }
     }
     // rANS chunks whose every raw bit rides in the lanes (n·w ≤ 16·N), the stored plane empty: n = 64 at w = 1 is exactly 16·4.
+    // From version 4, with lane states packed, 13 elements of one code also pay to code.
     expect(tinyRans).toEqual([
-      "bf16 k=6 n=24", "bf16 k=7 n=24", "bf16 k=7 n=40", "bf16 k=7 n=63", "bf16 k=7 n=64",
-      "fp16 k=9 n=24", "fp16 k=10 n=24", "fp16 k=10 n=40", "fp16 k=10 n=63", "fp16 k=10 n=64",
+      "bf16 k=4 n=13", "bf16 k=5 n=13", "bf16 k=6 n=13", "bf16 k=6 n=24", "bf16 k=7 n=13", "bf16 k=7 n=24", "bf16 k=7 n=40", "bf16 k=7 n=63", "bf16 k=7 n=64",
+      "fp16 k=7 n=13", "fp16 k=8 n=13", "fp16 k=9 n=13", "fp16 k=9 n=24", "fp16 k=10 n=13", "fp16 k=10 n=24", "fp16 k=10 n=40", "fp16 k=10 n=63", "fp16 k=10 n=64",
     ]);
   });
 
@@ -176,8 +185,7 @@ describe("lane states carry the raw plane's last bits (version 3)", () => {
       const chunk = stream.subarray(entry.offset, entry.offset + entry.length);
       const h = readChunkHeader(chunk, bf16, 1000, index.version);
       expect([h.mode, h.payloadLength]).toEqual([MODE_RANS, 0]);
-      const states = new DataView(chunk.buffer, chunk.byteOffset + h.statesOffset, 4 * h.lanes);
-      expect(Array.from({ length: h.lanes }, (_, j) => states.getUint32(4 * j, true))).toEqual(expectedLayout(fieldsOf(data, bf16, k), rawBits(bf16, k), h.lanes).states);
+      expect(Array.from(h.states)).toEqual(expectedLayout(fieldsOf(data, bf16, k), rawBits(bf16, k), h.lanes).states);
     }
   });
 
@@ -213,12 +221,10 @@ describe("lane states carry the raw plane's last bits (version 3)", () => {
     // fp32 at k = 0, one element in 4 lanes: w = 24, lane 0 carries 16 bits, lane 1 8, lanes 2 and 3 none.
     const fp32 = layoutOf("fp32");
     const data = oneCode(fp32, 0, 1, 5);
-    const { chunk, states } = handBuilt(fp32, 0, data, 4);
-    const statesAt = chunk.length - 16;
+    const { states } = handBuilt(fp32, 0, data, 4);
     const withState = (lane: number, x: number) => {
-      const bad = chunk.slice();
-      new DataView(bad.buffer).setUint32(statesAt + 4 * lane, x, true);
-      return oneTensorStream(fp32, data, bad);
+      const { chunk } = handBuilt(fp32, 0, data, 4, (right) => right.map((y, j) => (j === lane ? x : y)));
+      return oneTensorStream(fp32, data, chunk);
     };
     const message = (stream: Uint8Array) => {
       try {
@@ -256,44 +262,93 @@ describe("lane states carry the raw plane's last bits (version 3)", () => {
   });
 });
 
-describe("version 2 streams", () => {
-  const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
-
-  it("decode exactly through every path: in memory, on threads, streamed, lazily, and in the hardware model", async () => {
-    const stream = readFileSync(V2_FIXTURE);
-    expect(stream[4]).toBe(2);
-    const restored = decompress(stream);
-    expect(sha256(restored)).toBe(V2_ORIGINAL_SHA256);
-    expect(sha256(await decompressAsync(stream, { threads: 2 }))).toBe(V2_ORIGINAL_SHA256);
-    const sink = new MemorySink();
-    await decompressStream(memoryReader(stream), sink, { threads: 2 });
-    expect(sha256(sink.bytes())).toBe(V2_ORIGINAL_SHA256);
-    const file = open(V2_FIXTURE);
+describe("version 4 packs the models and lane states into one bitstream", () => {
+  const fp32 = layoutOf("fp32");
+  const data = oneCode(fp32, 0, 1, 5);
+  const message = (chunk: Uint8Array) => {
     try {
-      for (const t of parseSafetensors(restored).tensors) expect(Buffer.from(file.tensor(t.name)).equals(Buffer.from(restored.subarray(t.begin, t.end)))).toBe(true);
-    } finally {
-      file.close();
+      decompress(oneTensorStream(fp32, data, chunk));
+    } catch (err) {
+      return `${(err as { code: string }).code}: ${(err as Error).message}`;
     }
-    const report = await verifyStream(stream);
-    expect(report.bit_exact).toBe(true);
-    expect(report.tail_cycles).toBe(0);
-    expect(report.chunks).toMatchObject({ rans: 7, context: 1, stored: 1, deflate: 1 });
+    return "NO_ERROR";
+  };
+
+  it("each state in a 4-bit length and the bits below its leading one, the stream zero-padded to a byte", () => {
+    // One fp32 element in 4 lanes: lanes 0 and 1 carry its 24 raw bits (16 and 8), lanes 2 and 3 end at exactly 2^16.
+    const { chunk, states, streamBits } = handBuilt(fp32, 0, data, 4);
+    expect(states.map((x) => 31 - Math.clz32(x))).toEqual([16, 16, 16, 16]);
+    const h = readChunkHeader(chunk, fp32, 1, VERSION);
+    expect(Array.from(h.states)).toEqual(states);
+    // Header of 7 bytes, the bitstream, no payload, no raw plane left.
+    expect([h.payloadOffset, h.payloadLength, h.rawLength]).toEqual([7 + Math.ceil(streamBits / 8), 0, 0]);
+    expect(message(chunk)).toBe("NO_ERROR");
+    expect(streamBits % 8).not.toBe(0);
+    const padded = chunk.slice();
+    padded[7 + Math.floor(streamBits / 8)]! |= 1 << (streamBits % 8);
+    expect(message(padded)).toBe("CORRUPT_STREAM: chunk models and lane states: padding bits are not zero");
   });
 
-  it("recompress as version 3: every chunk as small or smaller, by its carried bits where coded alike", () => {
-    const old = readFileSync(V2_FIXTURE);
+  it("refuses a resolution above 15, a cleared model coding bit and a chunk too short for its raw plane", () => {
+    const { chunk } = handBuilt(fp32, 0, data, 4);
+    const withByte = (at: number, value: number) => {
+      const bad = chunk.slice();
+      bad[at] = value;
+      return bad;
+    };
+    expect(message(withByte(2, 16 << 3))).toBe("CORRUPT_STREAM: chunk model resolution 16 exceeds 15");
+    expect(message(withByte(1, 0))).toBe("CORRUPT_STREAM: chunk model coding bit is not set");
+    expect(message(chunk.subarray(0, chunk.length - 1))).toBe("CORRUPT_STREAM: chunk models and lane states: bit stream ends early");
+    // Five elements store 120 - 64 bits: 7 bytes of raw plane after an empty payload.
+    const five = oneCode(fp32, 0, 5, 6);
+    const long = handBuilt(fp32, 0, five, 4).chunk;
+    expect(errorCode(() => decompress(oneTensorStream(fp32, five, long)))).toBe("NO_ERROR");
+    expect(errorCode(() => decompress(oneTensorStream(fp32, five, long.subarray(0, long.length - 1))))).toBe("TRUNCATED");
+  });
+});
+
+describe("older streams", () => {
+  const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+  // The same file as version 2 (before lane states carried raw bits) and as version 3 (before model resolutions and packed lane states).
+  for (const [fixture, version, chunks, tailCycles] of [
+    [V2_FIXTURE, 2, { rans: 7, context: 1, stored: 1, deflate: 1 }, 0],
+    [V3_FIXTURE, 3, { rans: 7, context: 2, stored: 1, deflate: 1 }, 142],
+  ] as const) {
+    it(`version ${version}: decode exactly through every path: in memory, on threads, streamed, lazily, and in the hardware model`, async () => {
+      const stream = readFileSync(fixture);
+      expect(stream[4]).toBe(version);
+      const restored = decompress(stream);
+      expect(sha256(restored)).toBe(MIXED_ORIGINAL_SHA256);
+      expect(sha256(await decompressAsync(stream, { threads: 2 }))).toBe(MIXED_ORIGINAL_SHA256);
+      const sink = new MemorySink();
+      await decompressStream(memoryReader(stream), sink, { threads: 2 });
+      expect(sha256(sink.bytes())).toBe(MIXED_ORIGINAL_SHA256);
+      const file = open(fixture);
+      try {
+        for (const t of parseSafetensors(restored).tensors) expect(Buffer.from(file.tensor(t.name)).equals(Buffer.from(restored.subarray(t.begin, t.end)))).toBe(true);
+      } finally {
+        file.close();
+      }
+      const report = await verifyStream(stream);
+      expect(report.bit_exact).toBe(true);
+      expect(report.tail_cycles).toBe(tailCycles);
+      expect(report.chunks).toMatchObject(chunks);
+    });
+  }
+
+  it("recompress version 3 as version 4: every coded chunk smaller, the same bits carried", () => {
+    const old = readFileSync(V3_FIXTURE);
     const stream = compress(decompress(old));
-    expect(stream[4]).toBe(3);
-    expect(sha256(decompress(stream))).toBe(V2_ORIGINAL_SHA256);
+    expect(stream[4]).toBe(VERSION);
+    expect(sha256(decompress(stream))).toBe(MIXED_ORIGINAL_SHA256);
     const [before, after] = [old, stream].map((s) => {
       const index = parseContainer(s);
       return index.segments.flatMap((seg) => seg.chunks.map((c) => ({ length: c.length, h: readChunkHeader(s.subarray(c.offset, c.offset + c.length), seg.layout, c.elements, index.version) })));
     });
-    // Header and bytes: deflate, stored; the 4-lane chunks save 64 bits, the 32-lane context chunk 512.
-    expect(before!.map((c, i) => c.length - after![i]!.length)).toEqual([0, 8, 42, 8, 8, 64, 8, 0, 0]);
-    expect(after!.map((c) => c.h.carriedBits)).toEqual([0, 64, 512, 64, 64, 512, 64, 0, 0]);
-    // Cheaper lane states tip q_proj (4096 bf16) from one table in 4 lanes to a lane context in 32.
-    expect([before![2]!.h.mode, after![2]!.h.mode, after![2]!.h.lanes]).toEqual([MODE_RANS, MODE_CONTEXT, 32]);
-    expect(old.length - stream.length).toBe(138);
+    // Deflate and stored alike; the rANS chunks lose their two lengths, and most of a byte per lane state and model.
+    expect(before!.map((c, i) => c.length - after![i]!.length)).toEqual([0, 10, 38, 13, 5, 28, 16, 0, 12]);
+    expect(after!.map((c) => c.h.carriedBits)).toEqual(before!.map((c) => c.h.carriedBits));
+    expect(old.length - stream.length).toBe(122);
   });
 });

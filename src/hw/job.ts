@@ -81,6 +81,19 @@ export function isDeflate(ref: ChunkRef): boolean {
   return ref.mode === MODE_DEFLATE;
 }
 
+/**
+ * The lane states as little-endian u32 words, then the payload: what the
+ * host lays out for the core (from version 4 the chunk packs its states
+ * into the model bitstream; the host unpacks them as it parses the models).
+ */
+function wordStream(states: Uint32Array, payload: Uint8Array): Uint8Array {
+  const words = new Uint8Array(4 * states.length + payload.length);
+  const view = new DataView(words.buffer);
+  states.forEach((x, j) => view.setUint32(4 * j, x, true));
+  words.set(payload, 4 * states.length);
+  return words;
+}
+
 /** The core descriptor of a rANS chunk. */
 export function chunkJob(stream: Uint8Array, ref: ChunkRef): ChunkJob {
   const bytes = stream.subarray(ref.offset, ref.offset + ref.length);
@@ -96,7 +109,7 @@ export function chunkJob(stream: Uint8Array, ref: ChunkRef): ChunkJob {
     rawBits: rawBits(ref.layout, h.k),
     tables: h.tables,
     context: contextConfig(h.context),
-    words: bytes.subarray(h.statesOffset, payloadEnd),
+    words: wordStream(h.states, bytes.subarray(h.payloadOffset, payloadEnd)),
     payloadBytes: h.payloadLength,
     raw: bytes.subarray(h.rawOffset, h.rawOffset + h.rawLength),
     carriedBits: h.carriedBits,
