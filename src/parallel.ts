@@ -31,14 +31,19 @@ export interface ParallelOptions {
 /**
  * Codes and decodes batches of chunks, each batch's input in a buffer of its
  * own (which may be transferred away). Decoding fills `output`
- * (decodedBytes(parts) long) and hands back both buffers, moved back from a
- * worker if need be, for the caller to use again.
+ * (decodedBytes(parts) long). Both hand back the buffers they were given,
+ * moved back from a worker if need be, for the caller to use again.
  */
 export interface ChunkRunner {
   readonly threads: number;
-  encode(input: Uint8Array, parts: EncodePart[]): Promise<EncodedChunk[]>;
+  encode(input: Uint8Array, parts: EncodePart[]): Promise<EncodedBatch>;
   /** Decodes chunks of a container of `version` into `output` (decodedBytes(parts) long). */
   decode(input: Uint8Array, parts: DecodePart[], version: number, output: Uint8Array): Promise<DecodedBatch>;
+}
+
+export interface EncodedBatch {
+  input: Uint8Array;
+  chunks: EncodedChunk[];
 }
 
 export interface DecodedBatch {
@@ -93,7 +98,7 @@ function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
     threads: 1,
     async encode(input, parts) {
       aborted(options.signal);
-      return encodeBatch(core(), input, parts, options);
+      return { input, chunks: encodeBatch(core(), input, parts, options) };
     },
     async decode(input, parts, version, output) {
       aborted(options.signal);
@@ -147,11 +152,12 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
     threads,
     async encode(input, parts) {
       if (!(await free())) return inline.encode(input, parts);
-      return run<EncodedChunk[]>({ op: "encode", input: wholeBuffer(input), inputLength: input.length, parts, options: chunkOptions });
+      const inputLength = input.length;
+      const back = await run<{ input: ArrayBuffer; chunks: EncodedChunk[] }>({ op: "encode", input: wholeBuffer(input), inputLength, parts, options: chunkOptions });
+      return { input: new Uint8Array(back.input, 0, inputLength), chunks: back.chunks };
     },
     async decode(input, parts, version, output) {
       if (!(await free())) return inline.decode(input, parts, version, output);
-      // Whole buffers travel (pool buffers are longer than what they hold) and come back; the views go empty meanwhile.
       const inputLength = input.length;
       const outputLength = output.length;
       const back = await run<{ input: ArrayBuffer; output: ArrayBuffer }>({ op: "decode", input: wholeBuffer(input), inputLength, output: wholeBuffer(output), parts, version });

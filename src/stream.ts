@@ -66,6 +66,9 @@ export async function planFile(reader: Reader): Promise<{ source: Source; plans:
 /** Compresses planned segments of `reader` to `out` as one .ansf stream. */
 export async function compressPlans(reader: Reader, out: Writable, source: Source, plans: SegmentPlan[], options: StreamOptions = {}): Promise<Omit<CompressResult, "names">> {
   const runner = runnerFor(options);
+  const window = 2 * runner.threads;
+  // Input buffers of batches in flight, used again.
+  const buffers = new BufferPool(window + 2);
   await writeAll(out, writeHeader(source));
   let written = HEADER_BYTES;
   const items = plans.flatMap((plan, i) =>
@@ -73,16 +76,18 @@ export async function compressPlans(reader: Reader, out: Writable, source: Sourc
   );
   const jobs = batches(items, (item) => item.end - item.begin).map((batch) => async () => {
     const base = batch[0]!.begin;
-    const input = reader.read(base, batch[batch.length - 1]!.end - base);
+    const length = batch[batch.length - 1]!.end - base;
+    const input = reader.read(base, length, buffers.take(length));
     const coded = await runner.encode(input, batch.map((it) => {
       const plan = plans[it.plan]!;
       return { begin: it.begin - base, end: it.end - base, layout: plan.layout.id, place: { shape: plan.shape, start: (it.begin - plan.begin) / plan.layout.width } };
     }));
-    return coded.map((c, j) => ({ plan: batch[j]!.plan, bytes: c.bytes, record: { elements: c.choice.elements, length: c.bytes.length, choice: c.choice } }));
+    buffers.give(coded.input);
+    return coded.chunks.map((c, j) => ({ plan: batch[j]!.plan, bytes: c.bytes, record: { elements: c.choice.elements, length: c.bytes.length, choice: c.choice } }));
   });
   const segments = plans.map((plan) => ({ plan, chunks: [] as ChunkRecord[] }));
   let done = 0;
-  for await (const batch of ordered(jobs, 2 * runner.threads)) {
+  for await (const batch of ordered(jobs, window)) {
     for (const chunk of batch) {
       await writeAll(out, chunk.bytes);
       written += chunk.bytes.length;

@@ -17,7 +17,7 @@ const core = new Core((workerData as { module: WebAssembly.Module }).module);
 
 export interface EncodeTask {
   op: "encode";
-  /** The batch's chunks are the first inputLength bytes. */
+  /** The batch's chunks are the first inputLength bytes; `input` moves back with the coded chunks. */
   input: ArrayBuffer;
   inputLength: number;
   parts: EncodePart[];
@@ -79,8 +79,8 @@ export default function run(task: EncodeTask | DecodeTask | JobTask | PingTask):
       decodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, task.version, new Uint8Array(task.output, 0, decodedBytes(task.parts)));
       return moveWith({ input: task.input, output: task.output }, [task.input, task.output]);
     }
-    const coded = encodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, task.options);
-    return moveCoded(coded, coded);
+    const chunks = encodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, task.options);
+    return moveWith({ input: task.input, chunks }, [task.input, ...chunks.map((c) => c.bytes.buffer)]);
   } catch (err) {
     // Thrown as a plain object so that its code survives structured clone.
     throw err instanceof AnsfError ? toMessage(err) : err;
