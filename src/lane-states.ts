@@ -28,7 +28,7 @@ export function readLaneStates(r: BitReader, lanes: number): Uint32Array {
   for (let j = 0; j < lanes; j++) {
     const length = LOW_BITS + r.bits(LENGTH_BITS);
     const low = r.bits(LOW_BITS);
-    states[j] = (2 ** length + r.bits(length - LOW_BITS) * 2 ** LOW_BITS + low) >>> 0;
+    states[j] = ((1 << length) | (r.bits(length - LOW_BITS) << LOW_BITS) | low) >>> 0;
   }
   return states;
 }
