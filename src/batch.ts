@@ -2,7 +2,7 @@
 // one task, on whichever thread. Chunks lie back to back both in the
 // original file and in the container, so a batch is one contiguous range.
 
-import { decodeChunk, encodeChunk, type ChunkOptions, type EncodedChunk } from "./chunk.js";
+import { chunkBound, decodeChunk, encodeChunk, type ChunkOptions, type EncodedChunk } from "./chunk.js";
 import type { ChunkPlace } from "./context.js";
 import { layoutById } from "./dtypes.js";
 import type { Core } from "./wasm.js";
@@ -20,8 +20,19 @@ export interface DecodePart extends EncodePart {
   elements: number;
 }
 
-export function encodeBatch(core: Core, input: Uint8Array, parts: EncodePart[], options: ChunkOptions): EncodedChunk[] {
-  return parts.map((p) => encodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), options, p.place));
+/** Room for the coded parts one after another: each at most its chunkBound. */
+export function encodedBound(parts: EncodePart[]): number {
+  return parts.reduce((sum, p) => sum + chunkBound(p.end - p.begin), 0);
+}
+
+/** Codes the parts into `out` (encodedBound(parts) long), one after another from its start: each chunk's bytes are a view of `out`. */
+export function encodeBatch(core: Core, input: Uint8Array, parts: EncodePart[], options: ChunkOptions, out: Uint8Array): EncodedChunk[] {
+  let at = 0;
+  return parts.map((p) => {
+    const coded = encodeChunk(core, input.subarray(p.begin, p.end), layoutById(p.layout), options, p.place, out.subarray(at));
+    at += coded.bytes.length;
+    return coded;
+  });
 }
 
 /** Bytes the parts decode to. */

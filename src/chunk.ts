@@ -145,12 +145,30 @@ function normalisationLoss(coding: CodingChoice): number {
   return coding.tables.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, coding.precision) - entropyBits(t.counts), 0);
 }
 
+/** A stored or deflate chunk's header: mode (u8) and checksum (u32). */
+const PLAIN_HEADER_BYTES = 5;
+
+/** The most bytes a chunk of `bytes` original bytes takes: its stored form. */
+export function chunkBound(bytes: number): number {
+  return PLAIN_HEADER_BYTES + bytes;
+}
+
+/** The first `length` bytes of `into`, or a new array. */
+function chunkRoom(length: number, into: Uint8Array | undefined): Uint8Array {
+  return into ? into.subarray(0, length) : new Uint8Array(length);
+}
+
 /**
  * Encodes `data` (n elements of `layout`) as one chunk. With `place`, the
  * chunk's position in its tensor, channel contexts (mode 3) compete with
- * one table (mode 1) by exact size.
+ * one table (mode 1) by exact size. The chunk is written to the start of
+ * `into` (at least chunkBound(data.length) bytes) when given, else to a new
+ * array.
  */
-export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, options: ChunkOptions = {}, place?: ChunkPlace): EncodedChunk {
+export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, options: ChunkOptions = {}, place?: ChunkPlace, into?: Uint8Array): EncodedChunk {
+  if (into && into.length < chunkBound(data.length)) {
+    throw new AnsfError("BAD_ARGUMENT", `a chunk of ${data.length} bytes needs ${chunkBound(data.length)} bytes of room, not ${into.length}`);
+  }
   if (options.k !== undefined && !(Number.isInteger(options.k) && options.k >= 0 && options.k <= layout.maxK)) {
     throw new AnsfError("BAD_ARGUMENT", `k must be an integer from 0 to ${layout.maxK} for ${layout.name}, not ${options.k}`);
   }
@@ -208,19 +226,20 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
 
   // Text-like byte streams (headers) have structure order-0 rANS cannot see.
   const deflated = layout.width === 1 && n > 0 ? deflateRawSync(data, { level: 9 }) : undefined;
-  const plainBytes = 5 + Math.min(data.length, deflated?.length ?? Infinity);
-  if (n === 0 || !best || best.bits / 8 >= plainBytes) {
+  const plainBytes = PLAIN_HEADER_BYTES + Math.min(data.length, deflated?.length ?? Infinity);
+  const plain = (): EncodedChunk => {
     const mode = deflated && deflated.length < data.length ? MODE_DEFLATE : MODE_STORED;
-    const out = new ByteWriter();
-    out.u8(mode);
-    out.u32(checksum);
-    out.bytes(mode === MODE_DEFLATE ? deflated! : data);
-    const bytes = out.finish();
+    const body = mode === MODE_DEFLATE ? deflated! : data;
+    const bytes = chunkRoom(PLAIN_HEADER_BYTES + body.length, into);
+    bytes[0] = mode;
+    new DataView(bytes.buffer, bytes.byteOffset, PLAIN_HEADER_BYTES).setUint32(1, checksum, true);
+    bytes.set(body, PLAIN_HEADER_BYTES);
     return {
       bytes,
       choice: { elements: n, mode, k: 0, precision: 0, lanes: 0, context: CONTEXT_NONE, groups: 1, bytes: bytes.length, exponentBoundBits, pairEntropyBits: exponentBoundBits },
     };
-  }
+  };
+  if (n === 0 || !best || best.bits / 8 >= plainBytes) return plain();
 
   const { k, precision, tables, context } = best;
   const lanes = context ? CONTEXT_LANES : orderZeroLanes;
@@ -254,9 +273,11 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   writeModels(bits, tables, best.resolution);
   writeLaneStates(bits, new Uint32Array(fn.memory.buffer, statesPtr, lanes));
   head.bytes(bits.finish());
-  // The parts are laid out once into a buffer of the exact size.
   const parts = [head.finish(), core.view(payloadStart, payloadEnd - payloadStart), core.view(rawPtr, rawLength)];
-  const bytes = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  const length = parts.reduce((sum, p) => sum + p.length, 0);
+  // The choice was made on estimated sizes; no chunk takes more room than its plain form (chunkBound).
+  if (length > plainBytes) return plain();
+  const bytes = chunkRoom(length, into);
   let at = 0;
   for (const p of parts) {
     bytes.set(p, at);

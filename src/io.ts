@@ -88,7 +88,8 @@ export class MemorySink extends Writable {
   }
 
   override _write(chunk: Uint8Array, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.parts.push(chunk);
+    // A copy: writers use a buffer again once its write has called back (stream.ts pools them).
+    this.parts.push(Uint8Array.prototype.slice.call(chunk));
     this.length += chunk.length;
     done();
   }

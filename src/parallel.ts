@@ -30,19 +30,22 @@ export interface ParallelOptions {
 
 /**
  * Codes and decodes batches of chunks, each batch's input in a buffer of its
- * own (which may be transferred away). Decoding fills `output`
+ * own (which may be transferred away). Encoding writes the chunks one after
+ * another into `output` (encodedBound(parts) long), decoding fills it
  * (decodedBytes(parts) long). Both hand back the buffers they were given,
  * moved back from a worker if need be, for the caller to use again.
  */
 export interface ChunkRunner {
   readonly threads: number;
-  encode(input: Uint8Array, parts: EncodePart[]): Promise<EncodedBatch>;
+  encode(input: Uint8Array, parts: EncodePart[], output: Uint8Array): Promise<EncodedBatch>;
   /** Decodes chunks of a container of `version` into `output` (decodedBytes(parts) long). */
   decode(input: Uint8Array, parts: DecodePart[], version: number, output: Uint8Array): Promise<DecodedBatch>;
 }
 
 export interface EncodedBatch {
   input: Uint8Array;
+  output: Uint8Array;
+  /** Views of `output`, back to back from its start. */
   chunks: EncodedChunk[];
 }
 
@@ -96,9 +99,9 @@ export function chunkOptionsOf(options: ChunkOptions): ChunkOptions {
 function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
   return {
     threads: 1,
-    async encode(input, parts) {
+    async encode(input, parts, output) {
       aborted(options.signal);
-      return { input, chunks: encodeBatch(core(), input, parts, options) };
+      return { input, output, chunks: encodeBatch(core(), input, parts, options, output) };
     },
     async decode(input, parts, version, output) {
       aborted(options.signal);
@@ -139,7 +142,7 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
     let result: T;
     busy++;
     try {
-      result = (await (await pool).run(task, { transferList: task.op === "decode" ? [task.input, task.output] : [task.input] })) as T;
+      result = (await (await pool).run(task, { transferList: [task.input, task.output] })) as T;
     } catch (err) {
       throw revive(err);
     } finally {
@@ -150,11 +153,14 @@ function poolRunner(threads: number, options: EncodeOptions & ParallelOptions): 
   };
   return {
     threads,
-    async encode(input, parts) {
-      if (!(await free())) return inline.encode(input, parts);
+    async encode(input, parts, output) {
+      if (!(await free())) return inline.encode(input, parts, output);
       const inputLength = input.length;
-      const back = await run<{ input: ArrayBuffer; chunks: EncodedChunk[] }>({ op: "encode", input: wholeBuffer(input), inputLength, parts, options: chunkOptions });
-      return { input: new Uint8Array(back.input, 0, inputLength), chunks: back.chunks };
+      const outputLength = output.length;
+      const back = await run<{ input: ArrayBuffer; output: ArrayBuffer; chunks: EncodedChunk[] }>({
+        op: "encode", input: wholeBuffer(input), inputLength, output: wholeBuffer(output), outputLength, parts, options: chunkOptions,
+      });
+      return { input: new Uint8Array(back.input, 0, inputLength), output: new Uint8Array(back.output, 0, outputLength), chunks: back.chunks };
     },
     async decode(input, parts, version, output) {
       if (!(await free())) return inline.decode(input, parts, version, output);

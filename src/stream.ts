@@ -4,7 +4,7 @@
 // output is identical to the in-memory path's.
 
 import type { Writable } from "node:stream";
-import { decodedBytes } from "./batch.js";
+import { decodedBytes, encodedBound } from "./batch.js";
 import { BufferPool } from "./buffer-pool.js";
 import { FOOTER_BYTES, HEADER_BYTES, placeSegments, readFooter, readHeader, readIndex, writeHeader, writeIndex, type Index, type Source } from "./container.js";
 import { AnsfError } from "./errors.js";
@@ -67,8 +67,8 @@ export async function planFile(reader: Reader): Promise<{ source: Source; plans:
 export async function compressPlans(reader: Reader, out: Writable, source: Source, plans: SegmentPlan[], options: StreamOptions = {}): Promise<Omit<CompressResult, "names">> {
   const runner = runnerFor(options);
   const window = 2 * runner.threads;
-  // Input buffers of batches in flight, used again.
-  const buffers = new BufferPool(window + 2);
+  // Input and output buffers of batches in flight and being written, used again.
+  const buffers = new BufferPool(2 * window + 4);
   await writeAll(out, writeHeader(source));
   let written = HEADER_BYTES;
   const items = plans.flatMap((plan, i) =>
@@ -78,19 +78,22 @@ export async function compressPlans(reader: Reader, out: Writable, source: Sourc
     const base = batch[0]!.begin;
     const length = batch[batch.length - 1]!.end - base;
     const input = reader.read(base, length, buffers.take(length));
-    const coded = await runner.encode(input, batch.map((it) => {
+    const parts = batch.map((it) => {
       const plan = plans[it.plan]!;
       return { begin: it.begin - base, end: it.end - base, layout: plan.layout.id, place: { shape: plan.shape, start: (it.begin - plan.begin) / plan.layout.width } };
-    }));
+    });
+    const coded = await runner.encode(input, parts, buffers.take(encodedBound(parts)));
     buffers.give(coded.input);
-    return coded.chunks.map((c, j) => ({ plan: batch[j]!.plan, bytes: c.bytes, record: { elements: c.choice.elements, length: c.bytes.length, choice: c.choice } }));
+    const bytes = coded.chunks.reduce((sum, c) => sum + c.bytes.length, 0);
+    return { output: coded.output.subarray(0, bytes), chunks: coded.chunks.map((c, j) => ({ plan: batch[j]!.plan, record: { elements: c.choice.elements, length: c.bytes.length, choice: c.choice } })) };
   });
   const segments = plans.map((plan) => ({ plan, chunks: [] as ChunkRecord[] }));
   let done = 0;
   for await (const batch of ordered(jobs, window)) {
-    for (const chunk of batch) {
-      await writeAll(out, chunk.bytes);
-      written += chunk.bytes.length;
+    // The batch's chunks lie back to back in its output: one write.
+    await writeAll(out, batch.output, () => buffers.give(batch.output));
+    written += batch.output.length;
+    for (const chunk of batch.chunks) {
       segments[chunk.plan]!.chunks.push(chunk.record);
       done += chunk.record.elements * plans[chunk.plan]!.layout.width;
     }

@@ -17,9 +17,11 @@ const core = new Core((workerData as { module: WebAssembly.Module }).module);
 
 export interface EncodeTask {
   op: "encode";
-  /** The batch's chunks are the first inputLength bytes; `input` moves back with the coded chunks. */
+  /** The batch's chunks are the first inputLength bytes; the first outputLength bytes of `output` take the coded chunks. Both move back. */
   input: ArrayBuffer;
   inputLength: number;
+  output: ArrayBuffer;
+  outputLength: number;
   parts: EncodePart[];
   options: ChunkOptions;
 }
@@ -79,8 +81,8 @@ export default function run(task: EncodeTask | DecodeTask | JobTask | PingTask):
       decodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, task.version, new Uint8Array(task.output, 0, decodedBytes(task.parts)));
       return moveWith({ input: task.input, output: task.output }, [task.input, task.output]);
     }
-    const chunks = encodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, task.options);
-    return moveWith({ input: task.input, chunks }, [task.input, ...chunks.map((c) => c.bytes.buffer)]);
+    const chunks = encodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, task.options, new Uint8Array(task.output, 0, task.outputLength));
+    return moveWith({ input: task.input, output: task.output, chunks }, [task.input, task.output]);
   } catch (err) {
     // Thrown as a plain object so that its code survives structured clone.
     throw err instanceof AnsfError ? toMessage(err) : err;

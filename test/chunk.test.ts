@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
-import { decodeChunk, encodeChunk } from "../src/chunk.js";
+import { chunkBound, decodeChunk, encodeChunk } from "../src/chunk.js";
 import { VERSION } from "../src/container.js";
 import { layoutOf } from "../src/dtypes.js";
 import { BitReader, BitWriter } from "../src/bytes.js";
@@ -9,6 +9,7 @@ import { largestAt, normalizeResolved } from "../src/resolution.js";
 import { compress, inspect } from "../src/index.js";
 import { parseSafetensors } from "../src/safetensors.js";
 import { core } from "../src/wasm.js";
+import { errorCode } from "./error-code.js";
 
 function roundTrip(data: Uint8Array, dtype: string, k?: number, precisions?: number[]) {
   const layout = layoutOf(dtype);
@@ -30,6 +31,32 @@ describe("chunk", () => {
     const { choice } = roundTrip(data, "bf16");
     // Chosen by exact cost: never worse than exponent-only coding's ideal.
     expect(8 * choice.bytes).toBeLessThan(choice.exponentBoundBits);
+  });
+});
+
+describe("chunk room", () => {
+  const layout = layoutOf("bf16");
+  const file = readFileSync("fixtures/stories260K.bf16.safetensors");
+  // A coded tensor, incompressible noise (stored) and a constant run.
+  const noise = Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24);
+  const inputs = [new Uint8Array(file.buffer, file.byteOffset + 8 + 5120, 65536 * 2), noise, new Uint8Array(4096).fill(0x3f)];
+
+  it("writes into a caller's buffer the same bytes it would return, within chunkBound, and nothing past them", () => {
+    for (const data of inputs) {
+      const fresh = encodeChunk(core(), data, layout).bytes;
+      expect(fresh.length).toBeLessThanOrEqual(chunkBound(data.length));
+      const into = new Uint8Array(chunkBound(data.length) + 16).fill(0xa5);
+      const { bytes } = encodeChunk(core(), data, layout, {}, undefined, into);
+      expect(bytes.buffer).toBe(into.buffer);
+      expect(bytes.byteOffset).toBe(0);
+      expect(Buffer.from(bytes).equals(Buffer.from(fresh))).toBe(true);
+      expect(into.subarray(bytes.length).every((b) => b === 0xa5)).toBe(true);
+    }
+  });
+
+  it("refuses a buffer smaller than chunkBound", () => {
+    const data = inputs[1]!;
+    expect(errorCode(() => encodeChunk(core(), data, layout, {}, undefined, new Uint8Array(chunkBound(data.length) - 1)))).toBe("BAD_ARGUMENT");
   });
 });
 
