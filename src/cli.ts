@@ -50,7 +50,7 @@ Options:
   -d, --decompress     decompress
   -t, --test           test compressed files
   -l, --list           list the contents of compressed files
-  -T, --threads N      threads (default: all cores for inputs of 128 MiB or more,
+  -T, --threads N      threads (default: all cores for inputs of 1 GiB or more,
                        else 1; 1 = no worker pool)
   -r, --recursive      a directory argument means its safetensors and GGUF files
                        (with -d, -t, -l: its .ansf files), at any depth
@@ -252,12 +252,15 @@ function progress(options: Options, label: string): StreamOptions["onProgress"] 
 }
 
 /**
- * Below this much input the default is one thread: a worker takes 100-200 ms
- * to start (module loading, a cold JIT), which measured slower than coding
- * a 37 MB file alone (0.74 vs 0.81-0.91 s compress, 0.31-0.36 vs 0.34-0.44 s
- * decompress) and about even at 300 MB.
+ * Below this much input the default is one thread: a worker starts cold
+ * (module loading, then unoptimised JavaScript for its first batches), and
+ * on the 2-core VM where this was measured (CLI output to /dev/null) two
+ * threads lost at 300 MB (compress 2.75 vs 2.40-2.59 s), broke even at
+ * 600 MB (4.32-4.55 vs 4.15-4.76 s; decompress 1.07-1.26 vs 1.11-1.13 s)
+ * and won at 1.2 GB (compress 6.4-7.0 vs 7.2-8.4 s, decompress 1.77-1.85
+ * vs 1.99-2.15 s).
  */
-const AUTO_THREADS_FROM = 128 << 20;
+const AUTO_THREADS_FROM = 1 << 30;
 
 function streamOptions(options: Options, label: string, inputBytes: number): StreamOptions {
   const onProgress = progress(options, label);
