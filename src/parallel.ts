@@ -121,8 +121,8 @@ function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
  * calling thread, which hands a worker its next batch only between the
  * batches it codes itself: with one batch each, a worker sat idle 30-40% of
  * a 1.2 GB file. With the next batch already sent to it, the file
- * decompressed at -T 2 in 1.77-1.85 s instead of 1.90-2.34 (-T 1:
- * 1.99-2.15) and compressed in 6.4-7.0 s instead of 7.0-9.0 (-T 1: 7.2-8.4),
+ * decompressed at -T 2 in 1.72-1.90 s instead of 1.90-2.34 (-T 1:
+ * 1.95-2.31) and compressed in 6.4-7.0 s instead of 7.0-9.0 (-T 1: 7.2-8.4),
  * CLI output to /dev/null.
  */
 const STREAM_TASKS_PER_WORKER = 2;
