@@ -322,6 +322,17 @@ function modelTable(counts: Histogram, precision: number, resolution: number, ro
   return freqs && { counts, freqs, residual: largestAt(freqs) };
 }
 
+/** A table per counts (modelTable), or null when any does not fit. */
+function modelTables(counts: Histogram[], precision: number, resolution: number, room: ArrayRoom): ModelTable[] | null {
+  const tables = counts.map((h) => modelTable(h, precision, resolution, room));
+  return tables.some((t) => !t) ? null : (tables as ModelTable[]);
+}
+
+/** Bits the tables take: their payload (codedBits) and their models at this resolution. */
+function tablesBits(tables: readonly ModelTable[], precision: number, resolution: number): number {
+  return tables.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + modelsBits(tables, resolution);
+}
+
 /**
  * The smallest exact coding among the three k with the least estimated size
  * (estimatesOf), each normalised at the widest precision given, the winner
@@ -338,11 +349,10 @@ function bestCoding(
   const estimates = estimatesOf(ks, countsAt, fixedBits).filter((e) => e.counts.every((h) => h.symbols.length <= 1 << precisions[0]!));
   let best: CodingChoice | undefined;
   const tryCoding = (k: number, counts: Histogram[], precision: number) => {
-    const tables = counts.map((h) => modelTable(h, precision, FULL_RESOLUTION, room));
-    if (tables.some((t) => !t)) return;
-    const sized = tables as ModelTable[];
-    const bits = sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + modelsBits(sized, FULL_RESOLUTION) + fixedBits(k);
-    if (!best || bits < best.bits) best = { k, precision, resolution: FULL_RESOLUTION, tables: sized, bits };
+    const tables = modelTables(counts, precision, FULL_RESOLUTION, room);
+    if (!tables) return;
+    const bits = tablesBits(tables, precision, FULL_RESOLUTION) + fixedBits(k);
+    if (!best || bits < best.bits) best = { k, precision, resolution: FULL_RESOLUTION, tables, bits };
   };
   // At the widest precision, then the others for the k that won: the best k hardly depends on P.
   for (const { k, counts } of estimates.slice(0, 3)) tryCoding(k, counts, precisions[0]!);
@@ -363,14 +373,13 @@ function atBestResolution(coding: CodingChoice, room: ArrayRoom): CodingChoice {
   const { precision, tables } = coding;
   const elements = tables.reduce((sum, t) => sum + t.counts.total, 0);
   if (elements >= RESOLVED_BELOW) return coding;
-  const fixed = coding.bits - modelsBits(tables, coding.resolution) - tables.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0);
+  const fixed = coding.bits - tablesBits(tables, precision, coding.resolution);
   let best = coding;
   const sizeAt = (resolution: number): number => {
-    const resolved = tables.map((t) => modelTable(t.counts, precision, resolution, room));
-    if (resolved.some((t) => !t)) return Infinity;
-    const sized = resolved as ModelTable[];
-    const bits = fixed + sized.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + modelsBits(sized, resolution);
-    if (bits < best.bits) best = { ...coding, resolution, tables: sized, bits };
+    const resolved = modelTables(tables.map((t) => t.counts), precision, resolution, room);
+    if (!resolved) return Infinity;
+    const bits = fixed + tablesBits(resolved, precision, resolution);
+    if (bits < best.bits) best = { ...coding, resolution, tables: resolved, bits };
     return bits;
   };
   const start = Math.min(MAX_RESOLUTION - 1, Math.max(1, Math.floor(Math.log2(elements) / 2) - 3));

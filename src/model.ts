@@ -148,13 +148,7 @@ export function normalize(h: Histogram, precision: number, room: ArrayRoom = FRE
   }
   if (sum === total) return freqs;
   const grow = sum < total;
-  // A binary max-heap of code indices by slot gain.
-  const heap: FixUpHeap = { items: room.u32(present), keys: room.f64(present) };
-  for (let i = 0; i < present; i++) {
-    heap.items[i] = i;
-    heap.keys[i] = slotGain(counts[i]!, freqs[i]!, grow);
-  }
-  for (let i = (present >> 1) - 1; i >= 0; i--) siftDown(heap, present, i);
+  const heap = fixUpHeap(present, (i) => slotGain(counts[i]!, freqs[i]!, grow), room);
   const step = grow ? 1 : -1;
   while (sum !== total) {
     const top = heap.items[0]!;
@@ -179,6 +173,18 @@ export interface FixUpHeap {
   keys: Float64Array;
 }
 
+/** The indices 0..n-1 in a binary max-heap by key(i), its arrays from `room`. */
+export function fixUpHeap(n: number, key: (i: number) => number, room: ArrayRoom): FixUpHeap {
+  const heap: FixUpHeap = { items: room.u32(n), keys: room.f64(n) };
+  for (let i = 0; i < n; i++) {
+    heap.items[i] = i;
+    heap.keys[i] = key(i);
+  }
+  for (let i = (n >> 1) - 1; i >= 0; i--) siftDown(heap, n, i);
+  return heap;
+}
+
+/** Moves the item at i down to its place, after its key fell (or the heap is being built). */
 export function siftDown({ items, keys }: FixUpHeap, n: number, i: number): void {
   const item = items[i]!;
   const key = keys[i]!;

@@ -5,7 +5,7 @@
 // deserve every bit of their frequencies: on stories260K's 64- to 4096-element
 // tensors, 1 to 3 significant bits cost less payload than the bits they save.
 
-import { keptBits, log2Of, siftDown, type FixUpHeap, type Histogram } from "./model.js";
+import { fixUpHeap, keptBits, log2Of, siftDown, type Histogram } from "./model.js";
 import { FRESH, type ArrayRoom } from "./scratch.js";
 
 /** The largest resolution a chunk can name (4 bits in its lanes byte). */
@@ -69,12 +69,7 @@ export function normalizeResolved(
       const down = floorTo(f - 1, resolution);
       return (-counts[i]! * (log2Of(f) - log2Of(down))) / (f - down);
     };
-    const heap: FixUpHeap = { items: room.u32(present), keys: room.f64(present) };
-    for (let i = 0; i < present; i++) {
-      heap.items[i] = i;
-      heap.keys[i] = lossPerSlot(i);
-    }
-    for (let i = (present >> 1) - 1; i >= 0; i--) siftDown(heap, present, i);
+    const heap = fixUpHeap(present, lossPerSlot, room);
     while (others >= total) {
       const i = heap.items[0]!;
       const down = floorTo(freqs[i]! - 1, resolution);
