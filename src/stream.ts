@@ -65,7 +65,7 @@ export async function planFile(reader: Reader): Promise<{ source: Source; plans:
 
 /** Compresses planned segments of `reader` to `out` as one .ansf stream. */
 export async function compressPlans(reader: Reader, out: Writable, source: Source, plans: SegmentPlan[], options: StreamOptions = {}): Promise<Omit<CompressResult, "names">> {
-  const runner = runnerFor(options);
+  const runner = await runnerFor(options);
   const window = 2 * runner.threads;
   // Input and output buffers of batches in flight and being written, used again.
   const buffers = new BufferPool(2 * window + 4);
@@ -120,7 +120,7 @@ export function readIndexFrom(reader: Reader): Index {
 
 /** Restores the original file of an .ansf stream to `out`, chunk by chunk. Returns its size. */
 export async function decompressStream(reader: Reader, out: Writable, options: StreamOptions = {}, index: Index = readIndexFrom(reader)): Promise<number> {
-  const runner = runnerFor(options);
+  const runner = await runnerFor(options);
   const window = 2 * runner.threads;
   // Input and output buffers of batches in flight and being written, used again.
   const buffers = new BufferPool(4 * window + 4);
