@@ -4,7 +4,7 @@
 // synchronous path, with a look at the event loop every few milliseconds.
 
 import { assemble } from "./codec.js";
-import { HEADER_BYTES, placeSegments, writeHeader, writeIndex, type Index, type Source } from "./container.js";
+import type { Index, Source } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { chunkOptionsOf, runJob, threadsOf, type ParallelOptions } from "./parallel.js";
 import type { SegmentPlan } from "./safetensors-codec.js";
@@ -27,18 +27,10 @@ async function runOver<J extends Job>(bytes: Uint8Array, threads: number, option
   }
 }
 
-/** Room for a coded chunk beyond its original bytes: a stored chunk's 5-byte header, and slack for the index. */
-const CHUNK_SLACK = 64;
-
 /**
  * Codes the planned segments of `file` into one in-memory container,
- * identical to the synchronous path's. With more than one thread the
- * threads copy their own chunks, in parallel, into a shared staging output
- * sized for the worst case and kept for the next job; the result is one
- * copy of what they wrote. A fresh shared output per job would cost more
- * than that copy: its pages fault on first touch (about 3 us each on this
- * kind of VM, worse with two threads faulting at once), while ordinary
- * memory freed by an earlier result is reused without faults.
+ * identical to the synchronous path's: the chunks each thread coded, its
+ * own or moved back from a worker, copied once into the result.
  */
 export async function encodeInMemory(source: Source, file: Uint8Array, plans: SegmentPlan[], options: EncodeOptions & ParallelOptions): Promise<Uint8Array> {
   const threads = threadsOf(options);
@@ -52,30 +44,10 @@ export async function encodeInMemory(source: Source, file: Uint8Array, plans: Se
       at += CHUNK_FIELDS;
     }
   });
-  const capacity = HEADER_BYTES + file.length + CHUNK_SLACK * count;
-  const placement = threads > 1
-    ? { output: borrowStaging(capacity), start: HEADER_BYTES, sizes: new Float64Array(new SharedArrayBuffer(8 * count)) }
-    : undefined;
-  try {
-    const shapes = plans.map((p) => p.shape);
-    const coded = await runOver<EncodeJob>(file, threads, options, { op: "encode", chunks, shapes, options: chunkOptionsOf(options), ...(placement ? { placement } : {}) });
-    let i = 0;
-    const segments = plans.map((p, j) => encodedSegment(p.layout, p.shape, p.end - p.begin, ranges[j]!.map(() => coded.get(i++)!), p.format));
-    if (placement) {
-      const { index, chunksEnd } = placeSegments(source, segments.map((s) => s.segment));
-      const tail = writeIndex(index, chunksEnd);
-      if (chunksEnd + tail.length <= capacity) {
-        const result = new Uint8Array(chunksEnd + tail.length);
-        result.set(writeHeader(source), 0);
-        result.set(placement.output.subarray(HEADER_BYTES, chunksEnd), HEADER_BYTES);
-        result.set(tail, chunksEnd);
-        return result;
-      }
-    }
-    return assemble(source, segments);
-  } finally {
-    if (placement) returnStaging(placement.output);
-  }
+  const shapes = plans.map((p) => p.shape);
+  const coded = await runOver<EncodeJob>(file, threads, options, { op: "encode", chunks, shapes, options: chunkOptionsOf(options) });
+  let i = 0;
+  return assemble(source, plans.map((p, j) => encodedSegment(p.layout, p.shape, p.end - p.begin, ranges[j]!.map(() => coded.get(i++)!), p.format)));
 }
 
 /**

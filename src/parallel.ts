@@ -10,7 +10,7 @@ import { decodeBatch, encodeBatch, type DecodePart, type EncodePart } from "./ba
 import type { ChunkOptions, EncodedChunk } from "./chunk.js";
 import { AnsfError, revive } from "./errors.js";
 import type { EncodeOptions } from "./segments.js";
-import { allEntered, closeJob, codingDone, fillInput, placeChunks, stopJob, work, type Coded, type Job } from "./shared-job.js";
+import { allEntered, closeJob, fillInput, stopJob, work, type Coded, type Job } from "./shared-job.js";
 import { core, coreModule } from "./wasm.js";
 import type { DecodeTask, EncodeTask, JobTask, PingTask } from "./worker.js";
 import { workerModule } from "./worker-module.js";
@@ -253,10 +253,6 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
     const c = core();
     const until = () => (signal || !allEntered(job, workers) ? performance.now() + SLICE_MS : Infinity);
     while (work(c, job, coded, until())) await new Promise(setImmediate);
-    if (job.op === "encode" && job.placement) {
-      await codingDone(job);
-      placeChunks(job, coded);
-    }
   } catch (err) {
     failure = err;
     stopJob(job);

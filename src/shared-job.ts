@@ -2,9 +2,10 @@
 // The input (and, for decoding, the output) lies in SharedArrayBuffers
 // handed over once; a table lists every chunk; each thread claims the next
 // chunk from a shared counter until none is left. Nobody waits to be handed
-// work, decoded chunks land in place (nothing is copied back or gathered),
-// and the calling thread codes chunks instead of idling. Which thread codes
-// which chunk does not change a byte of the result.
+// work, and the calling thread codes chunks instead of idling. Decoded
+// chunks land in place; coded chunks move back to the calling thread by
+// transfer, to be copied once, into the container. Which thread codes which
+// chunk does not change a byte of the result.
 //
 // An input that is not shared already is copied into a shared staging
 // buffer by the calling thread while the workers start on the part already
@@ -14,7 +15,6 @@
 
 import { decodeChunk, encodeChunk, type ChunkOptions, type EncodedChunk } from "./chunk.js";
 import { layoutById } from "./dtypes.js";
-import { copyInto } from "./shared-memory.js";
 import type { Core } from "./wasm.js";
 
 /**
@@ -24,12 +24,11 @@ import type { Core } from "./wasm.js";
  */
 export const CHUNK_FIELDS = 7;
 
-/** Control words: the next chunk to claim, the stop flag, input KiB copied so far, chunks coded, then one admission word per worker. */
+/** Control words: the next chunk to claim, the stop flag, input KiB copied so far, then one admission word per worker. */
 const NEXT = 0;
 const STOP = 1;
 const COPIED = 2;
-const CODED = 3;
-const SLOTS = 4;
+const SLOTS = 3;
 /** COPIED once the whole input is in place. */
 const ALL_COPIED = 0x7fffffff;
 /** The input is copied (and published to the workers) this many bytes at a time. */
@@ -56,12 +55,6 @@ export interface EncodeJob extends JobBase {
   options: ChunkOptions;
   /** Tensor shapes the chunks lie in (channel contexts need them); [] for byte segments. */
   shapes: number[][];
-  /**
-   * Where the threads lay the coded chunks out themselves, in table order
-   * after `start` bytes, once every chunk's size is known: each copies its
-   * own, in parallel, into shared memory it touches first.
-   */
-  placement?: { output: Uint8Array; start: number; sizes: Float64Array };
 }
 
 export type Job = DecodeJob | EncodeJob;
@@ -128,7 +121,6 @@ function awaitInput(control: Int32Array, end: number): void {
 export function stopJob(job: Job): void {
   Atomics.store(job.control, STOP, 1);
   published(job);
-  Atomics.notify(job.control, CODED);
 }
 
 /** Worker `slot` joins the job, unless the job was closed to it (it finished without that worker). */
@@ -182,9 +174,6 @@ export function work(core: Core, job: Job, coded: Coded, until = Infinity): bool
         const shape = job.shapes[chunks[at + 5]!]!;
         const c = encodeChunk(core, input, layout, job.options, shape.length ? { shape, start: chunks[at + 6]! } : undefined);
         coded.set(i, c);
-        if (job.placement) job.placement.sizes[i] = c.bytes.length;
-        Atomics.add(control, CODED, 1);
-        Atomics.notify(control, CODED);
       }
       if (performance.now() >= until) return Atomics.load(control, NEXT) < count;
     }
@@ -192,49 +181,5 @@ export function work(core: Core, job: Job, coded: Coded, until = Infinity): bool
   } catch (err) {
     stopJob(job);
     throw err;
-  }
-}
-
-/** Whether every chunk is coded (so every size is known), or the job stopped. */
-function codingOver(job: Job): boolean {
-  return Atomics.load(job.control, STOP) !== 0 || Atomics.load(job.control, CODED) === job.chunks.length / CHUNK_FIELDS;
-}
-
-/** Blocks (on a worker) until every chunk is coded or the job stopped. */
-export function awaitCoding(job: Job): void {
-  while (!codingOver(job)) Atomics.wait(job.control, CODED, Atomics.load(job.control, CODED), 10);
-}
-
-/** Resolves (on the calling thread, whose event loop must not block) once every chunk is coded or the job stopped. */
-export async function codingDone(job: Job): Promise<void> {
-  while (!codingOver(job)) await Atomics.waitAsync(job.control, CODED, Atomics.load(job.control, CODED), 10).value;
-}
-
-/** Offsets of every chunk in the output, and where the last one ends, from the sizes of all of them. */
-export function chunkOffsets(placement: NonNullable<EncodeJob["placement"]>): { offsets: Float64Array; end: number } {
-  const offsets = new Float64Array(placement.sizes.length);
-  let at = placement.start;
-  placement.sizes.forEach((size, i) => {
-    offsets[i] = at;
-    at += size;
-  });
-  return { offsets, end: at };
-}
-
-/**
- * Once coding is over, copies this thread's coded chunks to their places
- * (when all of them fit) and points each at its placed bytes, so that only
- * the small choices travel back. Every thread reaches the same verdict
- * from the same sizes.
- */
-export function placeChunks(job: Job, coded: Coded): void {
-  if (job.op !== "encode" || !job.placement || Atomics.load(job.control, STOP) !== 0) return;
-  const { output } = job.placement;
-  const { offsets, end } = chunkOffsets(job.placement);
-  if (end > output.length) return;
-  for (const [i, c] of coded) {
-    const at = offsets[i]!;
-    copyInto(output, at, c.bytes);
-    coded.set(i, { ...c, bytes: output.subarray(at, at + c.bytes.length) });
   }
 }

@@ -12,21 +12,3 @@ export function isShared(bytes: Uint8Array): boolean {
 export function wordPhase(bytes: Uint8Array): number {
   return bytes.byteOffset & 7;
 }
-
-let scratch = new Uint8Array(0);
-
-/**
- * Copies `source` into `target` at `at`; when `target` is shared and the two
- * disagree mod 8, by way of a scratch copy (plain memory, full speed) at
- * the target's phase.
- */
-export function copyInto(target: Uint8Array, at: number, source: Uint8Array): void {
-  const phase = (target.byteOffset + at) & 7;
-  if (!isShared(target) || isShared(source) || phase === wordPhase(source)) {
-    target.set(source, at);
-    return;
-  }
-  if (scratch.length < source.length + 8) scratch = new Uint8Array(source.length + 8);
-  scratch.set(source, phase);
-  target.set(scratch.subarray(phase, phase + source.length), at);
-}

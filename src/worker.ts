@@ -10,7 +10,7 @@ import { Piscina } from "piscina";
 import { type ChunkOptions, type EncodedChunk } from "./chunk.js";
 import { decodeBatch, decodedBytes, encodeBatch, type DecodePart, type EncodePart } from "./batch.js";
 import { AnsfError, toMessage } from "./errors.js";
-import { awaitCoding, enter, placeChunks, work, type Coded, type Job } from "./shared-job.js";
+import { enter, work, type Coded, type Job } from "./shared-job.js";
 import { Core } from "./wasm.js";
 
 const core = new Core((workerData as { module: WebAssembly.Module }).module);
@@ -52,8 +52,7 @@ export interface JobTask {
 /** `value`, cloned but for the buffers listed, which move. */
 function moveWith<T>(value: T, buffers: ArrayBufferLike[]): unknown {
   return Piscina.move({
-    // Shared memory travels as it is.
-    [Piscina.transferableSymbol]: buffers.filter((b) => !(b instanceof SharedArrayBuffer)),
+    [Piscina.transferableSymbol]: buffers,
     [Piscina.valueSymbol]: value,
   } as unknown as Parameters<typeof Piscina.move>[0]);
 }
@@ -68,13 +67,7 @@ export default function run(task: EncodeTask | DecodeTask | JobTask | PingTask):
     if (task.op === "ping") return true;
     if (task.op === "job") {
       const coded: Coded = new Map();
-      if (enter(task.job, task.slot)) {
-        work(core, task.job, coded);
-        if (task.job.op === "encode" && task.job.placement) {
-          awaitCoding(task.job);
-          placeChunks(task.job, coded);
-        }
-      }
+      if (enter(task.job, task.slot)) work(core, task.job, coded);
       return moveCoded(coded, [...coded.values()]);
     }
     if (task.op === "decode") {

@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { decodeChunk, encodeChunk } from "../src/chunk.js";
 import { VERSION } from "../src/container.js";
 import { layoutOf } from "../src/dtypes.js";
-import { copyInto } from "../src/shared-memory.js";
 import { core } from "../src/wasm.js";
 
 /** `n` bytes of a seeded pattern. */
@@ -12,21 +11,7 @@ function pattern(n: number, seed: number): Uint8Array {
   return out;
 }
 
-describe("copies to and from shared memory at every word phase", () => {
-  it("copyInto puts the exact bytes at every target and source phase, and nothing else", () => {
-    for (let target = 0; target < 8; target++) {
-      for (let source = 0; source < 8; source++) {
-        const data = pattern(1000 + source, target * 8 + source);
-        const from = source % 2 === 0 ? data.subarray(source) : new Uint8Array(data.buffer.slice(0), source);
-        const shared = new Uint8Array(new SharedArrayBuffer(1100));
-        copyInto(shared, target + 3, from);
-        expect(Buffer.from(shared.subarray(target + 3, target + 3 + from.length)).equals(Buffer.from(from))).toBe(true);
-        expect(shared.subarray(0, target + 3).every((b) => b === 0)).toBe(true);
-        expect(shared.subarray(target + 3 + from.length).every((b) => b === 0)).toBe(true);
-      }
-    }
-  });
-
+describe("chunks in shared memory at every word phase", () => {
   it("decodes a chunk read from shared memory into shared memory at every phase, byte for byte", () => {
     const layout = layoutOf("bf16");
     const data = pattern(2 * 5000, 7).map((b, i) => (i % 2 === 1 ? 0x3c + (b & 3) : b));
