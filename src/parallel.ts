@@ -10,7 +10,7 @@ import { decodeBatch, encodeBatch, type DecodePart, type EncodePart } from "./ba
 import type { ChunkOptions, EncodedChunk } from "./chunk.js";
 import { AnsfError, revive } from "./errors.js";
 import type { EncodeOptions } from "./segments.js";
-import { allEntered, closeJob, fillInput, stopJob, work, type Coded, type Job } from "./shared-job.js";
+import { allEntered, closeJob, InputFeed, stopJob, work, type Coded, type Job } from "./shared-job.js";
 import { core, coreModule } from "./wasm.js";
 import type { DecodeTask, EncodeTask, JobTask, PingTask } from "./worker.js";
 import { workerModule } from "./worker-module.js";
@@ -216,8 +216,9 @@ const SLICE_MS = 2;
 
 /**
  * Runs a shared job on the calling thread and threads - 1 workers (see
- * shared-job.ts), first copying `source` into the job's input when given;
- * resolves with every chunk coded once no thread touches the job any more.
+ * shared-job.ts); `source`, when given, holds the bytes the job's input is
+ * a staging copy of, which the calling thread fills as the workers need it
+ * (InputFeed). Resolves with every chunk coded once no thread touches the job any more.
  * On abort or failure every thread stops after its current chunk and the
  * promise rejects; workers are free again.
  */
@@ -249,10 +250,10 @@ export async function runJob(job: Job, threads: number, signal?: AbortSignal, so
     // One turn of the event loop first: a task Piscina queued (its worker was
     // not marked ready yet) is handed out there, not while this thread codes.
     if (workers > 0) await new Promise(setImmediate);
-    if (source) fillInput(job, source);
+    const feed = source && new InputFeed(job, source, workers);
     const c = core();
     const until = () => (signal || !allEntered(job, workers) ? performance.now() + SLICE_MS : Infinity);
-    while (work(c, job, coded, until())) await new Promise(setImmediate);
+    while (work(c, job, coded, { until: until(), feed })) await new Promise(setImmediate);
   } catch (err) {
     failure = err;
     stopJob(job);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { AnsfError, compress, compressAsync, decode, decompressAsync, decodeAsync, encode, encodeAsync } from "../src/index.js";
-import { closeJob, enter, jobControl, stopJob, work, CHUNK_FIELDS, type DecodeJob } from "../src/shared-job.js";
+import { closeJob, enter, InputFeed, jobControl, stopJob, work, CHUNK_FIELDS, type DecodeJob } from "../src/shared-job.js";
 import { parseContainer } from "../src/container.js";
 import { runJob } from "../src/parallel.js";
 import { core } from "../src/wasm.js";
@@ -122,12 +122,37 @@ describe("worker pool", () => {
     expect(enter(job, 0)).toBe(true);
     expect(closeJob(job, 2)).toEqual([0]);
     expect(enter(job, 1)).toBe(false);
-    // One chunk, then a stop: nothing more is claimed or written.
-    expect(work(core(), job, new Map(), -Infinity)).toBe(true);
-    expect(Buffer.from(output.subarray(0, 20_000)).equals(Buffer.from(data.subarray(0, 20_000)))).toBe(true);
+    // One chunk (the calling thread's, from the back), then a stop: nothing more is claimed or written.
+    expect(work(core(), job, new Map(), { until: -Infinity })).toBe(true);
+    expect(Buffer.from(output.subarray(60_000)).equals(Buffer.from(data.subarray(60_000)))).toBe(true);
     stopJob(job);
     expect(work(core(), job, new Map())).toBe(false);
-    expect(output.subarray(20_000).every((b) => b === 0)).toBe(true);
+    expect(output.subarray(0, 60_000).every((b) => b === 0)).toBe(true);
+  });
+
+  it("the calling thread codes from the back, reading the caller's bytes, and copies only front chunks a worker could claim next", () => {
+    const data = weights(8 * 4096);
+    const stream = encode(data, { dtype: "bf16", chunkElements: 4096 });
+    const entries = parseContainer(stream).segments[0]!.chunks;
+    expect(entries.length).toBe(8);
+    const chunks = new Float64Array(entries.length * CHUNK_FIELDS);
+    entries.forEach((c, i) => chunks.set([c.offset, c.length, i * 8192, c.elements, 1], i * CHUNK_FIELDS));
+    const output = new Uint8Array(new SharedArrayBuffer(data.length));
+    const staging = new Uint8Array(new SharedArrayBuffer(stream.length));
+    const job: DecodeJob = { op: "decode", input: staging, output, chunks, control: jobControl(1, true), version: stream[4]! };
+    // No worker comes: the calling thread claims all eight, the last first.
+    const feed = new InputFeed(job, stream, 1);
+    while (work(core(), job, new Map(), { until: -Infinity, feed }));
+    expect(Buffer.from(output).equals(Buffer.from(data))).toBe(true);
+    // Before each of its chunks it copied ahead what a worker would take
+    // meanwhile: two chunks, and as many bytes as twice its own. So chunks
+    // 0 and 1 at least, and never the half it coded before reaching them.
+    const copied = entries.findIndex((c) => staging.subarray(c.offset, c.offset + c.length).every((b) => b === 0));
+    expect(copied).toBeGreaterThanOrEqual(2);
+    expect(copied).toBeLessThanOrEqual(4);
+    const end = entries[copied]!.offset;
+    expect(Buffer.from(staging.subarray(entries[0]!.offset, end)).equals(Buffer.from(stream.subarray(entries[0]!.offset, end)))).toBe(true);
+    expect(staging.subarray(end).every((b) => b === 0)).toBe(true);
   });
 
   it("fails a shared job whose worker cannot take part, rather than return it half coded", async () => {
