@@ -153,36 +153,54 @@ export class BitWriter {
   }
 }
 
-/** Reader for BitWriter's output; running off the end is CORRUPT_STREAM. */
+/**
+ * Reader for BitWriter's output; running off the end is CORRUPT_STREAM.
+ * Fields are cut from a 32-bit window of the next four bytes rather than a
+ * bit or a byte at a time: a chunk's models and lane states are read per
+ * chunk, and for files of small tensors that is a sizeable part of decoding.
+ */
 export class BitReader {
   private pos = 0;
+  /** Bits in the stream. */
+  private readonly end: number;
 
   constructor(
     private readonly buf: Uint8Array,
     private readonly what: string,
-  ) {}
+  ) {
+    this.end = 8 * buf.length;
+  }
+
+  private endsEarly(): AnsfError {
+    return new AnsfError("CORRUPT_STREAM", `${this.what}: bit stream ends early`);
+  }
+
+  /** The bits from the read position on, at least 25 where the stream has them, zeros past its end. */
+  private window(): number {
+    const b = this.buf;
+    const at = this.pos >>> 3;
+    const left = b.length - at;
+    let v = left > 0 ? b[at]! : 0;
+    if (left > 1) v |= b[at + 1]! << 8;
+    if (left > 2) v |= b[at + 2]! << 16;
+    if (left > 3) v |= b[at + 3]! << 24;
+    return v >>> (this.pos & 7);
+  }
 
   bit(): number {
-    const byte = this.pos >>> 3;
-    if (byte >= this.buf.length) throw new AnsfError("CORRUPT_STREAM", `${this.what}: bit stream ends early`);
-    const b = (this.buf[byte]! >>> (this.pos & 7)) & 1;
+    if (this.pos >= this.end) throw this.endsEarly();
+    const b = (this.buf[this.pos >>> 3]! >>> (this.pos & 7)) & 1;
     this.pos++;
     return b;
   }
 
-  /** The next n (< 25) bits, least significant first, a byte at a time. */
+  /** The next n (< 25) bits, least significant first. */
   bits(n: number): number {
-    let v = 0;
-    for (let got = 0; got < n; ) {
-      const byte = this.pos >>> 3;
-      if (byte >= this.buf.length) throw new AnsfError("CORRUPT_STREAM", `${this.what}: bit stream ends early`);
-      const shift = this.pos & 7;
-      const take = Math.min(8 - shift, n - got);
-      v |= ((this.buf[byte]! >>> shift) & ((1 << take) - 1)) << got;
-      got += take;
-      this.pos += take;
-    }
-    return v >>> 0;
+    if (n === 0) return 0;
+    if (this.pos + n > this.end) throw this.endsEarly();
+    const v = this.window() & ((1 << n) - 1);
+    this.pos += n;
+    return v;
   }
 
   /**
@@ -196,12 +214,19 @@ export class BitReader {
     return Math.ceil(this.pos / 8);
   }
 
-  /** Gamma code with at most `maxBits` significant bits. */
+  /** Gamma code with at most `maxBits` (< 25) significant bits. */
   gamma(maxBits: number): number {
-    let nz = 0;
-    while (this.bit() === 0) {
-      if (++nz >= maxBits) throw new AnsfError("CORRUPT_STREAM", `${this.what}: gamma code too long`);
+    const w = this.window();
+    // The zeros before the first one, counted at once where the window holds that one.
+    const nz = w === 0 ? 32 : 31 - Math.clz32(w & -w);
+    if (nz < maxBits && this.pos + nz < this.end) {
+      this.pos += nz + 1;
+      return (1 << nz) | this.bits(nz);
     }
-    return (1 << nz) | this.bits(nz);
+    let zeros = 0;
+    while (this.bit() === 0) {
+      if (++zeros >= maxBits) throw new AnsfError("CORRUPT_STREAM", `${this.what}: gamma code too long`);
+    }
+    return (1 << zeros) | this.bits(zeros);
   }
 }

@@ -520,7 +520,8 @@ export function readChunkHeader(
   let payloadLength: number | undefined;
   if (resolved) {
     const bits = new BitReader(chunk.subarray(r.pos), "chunk models and lane states");
-    tables = Array.from({ length: groups }, () => readModel(bits, alphabet, precision, scheme, resolution, tableOf(alphabet)));
+    tables = [];
+    for (let g = 0; g < groups; g++) tables.push(readModel(bits, alphabet, precision, scheme, resolution, tableOf(alphabet)));
     states = readLaneStates(bits, lanes);
     r.bytes(bits.finish());
   } else {
@@ -551,7 +552,7 @@ export function readChunkHeader(
   if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk has ${r.remaining} trailing bytes`);
   // The last byte's unused high bits are zero, so that no bit of the chunk goes unchecked.
   if (storedBits % 8 !== 0 && raw[rawLength - 1]! >>> storedBits % 8 !== 0) throw new AnsfError("CORRUPT_STREAM", "raw plane padding bits are not zero");
-  return { mode, checksum, k, precision, lanes, tables, ...(context ? { context } : {}), states, payloadOffset, payloadLength, rawOffset, rawLength, carriedBits: carried };
+  return { mode, checksum, k, precision, lanes, tables, context, states, payloadOffset, payloadLength, rawOffset, rawLength, carriedBits: carried };
 }
 
 /** Decodes one chunk of n elements, from a container of `version`, into `out` (n * width bytes). */
