@@ -11,7 +11,25 @@ export interface Reader {
   readonly size: number;
   /** Exactly `length` bytes from `position`, in a buffer of their own, or in the first `length` bytes of `into`. */
   read(position: number, length: number, into?: Uint8Array): Uint8Array;
+  /** The open file behind a file reader: a worker thread can read its own pieces from it (readFully). */
+  readonly file?: OpenFile | undefined;
   close(): void;
+}
+
+/** A file descriptor (valid in every thread of the process) and the path it was opened from, for messages. */
+export interface OpenFile {
+  fd: number;
+  path: string;
+}
+
+/** Fills `into` with the bytes of `file` from `position`; a file that ends first is TRUNCATED. */
+export function readFully(file: OpenFile, position: number, into: Uint8Array): Uint8Array {
+  for (let done = 0; done < into.length; ) {
+    const got = readSync(file.fd, into, done, into.length - done, position + done);
+    if (got === 0) throw new AnsfError("TRUNCATED", `${file.path} ends at ${position + done}, before ${position + into.length}`);
+    done += got;
+  }
+  return into;
 }
 
 export function memoryReader(bytes: Uint8Array): Reader {
@@ -31,23 +49,20 @@ export function memoryReader(bytes: Uint8Array): Reader {
 }
 
 export function fileReader(path: string): Reader {
-  let fd: number | undefined = openSync(path, "r");
-  const size = fstatSync(fd).size;
+  let file: OpenFile | undefined = { fd: openSync(path, "r"), path };
+  const size = fstatSync(file.fd).size;
   return {
     size,
     read(position, length, into) {
-      if (fd === undefined) throw new AnsfError("BAD_ARGUMENT", `${path} is closed`);
-      const buf = into ? into.subarray(0, length) : new Uint8Array(length);
-      for (let done = 0; done < length; ) {
-        const got = readSync(fd, buf, done, length - done, position + done);
-        if (got === 0) throw new AnsfError("TRUNCATED", `${path} ends at ${position + done}, before ${position + length}`);
-        done += got;
-      }
-      return buf;
+      if (!file) throw new AnsfError("BAD_ARGUMENT", `${path} is closed`);
+      return readFully(file, position, into ? into.subarray(0, length) : new Uint8Array(length));
+    },
+    get file() {
+      return file;
     },
     close() {
-      if (fd !== undefined) closeSync(fd);
-      fd = undefined;
+      if (file) closeSync(file.fd);
+      file = undefined;
     },
   };
 }

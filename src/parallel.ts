@@ -12,7 +12,8 @@ import { AnsfError, revive } from "./errors.js";
 import type { EncodeOptions } from "./segments.js";
 import { allEntered, closeJob, InputFeed, stopJob, work, type Coded, type Job } from "./shared-job.js";
 import { core, coreModule } from "./wasm.js";
-import type { DecodeTask, EncodeTask, JobTask, PingTask } from "./worker.js";
+import type { Reader } from "./io.js";
+import type { DecodeTask, EncodeTask, JobTask, PingTask, TaskInput } from "./worker.js";
 import { workerModule } from "./worker-module.js";
 
 export interface ParallelOptions {
@@ -29,17 +30,31 @@ export interface ParallelOptions {
 }
 
 /**
- * Codes and decodes batches of chunks, each batch's input in a buffer of its
- * own (which may be transferred away). Encoding writes the chunks one after
- * another into `output` (encodedBound(parts) long), decoding fills it
- * (decodedBytes(parts) long). Both hand back the buffers they were given,
- * moved back from a worker if need be, for the caller to use again.
+ * Codes and decodes batches of chunks, each batch's input read into a
+ * buffer of its own (which may be transferred away). Encoding writes the
+ * chunks one after another into `output` (encodedBound(parts) long),
+ * decoding fills it (decodedBytes(parts) long). Both hand back the buffers
+ * they were given, moved back from a worker if need be, for the caller to
+ * use again.
  */
 export interface ChunkRunner {
   readonly threads: number;
-  encode(input: Uint8Array, parts: EncodePart[], output: Uint8Array): Promise<EncodedBatch>;
+  encode(source: BatchSource, parts: EncodePart[], output: Uint8Array): Promise<EncodedBatch>;
   /** Decodes chunks of a container of `version` into `output` (decodedBytes(parts) long). */
-  decode(input: Uint8Array, parts: DecodePart[], version: number, output: Uint8Array): Promise<DecodedBatch>;
+  decode(source: BatchSource, parts: DecodePart[], version: number, output: Uint8Array): Promise<DecodedBatch>;
+}
+
+/**
+ * A batch's input: `room.length` bytes of `reader` from `position`, to be
+ * read into `room`. A worker reads a file's batch itself, so that the
+ * calling thread, which reads every batch it codes, does not also read
+ * those of the workers (on a 1.2 GB file at -T 2 its reads took 0.58 s of
+ * 1.4, while the worker waited for batches 0.7 s in all).
+ */
+export interface BatchSource {
+  reader: Reader;
+  position: number;
+  room: Uint8Array;
 }
 
 export interface EncodedBatch {
@@ -105,12 +120,14 @@ export function chunkOptionsOf(options: ChunkOptions): ChunkOptions {
 function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
   return {
     threads: 1,
-    async encode(input, parts, output) {
+    async encode(source, parts, output) {
       aborted(options.signal);
+      const input = readSource(source);
       return { input, output, chunks: encodeBatch(core(), input, parts, options, output) };
     },
-    async decode(input, parts, version, output) {
+    async decode(source, parts, version, output) {
       aborted(options.signal);
+      const input = readSource(source);
       return { input, output: decodeBatch(core(), input, parts, version, output) };
     },
   };
@@ -168,23 +185,35 @@ function poolRunner(pool: Piscina, workers: number, options: EncodeOptions & Par
   };
   return {
     threads: workers + 1,
-    async encode(input, parts, output) {
-      if (!(await free())) return inline.encode(input, parts, output);
-      const inputLength = input.length;
+    async encode(source, parts, output) {
+      if (!(await free())) return inline.encode(source, parts, output);
+      const inputLength = source.room.length;
       const outputLength = output.length;
       const back = await run<{ input: ArrayBuffer; output: ArrayBuffer; chunks: EncodedChunk[] }>({
-        op: "encode", input: wholeBuffer(input), inputLength, output: wholeBuffer(output), outputLength, parts, options: chunkOptions,
+        op: "encode", ...taskInput(source), output: wholeBuffer(output), outputLength, parts, options: chunkOptions,
       });
       return { input: new Uint8Array(back.input, 0, inputLength), output: new Uint8Array(back.output, 0, outputLength), chunks: back.chunks };
     },
-    async decode(input, parts, version, output) {
-      if (!(await free())) return inline.decode(input, parts, version, output);
-      const inputLength = input.length;
+    async decode(source, parts, version, output) {
+      if (!(await free())) return inline.decode(source, parts, version, output);
+      const inputLength = source.room.length;
       const outputLength = output.length;
-      const back = await run<{ input: ArrayBuffer; output: ArrayBuffer }>({ op: "decode", input: wholeBuffer(input), inputLength, output: wholeBuffer(output), parts, version });
+      const back = await run<{ input: ArrayBuffer; output: ArrayBuffer }>({ op: "decode", ...taskInput(source), output: wholeBuffer(output), parts, version });
       return { input: new Uint8Array(back.input, 0, inputLength), output: new Uint8Array(back.output, 0, outputLength) };
     },
   };
+}
+
+/** The batch's input, read into its room. */
+function readSource({ reader, position, room }: BatchSource): Uint8Array {
+  return reader.read(position, room.length, room);
+}
+
+/** A task's input: the room and where the worker reads it from, for a file; else the room, read here. */
+function taskInput(source: BatchSource): TaskInput {
+  const file = source.reader.file;
+  const input = file ? source.room : readSource(source);
+  return { input: wholeBuffer(input), inputLength: input.length, ...(file ? { read: { file, position: source.position } } : {}) };
 }
 
 /** The buffer `bytes` starts at the beginning of (transferring it moves what follows too; the task says how long `bytes` is), else a copy. */

@@ -77,12 +77,11 @@ export async function compressPlans(reader: Reader, out: Writable, source: Sourc
   const jobs = batches(items, (item) => item.end - item.begin).map((batch) => async () => {
     const base = batch[0]!.begin;
     const length = batch[batch.length - 1]!.end - base;
-    const input = reader.read(base, length, buffers.take(length));
     const parts = batch.map((it) => {
       const plan = plans[it.plan]!;
       return { begin: it.begin - base, end: it.end - base, layout: plan.layout.id, place: { shape: plan.shape, start: (it.begin - plan.begin) / plan.layout.width } };
     });
-    const coded = await runner.encode(input, parts, buffers.take(encodedBound(parts)));
+    const coded = await runner.encode({ reader, position: base, room: buffers.take(length) }, parts, buffers.take(encodedBound(parts)));
     buffers.give(coded.input);
     const bytes = coded.chunks.reduce((sum, c) => sum + c.bytes.length, 0);
     return { output: coded.output.subarray(0, bytes), chunks: coded.chunks.map((c, j) => ({ plan: batch[j]!.plan, record: { elements: c.choice.elements, length: c.bytes.length, choice: c.choice } })) };
@@ -129,9 +128,8 @@ export async function decompressStream(reader: Reader, out: Writable, options: S
     const base = batch[0]!.chunk.offset;
     const last = batch[batch.length - 1]!.chunk;
     const length = last.offset + last.length - base;
-    const input = reader.read(base, length, buffers.take(length));
     const parts = batch.map(({ chunk, layout }) => ({ begin: chunk.offset - base, end: chunk.offset - base + chunk.length, layout: layout.id, elements: chunk.elements }));
-    const decoded = await runner.decode(input, parts, index.version, buffers.take(decodedBytes(parts)));
+    const decoded = await runner.decode({ reader, position: base, room: buffers.take(length) }, parts, index.version, buffers.take(decodedBytes(parts)));
     buffers.give(decoded.input);
     return decoded.output;
   });

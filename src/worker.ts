@@ -10,27 +10,31 @@ import { Piscina } from "piscina";
 import { type ChunkOptions, type EncodedChunk } from "./chunk.js";
 import { decodeBatch, decodedBytes, encodeBatch, type DecodePart, type EncodePart } from "./batch.js";
 import { AnsfError, toMessage } from "./errors.js";
+import { readFully, type OpenFile } from "./io.js";
 import { enter, work, type Coded, type Job } from "./shared-job.js";
 import { Core } from "./wasm.js";
 
 const core = new Core((workerData as { module: WebAssembly.Module }).module);
 
-export interface EncodeTask {
-  op: "encode";
-  /** The batch's chunks are the first inputLength bytes; the first outputLength bytes of `output` take the coded chunks. Both move back. */
+/** A batch's input: the first inputLength bytes of `input`, to be read first from `read` when given. */
+export interface TaskInput {
   input: ArrayBuffer;
   inputLength: number;
+  read?: { file: OpenFile; position: number };
+}
+
+export interface EncodeTask extends TaskInput {
+  op: "encode";
+  /** The first outputLength bytes of `output` take the coded chunks. Both buffers move back. */
   output: ArrayBuffer;
   outputLength: number;
   parts: EncodePart[];
   options: ChunkOptions;
 }
 
-export interface DecodeTask {
+export interface DecodeTask extends TaskInput {
   op: "decode";
-  /** The batch's chunks are the first inputLength bytes; `output` takes what they decode to. Both move back. */
-  input: ArrayBuffer;
-  inputLength: number;
+  /** Takes what the chunks decode to. Both buffers move back. */
   output: ArrayBuffer;
   parts: DecodePart[];
   /** Container version of the chunks. */
@@ -70,11 +74,13 @@ export default function run(task: EncodeTask | DecodeTask | JobTask | PingTask):
       if (enter(task.job, task.slot)) work(core, task.job, coded);
       return moveCoded(coded, [...coded.values()]);
     }
+    const input = new Uint8Array(task.input, 0, task.inputLength);
+    if (task.read) readFully(task.read.file, task.read.position, input);
     if (task.op === "decode") {
-      decodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, task.version, new Uint8Array(task.output, 0, decodedBytes(task.parts)));
+      decodeBatch(core, input, task.parts, task.version, new Uint8Array(task.output, 0, decodedBytes(task.parts)));
       return moveWith({ input: task.input, output: task.output }, [task.input, task.output]);
     }
-    const chunks = encodeBatch(core, new Uint8Array(task.input, 0, task.inputLength), task.parts, task.options, new Uint8Array(task.output, 0, task.outputLength));
+    const chunks = encodeBatch(core, input, task.parts, task.options, new Uint8Array(task.output, 0, task.outputLength));
     return moveWith({ input: task.input, output: task.output, chunks }, [task.input, task.output]);
   } catch (err) {
     // Thrown as a plain object so that its code survives structured clone.
