@@ -1,10 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { encodedBound } from "../src/batch.js";
+import { encodeChunk } from "../src/chunk.js";
+import { layoutOf } from "../src/dtypes.js";
+import { fileReader } from "../src/io.js";
 import { AnsfError, compress, compressAsync, decode, decompressAsync, decodeAsync, encode, encodeAsync } from "../src/index.js";
 import { closeJob, enter, InputFeed, jobControl, stopJob, work, CHUNK_FIELDS, type DecodeJob } from "../src/shared-job.js";
 import { parseContainer } from "../src/container.js";
-import { runJob } from "../src/parallel.js";
+import { runJob, runnerFor } from "../src/parallel.js";
 import { core } from "../src/wasm.js";
 
 const FIXTURE = readFileSync("fixtures/stories260K.bf16.safetensors");
@@ -88,6 +94,28 @@ describe("worker pool", () => {
     const sharedStream = new Uint8Array(new SharedArrayBuffer(stream.length));
     sharedStream.set(stream);
     expect(Buffer.from(await decodeAsync(sharedStream, { threads: 2 })).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it("a stream's worker reads its batch from the input file itself: the same chunk, and TRUNCATED past the file's end", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ansfloat-"));
+    const path = join(dir, "weights.bin");
+    const data = weights(1 << 18);
+    writeFileSync(path, data);
+    const reader = fileReader(path);
+    try {
+      const runner = await runnerFor({ threads: 2 });
+      // Batches go to the worker once it has answered its first message (before, the calling thread codes them).
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const layout = layoutOf("bf16");
+      const parts = [{ begin: 0, end: data.length, layout: layout.id }];
+      const batch = await runner.encode({ reader, position: 0, room: new Uint8Array(data.length) }, parts, new Uint8Array(encodedBound(parts)));
+      expect(Buffer.from(batch.chunks[0]!.bytes).equals(Buffer.from(encodeChunk(core(), data, layout).bytes))).toBe(true);
+      const late = runner.encode({ reader, position: 2, room: new Uint8Array(data.length) }, parts, new Uint8Array(encodedBound(parts)));
+      await expect(late).rejects.toMatchObject({ code: "TRUNCATED", message: `${path} ends at ${data.length}, before ${data.length + 2}` });
+    } finally {
+      reader.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("aborted mid-job: rejects with ABORTED, leaves a caller's buffer untouched, and the workers serve the next job", async () => {
