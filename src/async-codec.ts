@@ -33,7 +33,7 @@ async function runOver<J extends Job>(bytes: Uint8Array, threads: number, option
  * own or moved back from a worker, copied once into the result.
  */
 export async function encodeInMemory(source: Source, file: Uint8Array, plans: SegmentPlan[], options: EncodeOptions & ParallelOptions): Promise<Uint8Array> {
-  const threads = threadsOf(options);
+  const threads = threadsOf(options, file.length);
   const ranges = plans.map((p) => chunkRanges(p.end - p.begin, p.layout, options));
   const count = ranges.reduce((n, r) => n + r.length, 0);
   const chunks = new Float64Array(CHUNK_FIELDS * count);
@@ -58,7 +58,7 @@ export async function encodeInMemory(source: Source, file: Uint8Array, plans: Se
  * failed or aborted job leaves that `out` as it was).
  */
 export async function decodeInMemory(stream: Uint8Array, index: Index, options: { out?: Uint8Array | undefined } & ParallelOptions): Promise<Uint8Array> {
-  const threads = threadsOf(options);
+  const threads = threadsOf(options, index.size);
   const out = options.out;
   if (out && out.length < index.size) {
     throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${index.size} bytes to decode`);

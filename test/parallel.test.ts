@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodedBound } from "../src/batch.js";
 import { encodeChunk } from "../src/chunk.js";
@@ -10,7 +10,7 @@ import { fileReader } from "../src/io.js";
 import { AnsfError, compress, compressAsync, decode, decompressAsync, decodeAsync, encode, encodeAsync } from "../src/index.js";
 import { closeJob, enter, InputFeed, jobControl, stopJob, work, CHUNK_FIELDS, type DecodeJob } from "../src/shared-job.js";
 import { parseContainer } from "../src/container.js";
-import { runJob, runnerFor } from "../src/parallel.js";
+import { DEFAULT_THREADS_FROM, runJob, runnerFor } from "../src/parallel.js";
 import { core } from "../src/wasm.js";
 
 const FIXTURE = readFileSync("fixtures/stories260K.bf16.safetensors");
@@ -53,6 +53,17 @@ describe("worker pool", () => {
       expect(Buffer.from(stream).equals(Buffer.from(sync))).toBe(true);
       expect(Buffer.from(await decompressAsync(stream, { threads })).equals(FIXTURE)).toBe(true);
     }
+  });
+
+  it("without threads, runs jobs under 4 MiB on the calling thread and larger ones on all cores", async () => {
+    // Decoding on several threads writes a SharedArrayBuffer in place; one thread returns plain memory.
+    const small = await decompressAsync(compress(FIXTURE));
+    expect(small.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(Buffer.from(small).equals(FIXTURE)).toBe(true);
+    const data = weights(DEFAULT_THREADS_FROM >> 1);
+    const large = await decodeAsync(encode(data, { dtype: "bf16" }));
+    expect(large.buffer instanceof SharedArrayBuffer).toBe(availableParallelism() > 1);
+    expect(Buffer.from(large).equals(Buffer.from(data))).toBe(true);
   });
 
   it("codes single tensors and decodes into a caller's buffer", async () => {
