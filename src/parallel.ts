@@ -260,9 +260,9 @@ const SLICE_MS = 2;
  * Runs a shared job on the calling thread and threads - 1 workers (see
  * shared-job.ts); `source`, when given, holds the bytes the job's input is
  * a staging copy of, which the calling thread fills as the workers need it
- * (InputFeed). Resolves with every chunk coded once no thread touches the job any more.
- * On abort or failure every thread stops after its current chunk and the
- * promise rejects; workers are free again.
+ * (InputFeed). Resolves with every chunk coded once no thread touches the
+ * job any more. On abort or failure every thread stops after its current
+ * chunk and the promise rejects; workers are free again.
  */
 export async function runJob(job: Job, threads: number, signal?: AbortSignal, source?: Uint8Array): Promise<Coded> {
   aborted(signal);
