@@ -652,7 +652,7 @@ describe("hw: hwMain", () => {
     expect(slots[0]!.length).toBe(Math.ceil((2 * job.precision + 1 + job.codeBits) / 4));
     expect(lines("sym_info.hex")).toHaveLength(1 << job.codeBits);
     const meta = JSON.parse(readFileSync(join(chunk, "chunk.json"), "utf8"));
-    expect(meta).toMatchObject({ n: 9000, k: 1, lanes: 4, precision: job.precision, raw_bits: 10, carried_bits: 64 });
+    expect(meta).toMatchObject({ n: 9000, k: 1, lanes: 16, precision: job.precision, raw_bits: 10, carried_bits: 256 });
     expect(meta.final_states).toEqual(Array.from(carriedStates(job, data), (x) => `0x${x.toString(16).padStart(8, "0")}`));
     expect(readFileSync(join(out, "README.md"), "utf8")).toMatch(/out_tready/);
   });
