@@ -11,7 +11,9 @@
 // instructions per element:
 //  - Its 8 state vectors live in locals, not memory, and it is instantiated
 //    per common P so that x >> P is a shift by an immediate (V8 rebuilds a
-//    variable shift count, through a general register, at every use).
+//    variable shift count, through a general register, at every use). The
+//    same loop with 4 vectors serves 16-lane chunks (4 to 16 Ki elements):
+//    with states in memory they decoded 9% slower (stories260K).
 //  - Table entries are 64-bit (freq | bias << 16, code << c): two 64-bit
 //    loads and one shuffle give four lanes' freq and bias, one more shuffle
 //    their codes. 32-bit entries would save the shuffles but cost more
@@ -222,12 +224,13 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
 }
 
 /**
- * Full rounds of 32 lanes, states held in 8 v128 locals. Decodes n elements
- * (a multiple of 32); returns the payload read pointer, or 0 on overrun.
- * Inlined into the functions below with P, `narrow` and `kind` constant.
+ * Full rounds of N = 32 or 16 lanes (`half`), states held in 8 or 4 v128
+ * locals. Decodes n elements (a multiple of N); returns the payload read
+ * pointer, or 0 on overrun. Inlined into the functions below with P,
+ * `narrow`, `kind` and `half` constant; contexts come with 32 lanes only.
  */
 // @ts-ignore: decorator
-@inline function rounds32<T>(dst: usize, n: usize, c: u32, signed: u32, P: i32, narrow: bool, kind: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+@inline function roundsHeld<T>(dst: usize, n: usize, c: u32, signed: u32, P: i32, narrow: bool, kind: u32, half: bool, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
   const w = usize(c + signed);
   const down = 16 - i32(w);
   v128.store(keepScratch, keepMask<T>(c, signed, narrow));
@@ -243,21 +246,24 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
   let x1 = v128.load(states, 16);
   let x2 = v128.load(states, 32);
   let x3 = v128.load(states, 48);
-  let x4 = v128.load(states, 64);
-  let x5 = v128.load(states, 80);
-  let x6 = v128.load(states, 96);
-  let x7 = v128.load(states, 112);
+  let x4 = half ? x0 : v128.load(states, 64);
+  let x5 = half ? x0 : v128.load(states, 80);
+  let x6 = half ? x0 : v128.load(states, 96);
+  let x7 = half ? x0 : v128.load(states, 112);
   v128.store(sc, nextOffsets(x0, slotMask, kind, gb), 0);
   v128.store(sc, nextOffsets(x1, slotMask, kind, gb + 16), 16);
   v128.store(sc, nextOffsets(x2, slotMask, kind, gb + 32), 32);
   v128.store(sc, nextOffsets(x3, slotMask, kind, gb + 48), 48);
-  v128.store(sc, nextOffsets(x4, slotMask, kind, gb + 64), 64);
-  v128.store(sc, nextOffsets(x5, slotMask, kind, gb + 80), 80);
-  v128.store(sc, nextOffsets(x6, slotMask, kind, gb + 96), 96);
-  v128.store(sc, nextOffsets(x7, slotMask, kind, gb + 112), 112);
+  if (!half) {
+    v128.store(sc, nextOffsets(x4, slotMask, kind, gb + 64), 64);
+    v128.store(sc, nextOffsets(x5, slotMask, kind, gb + 80), 80);
+    v128.store(sc, nextOffsets(x6, slotMask, kind, gb + 96), 96);
+    v128.store(sc, nextOffsets(x7, slotMask, kind, gb + 112), 112);
+  }
+  const round: usize = half ? 16 : 32;
   let ptr = payload;
   let rp = raw;
-  for (let e: usize = 0; e < n; e += 32) {
+  for (let e: usize = 0; e < n; e += round) {
     // A round reads at most 64 bytes (+8 of lookahead) past this check.
     if (ptr > payloadEnd) return 0;
     let nb = gb;
@@ -289,28 +295,30 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
     v128.store(sc, nextOffsets(x3, slotMask, kind, nb + 48), 48);
     write8<T>(dst, e + 8, c0, codes(a, b), raw, rp + w, w, narrow, down);
 
-    a = entriesAt(sc + 64, kind, table); b = entriesAt(sc + 72, kind, table);
-    y = advance(x4, a, b, P);
-    x4 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, nextOffsets(x4, slotMask, kind, nb + 64), 64);
-    c0 = codes(a, b);
-    a = entriesAt(sc + 80, kind, table); b = entriesAt(sc + 88, kind, table);
-    y = advance(x5, a, b, P);
-    x5 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, nextOffsets(x5, slotMask, kind, nb + 80), 80);
-    write8<T>(dst, e + 16, c0, codes(a, b), raw, rp + 2 * w, w, narrow, down);
+    if (!half) {
+      a = entriesAt(sc + 64, kind, table); b = entriesAt(sc + 72, kind, table);
+      y = advance(x4, a, b, P);
+      x4 = refill(y, ptr); ptr += consumed(y);
+      v128.store(sc, nextOffsets(x4, slotMask, kind, nb + 64), 64);
+      c0 = codes(a, b);
+      a = entriesAt(sc + 80, kind, table); b = entriesAt(sc + 88, kind, table);
+      y = advance(x5, a, b, P);
+      x5 = refill(y, ptr); ptr += consumed(y);
+      v128.store(sc, nextOffsets(x5, slotMask, kind, nb + 80), 80);
+      write8<T>(dst, e + 16, c0, codes(a, b), raw, rp + 2 * w, w, narrow, down);
 
-    a = entriesAt(sc + 96, kind, table); b = entriesAt(sc + 104, kind, table);
-    y = advance(x6, a, b, P);
-    x6 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, nextOffsets(x6, slotMask, kind, nb + 96), 96);
-    c0 = codes(a, b);
-    a = entriesAt(sc + 112, kind, table); b = entriesAt(sc + 120, kind, table);
-    y = advance(x7, a, b, P);
-    x7 = refill(y, ptr); ptr += consumed(y);
-    v128.store(sc, nextOffsets(x7, slotMask, kind, nb + 112), 112);
-    write8<T>(dst, e + 24, c0, codes(a, b), raw, rp + 3 * w, w, narrow, down);
-    rp += 4 * w;
+      a = entriesAt(sc + 96, kind, table); b = entriesAt(sc + 104, kind, table);
+      y = advance(x6, a, b, P);
+      x6 = refill(y, ptr); ptr += consumed(y);
+      v128.store(sc, nextOffsets(x6, slotMask, kind, nb + 96), 96);
+      c0 = codes(a, b);
+      a = entriesAt(sc + 112, kind, table); b = entriesAt(sc + 120, kind, table);
+      y = advance(x7, a, b, P);
+      x7 = refill(y, ptr); ptr += consumed(y);
+      v128.store(sc, nextOffsets(x7, slotMask, kind, nb + 112), 112);
+      write8<T>(dst, e + 24, c0, codes(a, b), raw, rp + 3 * w, w, narrow, down);
+    }
+    rp += (round >> 3) * w;
     gb = nb;
     if (kind == CONTEXT_ROW) table = decodeTable + usize(load<u32>(gb));
   }
@@ -318,10 +326,12 @@ export function buildDecodeTable(freqs: usize, alphabet: u32, precision: u32, c:
   v128.store(states, x1, 16);
   v128.store(states, x2, 32);
   v128.store(states, x3, 48);
-  v128.store(states, x4, 64);
-  v128.store(states, x5, 80);
-  v128.store(states, x6, 96);
-  v128.store(states, x7, 112);
+  if (!half) {
+    v128.store(states, x4, 64);
+    v128.store(states, x5, 80);
+    v128.store(states, x6, 96);
+    v128.store(states, x7, 112);
+  }
   return ptr;
 }
 
@@ -422,59 +432,73 @@ function tail<T>(dst: usize, e: usize, n: usize, c: u32, signed: u32, precision:
 // V8 optimises a function at a time in the background; one function holding
 // every shape takes it ~10 ms, during which decoding runs unoptimised.
 function narrow32P11(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 11, true, CONTEXT_NONE, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, 11, true, CONTEXT_NONE, false, states, payload, payloadEnd, raw);
 }
 function narrow32P12(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 12, true, CONTEXT_NONE, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, 12, true, CONTEXT_NONE, false, states, payload, payloadEnd, raw);
 }
 function narrow32(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_NONE, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_NONE, false, states, payload, payloadEnd, raw);
 }
 function narrowRow32P9(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 9, true, CONTEXT_ROW, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, 9, true, CONTEXT_ROW, false, states, payload, payloadEnd, raw);
 }
 function narrowRow32P10(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 10, true, CONTEXT_ROW, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, 10, true, CONTEXT_ROW, false, states, payload, payloadEnd, raw);
 }
 function narrowRow32P11(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 11, true, CONTEXT_ROW, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, 11, true, CONTEXT_ROW, false, states, payload, payloadEnd, raw);
 }
 function narrowRow32P12(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 12, true, CONTEXT_ROW, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, 12, true, CONTEXT_ROW, false, states, payload, payloadEnd, raw);
 }
 function narrowRow32(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_ROW, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_ROW, false, states, payload, payloadEnd, raw);
 }
 function narrowLane32P9(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 9, true, CONTEXT_LANE, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, 9, true, CONTEXT_LANE, false, states, payload, payloadEnd, raw);
 }
 function narrowLane32P10(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 10, true, CONTEXT_LANE, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, 10, true, CONTEXT_LANE, false, states, payload, payloadEnd, raw);
 }
 function narrowLane32P11(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 11, true, CONTEXT_LANE, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, 11, true, CONTEXT_LANE, false, states, payload, payloadEnd, raw);
 }
 function narrowLane32P12(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, 12, true, CONTEXT_LANE, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, 12, true, CONTEXT_LANE, false, states, payload, payloadEnd, raw);
 }
 function narrowLane32(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_LANE, states, payload, payloadEnd, raw);
+  return roundsHeld<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_LANE, false, states, payload, payloadEnd, raw);
 }
 function wide32P11<T>(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<T>(dst, n, c, signed, 11, false, CONTEXT_NONE, states, payload, payloadEnd, raw);
+  return roundsHeld<T>(dst, n, c, signed, 11, false, CONTEXT_NONE, false, states, payload, payloadEnd, raw);
 }
 function wide32P12<T>(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<T>(dst, n, c, signed, 12, false, CONTEXT_NONE, states, payload, payloadEnd, raw);
+  return roundsHeld<T>(dst, n, c, signed, 12, false, CONTEXT_NONE, false, states, payload, payloadEnd, raw);
 }
 function wide32<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<T>(dst, n, c, signed, i32(precision), false, CONTEXT_NONE, states, payload, payloadEnd, raw);
+  return roundsHeld<T>(dst, n, c, signed, i32(precision), false, CONTEXT_NONE, false, states, payload, payloadEnd, raw);
 }
 // Wide fields with contexts (fp32, fp16 with k < 2): any P, one shape per kind.
 function wideRow32<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<T>(dst, n, c, signed, i32(precision), false, CONTEXT_ROW, states, payload, payloadEnd, raw);
+  return roundsHeld<T>(dst, n, c, signed, i32(precision), false, CONTEXT_ROW, false, states, payload, payloadEnd, raw);
 }
 function wideLane32<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
-  return rounds32<T>(dst, n, c, signed, i32(precision), false, CONTEXT_LANE, states, payload, payloadEnd, raw);
+  return roundsHeld<T>(dst, n, c, signed, i32(precision), false, CONTEXT_LANE, false, states, payload, payloadEnd, raw);
+}
+
+// The 16-lane shapes (order-0 chunks of 4 to 16 Ki elements).
+function narrow16P11(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return roundsHeld<u16>(dst, n, c, signed, 11, true, CONTEXT_NONE, true, states, payload, payloadEnd, raw);
+}
+function narrow16P12(dst: usize, n: usize, c: u32, signed: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return roundsHeld<u16>(dst, n, c, signed, 12, true, CONTEXT_NONE, true, states, payload, payloadEnd, raw);
+}
+function narrow16(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return roundsHeld<u16>(dst, n, c, signed, i32(precision), true, CONTEXT_NONE, true, states, payload, payloadEnd, raw);
+}
+function wide16<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
+  return roundsHeld<T>(dst, n, c, signed, i32(precision), false, CONTEXT_NONE, true, states, payload, payloadEnd, raw);
 }
 
 function narrowShape(kind: u32, dst: usize, n: usize, c: u32, signed: u32, precision: u32, states: usize, payload: usize, payloadEnd: usize, raw: usize): usize {
@@ -510,14 +534,21 @@ function decodeAs<T>(dst: usize, n: usize, c: u32, signed: u32, precision: u32, 
   const full = n - n % lanes;
   // Fields of two bytes or less (bf16 always, fp16 for k >= 2) merge eight
   // at a time in i16 lanes; bytes have no raw fields to merge.
-  const narrow = sizeof<T>() == 2 && w >= 1 && w <= MAX_RAW_BITS_16 && lanes == 32;
-  const wide = lanes == 32 && (sizeof<T>() > 1 || w == 0);
+  // 32 lanes, or 16 without a context, keep their states in registers.
+  const held = lanes == 32 || (lanes == 16 && kind == CONTEXT_NONE);
+  const narrow = sizeof<T>() == 2 && w >= 1 && w <= MAX_RAW_BITS_16 && held;
+  const wide = held && (sizeof<T>() > 1 || w == 0);
   // Contexts need the 32-lane loops.
   if (kind != CONTEXT_NONE && !narrow && !wide) return 0;
   store<u32>(contextScratch, u32(bases));
   store<u32>(contextScratch, u32(basesEnd), 4);
   let ptr: usize;
-  if (narrow) ptr = narrowShape(kind, dst, full, c, signed, precision, states, payload, payloadEnd, raw);
+  if (narrow && lanes == 16) {
+    if (precision == 11) ptr = narrow16P11(dst, full, c, signed, states, payload, payloadEnd, raw);
+    else if (precision == 12) ptr = narrow16P12(dst, full, c, signed, states, payload, payloadEnd, raw);
+    else ptr = narrow16(dst, full, c, signed, precision, states, payload, payloadEnd, raw);
+  } else if (wide && lanes == 16) ptr = wide16<T>(dst, full, c, signed, precision, states, payload, payloadEnd, raw);
+  else if (narrow) ptr = narrowShape(kind, dst, full, c, signed, precision, states, payload, payloadEnd, raw);
   else if (wide) ptr = wideShape<T>(kind, dst, full, c, signed, precision, states, payload, payloadEnd, raw);
   else if (lanes == 4) ptr = rounds4<T>(dst, full, c, signed, precision, states, payload, payloadEnd, raw);
   else ptr = rounds<T>(dst, full, c, signed, precision, lanes, states, payload, payloadEnd, raw);
