@@ -68,7 +68,7 @@ for (const contexts of [false, true]) {
     h.tables.forEach((t, g) => c.fn.buildDecodeTable(c.put(new Uint8Array(t.buffer)), t.length, h.precision, codeShift(layout, h.k), g));
     const ctx = h.context;
     if (ctx) withContext++;
-    const { kind, bases, basesEnd } = putContextBases(c, ctx, n, h.precision + 3, (l) => new Uint32Array(l));
+    const { kind, bases, basesEnd } = putContextBases(c, ctx, n, h.precision + 3, 4);
     const dst = c.alloc(n * 2);
     const states = c.alloc(4 * h.lanes);
     const initial = new Uint8Array(h.states.buffer);

@@ -251,7 +251,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     const { symbols, alphabet } = t.counts;
     fn.buildEncodeTable(core.put(bytesOf(symbols)), core.put(bytesOf(t.freqs)), symbols.length, alphabet, precision, g << cbits);
   });
-  const { kind, bases, basesEnd } = putContextBases(core, context, n, cbits, (l) => new Uint16Array(l));
+  const { kind, bases, basesEnd } = putContextBases(core, context, n, cbits, 2);
   // The lanes start in states that carry the raw plane's last bits, which the plane then leaves out.
   const rawFieldBits = n * rawBits(layout, k);
   const carried = carriedBits(lanes, rawFieldBits, STATE_BITS_VERSION);
@@ -577,7 +577,7 @@ export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n
     const alphabet = 1 << codeBits(layout, h.k);
     tables.forEach((at, g) => fn.buildDecodeTable(at, alphabet, h.precision, c, g));
     const ctx = h.context;
-    const { kind, bases, basesEnd } = putContextBases(core, ctx, n, h.precision + 3, (l) => new Uint32Array(l));
+    const { kind, bases, basesEnd } = putContextBases(core, ctx, n, h.precision + 3, 4);
     dst = core.alloc(bytes, isShared(out) ? wordPhase(out) : 0);
     const states = core.put(new Uint8Array(h.states.buffer));
     const payloadEnd = base + h.payloadOffset + h.payloadLength;
