@@ -314,9 +314,8 @@ export function groupCounts(core: Core, src: number, n: number, layout: PairLayo
 
 /**
  * The bases of `contextBases`, `width` bytes each, written straight into the
- * core's memory for the Wasm loops, with where they end; zeros without a
- * context (CONTEXT_NONE). A lane pattern holds up to 2^15 bases, which a
- * fresh array and a copy made cost 8% of decoding the ppocr file.
+ * core's memory for the Wasm loops (a lane pattern holds up to 2^15), with
+ * where they end; zeros without a context (CONTEXT_NONE).
  */
 export function putContextBases(
   core: Core, ctx: ChannelContext | undefined, n: number, unitShift: number, width: 2 | 4,
