@@ -111,15 +111,22 @@ export function contextBases<A extends Uint16Array | Uint32Array>(ctx: ChannelCo
     return bases;
   }
   const bases = make(Math.min(lanePattern(ctx.run * ctx.stride), Math.ceil(Math.max(n, 1) / CONTEXT_LANES) * CONTEXT_LANES));
-  // groupOf(ctx, e) for e = 0, 1, …, by counting through runs and channels.
+  // groupOf(ctx, e) for e = 0, 1, …: a channel's base filled over its run
+  // at once (natively; patterns reach 2^15 bases, and run by run in
+  // JavaScript they took 8% of decoding the ppocr file), one by one for runs of 1.
   let ch = Math.floor(ctx.phase / ctx.run);
-  let left = ctx.run - (ctx.phase % ctx.run);
-  for (let e = 0; e < bases.length; e++) {
-    bases[e] = ctx.map[ch]! << unitShift;
-    if (--left === 0) {
-      left = ctx.run;
+  if (ctx.run === 1) {
+    for (let e = 0; e < bases.length; e++) {
+      bases[e] = ctx.map[ch]! << unitShift;
       if (++ch === ctx.stride) ch = 0;
     }
+    return bases;
+  }
+  for (let e = 0, left = ctx.run - (ctx.phase % ctx.run); e < bases.length; left = ctx.run) {
+    const end = Math.min(bases.length, e + left);
+    bases.fill(ctx.map[ch]! << unitShift, e, end);
+    e = end;
+    if (++ch === ctx.stride) ch = 0;
   }
   return bases;
 }
