@@ -112,8 +112,8 @@ export function contextBases<A extends Uint16Array | Uint32Array>(ctx: ChannelCo
   }
   const bases = make(Math.min(lanePattern(ctx.run * ctx.stride), Math.ceil(Math.max(n, 1) / CONTEXT_LANES) * CONTEXT_LANES));
   // groupOf(ctx, e) for e = 0, 1, …: a channel's base filled over its run
-  // at once (natively; patterns reach 2^15 bases, and run by run in
-  // JavaScript they took 8% of decoding the ppocr file), one by one for runs of 1.
+  // at once (natively: patterns reach 2^15 bases, and set one by one they
+  // took 8% of decoding the ppocr file); one by one for runs of 1.
   let ch = Math.floor(ctx.phase / ctx.run);
   if (ctx.run === 1) {
     for (let e = 0; e < bases.length; e++) {
