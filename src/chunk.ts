@@ -12,7 +12,7 @@ import {
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
 import {
-  coarsen, coarsenings, codedBits, countWays, entropyBits, FULL_RESOLUTION, MODEL_LOG, MODEL_RESOLVED, modelsBits, normalize, readModel, sparseAt, sumHistograms,
+  coarsen, coarsenings, codedBits, countCodes, entropyBits, FULL_RESOLUTION, MODEL_LOG, MODEL_RESOLVED, modelsBits, normalize, readModel, sparseAt, sumHistograms,
   writeModels, type Histogram, type ModelTable,
 } from "./model.js";
 import { MEAN_STATE_BITS, readLaneStates, writeLaneStates } from "./lane-states.js";
@@ -298,10 +298,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
 /** Counts of the codes at the largest k offered: the finest, from which every k's are coarsened. */
 function histogramOf(core: Core, src: number, n: number, layout: PairLayout, maxK: number): Histogram {
   const bits = codeBits(layout, maxK);
-  const ways = countWays(n);
-  const counts = core.alloc((4 * ways) << bits);
-  core.fn.histogram(layout.width, src, n, codeShift(layout, maxK), bits, counts, ways);
-  return sparseAt(core, counts, 1 << bits);
+  return sparseAt(core, countCodes(core, layout.width, src, n, codeShift(layout, maxK), bits), 1 << bits);
 }
 
 /** Each k's tables' counts and estimated size (entropy, about 10 bits a table entry), smallest first. */

@@ -56,6 +56,18 @@ export function countWays(n: number): 1 | 4 {
   return n >= 1 << 16 ? 4 : 1;
 }
 
+/**
+ * The counts of the codes (v >> shift) & (2^bits - 1) of n elements of
+ * `width` bytes at `src`, by the Wasm histogram: the address of 2^bits u32
+ * counts in the core's memory (room for countWays(n) copies behind them).
+ */
+export function countCodes(core: Core, width: number, src: number, n: number, shift: number, bits: number): number {
+  const ways = countWays(n);
+  const counts = core.alloc((4 * ways) << bits);
+  core.fn.histogram(width, src, n, shift, bits, counts, ways);
+  return counts;
+}
+
 /** The sparse form of dense counts. */
 export function sparse(dense: ArrayLike<number>, room: ArrayRoom = FRESH): Histogram {
   let present = 0;

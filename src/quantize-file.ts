@@ -11,7 +11,7 @@ import { AnsfError } from "./errors.js";
 import { applyConversion, resolveFormat, toFloat32 } from "./format-codec.js";
 import { builtinName, carrierLayout, formatKey, storageWidth } from "./format-table.js";
 import { memoryReader, MemorySink } from "./io.js";
-import { countWays } from "./model.js";
+import { countCodes } from "./model.js";
 import { builtinFormat, fromFloat64, quantize, storageArray, type NumericFormat, type QuantizationError } from "./numformat/index.js";
 import { plansFromSafetensors } from "./safetensors-codec.js";
 import { parseSafetensors, writeSafetensors, type SafetensorsDtype } from "./safetensors.js";
@@ -137,10 +137,9 @@ function quantizeWords(c: Core, data: Uint8Array, from: "bf16" | "fp16", format:
 
 /** The keys present among n elements of `width` bytes at `src` (key = element >> shift, 16 bits), with their counts. */
 function presentKeys(c: Core, width: 2 | 4, src: number, n: number, shift: number): { keys: number[]; counts: Uint32Array } {
-  const ways = countWays(n);
-  const countsPtr = c.alloc((4 * ways) << 16);
-  c.fn.histogram(width, src, n, shift, 16, countsPtr, ways);
-  const counts = new Uint32Array(c.fn.memory.buffer, countsPtr, 1 << 16).slice();
+  // The count first: it may grow the memory, whose buffer is then a new one.
+  const at = countCodes(c, width, src, n, shift, 16);
+  const counts = new Uint32Array(c.fn.memory.buffer, at, 1 << 16).slice();
   const keys: number[] = [];
   for (let k = 0; k < counts.length; k++) if (counts[k] !== 0) keys.push(k);
   return { keys, counts };
@@ -242,7 +241,6 @@ function quantizeTensor(data: Uint8Array, dtype: "F32" | "F16" | "BF16", format:
   return quantizeValues(toFloat32(data, from), format, scale);
 }
 
-/** Bytes of a typed array, without copying. */
 function combine(tensors: QuantizedTensorReport[]): QuantizationError {
   let elements = 0;
   let squares = 0;
