@@ -8,7 +8,7 @@ import { BitReader, BitWriter, ByteReader, ByteWriter, bytesOf } from "./bytes.j
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import {
-  chooseChannels, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_TABLE_SLOTS, groupBuckets, groupCounts, MIN_CONTEXT_PRECISION, putContextBases,
+  chooseChannels, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_TABLE_SLOTS, groupBuckets, groupCounts, MAX_GROUPS, MIN_CONTEXT_PRECISION, putContextBases,
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
 import {
@@ -19,7 +19,7 @@ import { MEAN_STATE_BITS, readLaneStates, writeLaneStates } from "./lane-states.
 import { largestAt, MAX_RESOLUTION, normalizeResolved } from "./resolution.js";
 import type { ArrayRoom } from "./scratch.js";
 import { isShared, wordPhase } from "./shared-memory.js";
-import type { Core } from "./wasm.js";
+import { SLACK, type Core } from "./wasm.js";
 
 export const MODE_STORED = 0;
 export const MODE_RANS = 1;
@@ -554,21 +554,52 @@ export function readChunkHeader(
   return { mode, checksum, k, precision, lanes, tables, context, states, payloadOffset, payloadLength, rawOffset, rawLength, carriedBits: carried };
 }
 
-/** Decodes one chunk of n elements, from a container of `version`, into `out` (n * width bytes). */
-export function decodeChunk(core: Core, chunk: Uint8Array, layout: PairLayout, n: number, out: Uint8Array, version: number): void {
+/**
+ * Where a chunk's coded bytes are read from, for a reader that can fill
+ * Wasm memory directly (a file): `read` fills `into` with the chunk's
+ * `length` bytes.
+ */
+export interface ChunkRead {
+  length: number;
+  read(into: Uint8Array): void;
+}
+
+/**
+ * The most bytes the tables of one chunk take in Wasm memory, slack and
+ * alignment included: G tables of 2^(E+k) codes hold at most MAX_CODES.
+ */
+const TABLES_ROOM = 4 * MAX_CODES + MAX_GROUPS * (SLACK + 64);
+
+/**
+ * Decodes one chunk of n elements, from a container of `version`, into
+ * `out` (n * width bytes). The chunk is copied into Wasm memory, or read
+ * there straight from its file: a file's chunk then needs no buffer of its
+ * own and no copy (the lazy loader reads the CNN corpus's 24 MB of chunks
+ * that way).
+ */
+export function decodeChunk(core: Core, chunk: Uint8Array | ChunkRead, layout: PairLayout, n: number, out: Uint8Array, version: number): void {
   const fn = core.fn;
   const bytes = n * layout.width;
   core.reset();
+  let base: number;
+  if (chunk instanceof Uint8Array) base = core.putBulk(chunk);
+  else {
+    base = core.alloc(chunk.length);
+    chunk.read(core.view(base, chunk.length));
+  }
+  // The header is read from the chunk in Wasm memory, whose view the
+  // tables' allocations must not detach by growing it.
+  core.reserve(TABLES_ROOM);
+  const coded = core.view(base, chunk.length);
   // The models are read straight into Wasm memory: a fresh array per table
   // (up to 128 KiB) cost more than decoding a small chunk.
   const tables: number[] = [];
-  const h = readChunkHeader(chunk, layout, n, version, (alphabet) => {
+  const h = readChunkHeader(coded, layout, n, version, (alphabet) => {
     const at = core.alloc(4 * alphabet);
     tables.push(at);
     return new Uint32Array(fn.memory.buffer, at, alphabet).fill(0);
   });
-  const base = core.putBulk(h.mode === MODE_DEFLATE ? inflate(chunk.subarray(h.payloadOffset), bytes) : chunk);
-  let dst = h.mode === MODE_DEFLATE ? base : base + h.rawOffset;
+  let dst = h.mode === MODE_DEFLATE ? core.put(inflate(coded.subarray(h.payloadOffset), bytes)) : base + h.rawOffset;
   if (h.mode === MODE_RANS || h.mode === MODE_CONTEXT) {
     const c = codeShift(layout, h.k);
     const alphabet = 1 << codeBits(layout, h.k);

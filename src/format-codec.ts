@@ -5,7 +5,7 @@
 // src/numformat's exact conversion (round to nearest even, each target's
 // overflow and NaN rules: see numformat/convert.ts).
 
-import { decodeChunk } from "./chunk.js";
+import { decodeChunk, type ChunkRead } from "./chunk.js";
 import { assemble } from "./codec.js";
 import { parseContainer, SEGMENT_TENSOR, type ChunkEntry, type Segment } from "./container.js";
 import { bytesOf } from "./bytes.js";
@@ -220,11 +220,11 @@ export function segmentFormat(segment: Segment): NumericFormat {
 
 /**
  * Decodes a format (or bf16/fp16/fp32) segment of a container of `version`
- * into `out` (elements × targetWidth bytes), chunk by chunk as `chunkBytes` hands them over: each
+ * into `out` (elements × targetWidth bytes), chunk by chunk as `chunkBytes` hands them over (or says where to read them): each
  * chunk is decoded and checked against its checksum, then converted in one
  * Wasm pass.
  */
-export function decodeSegmentTo(c: Core, chunkBytes: (chunk: ChunkEntry) => Uint8Array, segment: Segment, target: DecodeTarget, out: Uint8Array, version: number): void {
+export function decodeSegmentTo(c: Core, chunkBytes: (chunk: ChunkEntry) => Uint8Array | ChunkRead, segment: Segment, target: DecodeTarget, out: Uint8Array, version: number): void {
   const format = segmentFormat(segment);
   const width = targetWidth(format, target);
   const t = conversionTable(format, target);

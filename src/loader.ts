@@ -5,8 +5,8 @@
 
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { decodeChunk } from "./chunk.js";
-import { SEGMENT_TENSOR, type Index, type Segment } from "./container.js";
+import { decodeChunk, type ChunkRead } from "./chunk.js";
+import { SEGMENT_TENSOR, type ChunkEntry, type Index, type Segment } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { decodeSegmentTo, segmentFormat, targetWidth, type DecodeTarget } from "./format-codec.js";
 import { fileReader, type Reader } from "./io.js";
@@ -98,6 +98,11 @@ export class AnsfFile {
     return this.decodeElements(segment, 0, segment.length / segment.layout.width, out);
   }
 
+  /** A chunk read from the file straight into the decoder's memory. */
+  private chunkRead(c: ChunkEntry): ChunkRead {
+    return { length: c.length, read: (into) => this.reader.read(c.offset, c.length, into) };
+  }
+
   /** Decodes elements [begin, end) of a segment, reading only the chunks that cover them. */
   private decodeElements(segment: Segment, begin: number, end: number, out: Uint8Array): Uint8Array {
     const width = segment.layout.width;
@@ -105,7 +110,7 @@ export class AnsfFile {
     for (const c of segment.chunks) {
       const last = first + c.elements;
       if (last > begin && first < end) {
-        const chunk = this.reader.read(c.offset, c.length);
+        const chunk = this.chunkRead(c);
         const from = Math.max(begin, first);
         const to = Math.min(end, last);
         if (from === first && to === last) {
@@ -150,7 +155,7 @@ export class AnsfFile {
     const bytes = (segment.length / segment.layout.width) * targetWidth(segmentFormat(segment), target);
     const out = options.out ?? new Uint8Array(bytes);
     if (out.length < bytes) throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${bytes} bytes to decode`);
-    decodeSegmentTo(core(), (c) => this.reader.read(c.offset, c.length), segment, target, out.subarray(0, bytes), this.index.version);
+    decodeSegmentTo(core(), (c) => this.chunkRead(c), segment, target, out.subarray(0, bytes), this.index.version);
     return out.subarray(0, bytes);
   }
 

@@ -93,14 +93,26 @@ export class Core {
   alloc(bytes: number, phase = 0): number {
     const at = this.top + phase;
     const end = at + bytes + SLACK;
-    const mem = this.fn.memory;
-    if (end > mem.buffer.byteLength) {
-      if (end > 0xffff0000) throw new AnsfError("TOO_LARGE", `a chunk needs ${end} bytes of Wasm memory, over 4 GiB`);
-      mem.grow(Math.ceil((end - mem.buffer.byteLength) / PAGE));
-    }
-    new Uint8Array(mem.buffer, at + bytes, SLACK).fill(0);
+    this.growTo(end);
+    new Uint8Array(this.fn.memory.buffer, at + bytes, SLACK).fill(0);
     this.top = (end + 63) & ~63;
     return at;
+  }
+
+  /**
+   * Grows memory now so that allocations of `bytes` in all (each one's
+   * SLACK and alignment counted in) will not: views of the memory taken
+   * before them stay valid.
+   */
+  reserve(bytes: number): void {
+    this.growTo(this.top + bytes);
+  }
+
+  private growTo(end: number): void {
+    const mem = this.fn.memory;
+    if (end <= mem.buffer.byteLength) return;
+    if (end > 0xffff0000) throw new AnsfError("TOO_LARGE", `a chunk needs ${end} bytes of Wasm memory, over 4 GiB`);
+    mem.grow(Math.ceil((end - mem.buffer.byteLength) / PAGE));
   }
 
   /** A view of [ptr, ptr + len); invalid after the next alloc (memory may grow). */

@@ -8,7 +8,7 @@ import { FULL_RESOLUTION, keptBits, MODEL_RESOLVED, modelsBits, normalize, readM
 import { largestAt, normalizeResolved } from "../src/resolution.js";
 import { compress, inspect } from "../src/index.js";
 import { parseSafetensors } from "../src/safetensors.js";
-import { core } from "../src/wasm.js";
+import { Core, core } from "../src/wasm.js";
 import { errorCode } from "./error-code.js";
 
 function roundTrip(data: Uint8Array, dtype: string, k?: number, precisions?: number[]) {
@@ -31,6 +31,25 @@ describe("chunk", () => {
     const { choice } = roundTrip(data, "bf16");
     // Chosen by exact cost: never worse than exponent-only coding's ideal.
     expect(8 * choice.bytes).toBeLessThan(choice.exponentBoundBits);
+  });
+});
+
+describe("chunk read straight into Wasm memory", () => {
+  it("decodes exactly on a fresh core whose memory grows while the tables are read", () => {
+    // A chunk larger than a fresh core's free memory (so placing it grows
+    // the memory to just past it), then at k = 7 one table of 2^15 codes,
+    // 128 KiB. A grid of 64 values codes well at k = 7.
+    const n = 1 << 20;
+    const words = new Uint16Array(n);
+    for (let i = 0; i < n; i++) words[i] = 0x3c00 + ((((i * 2654435761) >>> 26) * 37) & 0x3ff);
+    const data = new Uint8Array(words.buffer);
+    const layout = layoutOf("bf16");
+    const { bytes, choice } = encodeChunk(core(), data, layout, { k: 7 });
+    expect(choice.mode).toBe(1);
+    const fresh = new Core();
+    const out = new Uint8Array(data.length);
+    decodeChunk(fresh, { length: bytes.length, read: (into) => into.set(bytes) }, layout, n, out, VERSION);
+    expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
   });
 });
 
