@@ -207,13 +207,13 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   // The best coding whose tables hold at most `slots` slots together: one table at these precisions, or a context's.
   const bestWithin = (slots: number, precisions: readonly number[]): CodingChoice | undefined => {
     const widest = Math.max(...precisions);
-    let best = bestCoding(ks, (k) => [ladder[k]!], [...precisions].sort((a, b) => b - a), fixedBits, core.scratch);
+    let best = bestCoding(core, ks, (k) => [ladder[k]!], [...precisions].sort((a, b) => b - a), fixedBits);
     if (grouping) {
       const contextBits = (k: number) => fixedBits(k, CONTEXT_LANES);
-      const grouped = bestContext(grouping, layout, maxK, ks, widest, slots, contextBits, core.scratch);
+      const grouped = bestContext(core, grouping, layout, maxK, ks, widest, slots, contextBits);
       // Finer tables change the best k by a step at most.
       const near = grouped ? ks.filter((k) => Math.abs(k - grouped.k) <= 1) : ks;
-      for (const contextual of [grouped, ...fewerGroupings(grouping, maxK, slots, core.scratch).map((g) => bestContext(g, layout, maxK, near, widest, slots, contextBits, core.scratch))]) {
+      for (const contextual of [grouped, ...fewerGroupings(grouping, maxK, slots, core.scratch).map((g) => bestContext(core, g, layout, maxK, near, widest, slots, contextBits))]) {
         if (contextual && best && contextual.bits < best.bits) best = contextual;
       }
     }
@@ -224,7 +224,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     const wide = bestWithin(2 * CONTEXT_TABLE_SLOTS, [WIDE_PRECISION]);
     if (wide && wide.bits <= (1 - WIDE_TABLES_GAIN) * best.bits) best = wide;
   }
-  if (best) best = atBestResolution(best, core.scratch);
+  if (best) best = atBestResolution(core, best);
 
   // Text-like byte streams (headers) have structure order-0 rANS cannot see.
   const deflated = layout.width === 1 && n > 0 ? deflateRawSync(data, { level: 9 }) : undefined;
@@ -312,18 +312,18 @@ function estimatesOf(ks: number[], countsAt: (k: number) => Histogram[], fixedBi
 }
 
 /** A table of the counts normalised at this precision and resolution, or null when they do not fit. */
-function modelTable(counts: Histogram, precision: number, resolution: number, room: ArrayRoom): ModelTable | null {
+function modelTable(core: Core, counts: Histogram, precision: number, resolution: number): ModelTable | null {
   if (resolution !== FULL_RESOLUTION) {
-    const resolved = normalizeResolved(counts, precision, resolution, room);
+    const resolved = normalizeResolved(core, counts, precision, resolution, core.scratch);
     return resolved && { counts, ...resolved };
   }
-  const freqs = normalize(counts, precision, room);
+  const freqs = normalize(core, counts, precision, core.scratch);
   return freqs && { counts, freqs, residual: largestAt(freqs) };
 }
 
 /** A table per counts (modelTable), or null when any does not fit. */
-function modelTables(counts: Histogram[], precision: number, resolution: number, room: ArrayRoom): ModelTable[] | null {
-  const tables = counts.map((h) => modelTable(h, precision, resolution, room));
+function modelTables(core: Core, counts: Histogram[], precision: number, resolution: number): ModelTable[] | null {
+  const tables = counts.map((h) => modelTable(core, h, precision, resolution));
   return tables.some((t) => !t) ? null : (tables as ModelTable[]);
 }
 
@@ -342,13 +342,12 @@ function tablesBits(tables: readonly ModelTable[], precision: number, resolution
  * is dear.
  */
 function bestCoding(
-  ks: number[], countsAt: (k: number) => Histogram[], precisions: number[],
-  fixedBits: (k: number) => number, room: ArrayRoom,
+  core: Core, ks: number[], countsAt: (k: number) => Histogram[], precisions: number[], fixedBits: (k: number) => number,
 ): CodingChoice | undefined {
   const estimates = estimatesOf(ks, countsAt, fixedBits).filter((e) => e.counts.every((h) => h.symbols.length <= 1 << precisions[0]!));
   let best: CodingChoice | undefined;
   const tryCoding = (k: number, counts: Histogram[], precision: number) => {
-    const tables = modelTables(counts, precision, FULL_RESOLUTION, room);
+    const tables = modelTables(core, counts, precision, FULL_RESOLUTION);
     if (!tables) return;
     const bits = tablesBits(tables, precision, FULL_RESOLUTION) + fixedBits(k);
     if (!best || bits < best.bits) best = { k, precision, resolution: FULL_RESOLUTION, tables, bits };
@@ -368,14 +367,14 @@ function bestCoding(
  * files, half the bits of the element count less 3, and walks the way the
  * size falls until it rises.
  */
-function atBestResolution(coding: CodingChoice, room: ArrayRoom): CodingChoice {
+function atBestResolution(core: Core, coding: CodingChoice): CodingChoice {
   const { precision, tables } = coding;
   const elements = tables.reduce((sum, t) => sum + t.counts.total, 0);
   if (elements >= RESOLVED_BELOW) return coding;
   const fixed = coding.bits - tablesBits(tables, precision, coding.resolution);
   let best = coding;
   const sizeAt = (resolution: number): number => {
-    const resolved = modelTables(tables.map((t) => t.counts), precision, resolution, room);
+    const resolved = modelTables(core, tables.map((t) => t.counts), precision, resolution);
     if (!resolved) return Infinity;
     const bits = fixed + tablesBits(resolved, precision, resolution);
     if (bits < best.bits) best = { ...coding, resolution, tables: resolved, bits };
@@ -399,7 +398,7 @@ function atBestResolution(coding: CodingChoice, room: ArrayRoom): CodingChoice {
  * finest precisions that fit in `slots` together.
  */
 function bestContext(
-  grouping: ChannelGrouping, layout: PairLayout, maxK: number, ks: number[], widest: number, slots: number, fixedBits: (k: number) => number, room: ArrayRoom,
+  core: Core, grouping: ChannelGrouping, layout: PairLayout, maxK: number, ks: number[], widest: number, slots: number, fixedBits: (k: number) => number,
 ): CodingChoice | undefined {
   const { context } = grouping;
   const contextHead = new ByteWriter();
@@ -409,9 +408,9 @@ function bestContext(
   const precisions = [finest, finest - 1].filter((p) => p >= MIN_CONTEXT_PRECISION);
   if (precisions.length === 0) return undefined;
   const fitting = ks.filter((k) => context.groups << codeBits(layout, k) <= MAX_CODES);
-  const ladders = grouping.counts.map((h) => coarsenings(h, maxK, room));
+  const ladders = grouping.counts.map((h) => coarsenings(h, maxK, core.scratch));
   const countsAt = (k: number) => ladders.map((ladder) => ladder[k]!);
-  const coding = bestCoding(fitting, countsAt, precisions, (k) => contextBits + fixedBits(k), room);
+  const coding = bestCoding(core, fitting, countsAt, precisions, (k) => contextBits + fixedBits(k));
   return coding && { ...coding, context };
 }
 

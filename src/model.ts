@@ -20,31 +20,24 @@ export interface Histogram {
 }
 
 /**
- * log2 of the integers below 2^16, and the two ratios normalize weighs, read
- * from tables built on first use: Math.log2 costs about 15 ns a call and the
- * encoder makes it per present code, per candidate coding, per chunk. The
- * tables hold Math.log2's own values, so no choice changes.
+ * log2 of the integers below 2^16, read from a table built on first use:
+ * Math.log2 costs about 15 ns a call and the encoder makes it per present
+ * code, per candidate coding, per chunk. The table holds Math.log2's own
+ * values, so no choice changes.
  */
 const TABLE_SIZE = 1 << 16;
-let tables: { log2: Float64Array; grow: Float64Array; shrink: Float64Array } | undefined;
+let log2Table: Float64Array | undefined;
 
-function logTables(): NonNullable<typeof tables> {
-  if (tables) return tables;
-  const log2 = new Float64Array(TABLE_SIZE);
-  const grow = new Float64Array(TABLE_SIZE);
-  const shrink = new Float64Array(TABLE_SIZE);
-  for (let i = 1; i < TABLE_SIZE; i++) {
-    log2[i] = Math.log2(i);
-    grow[i] = Math.log2((i + 1) / i);
-    shrink[i] = Math.log2(i / (i - 1));
-  }
-  tables = { log2, grow, shrink };
-  return tables;
+function logTable(): Float64Array {
+  if (log2Table) return log2Table;
+  log2Table = new Float64Array(TABLE_SIZE);
+  for (let i = 1; i < TABLE_SIZE; i++) log2Table[i] = Math.log2(i);
+  return log2Table;
 }
 
 /** Math.log2(n) for a positive integer n. */
 export function log2Of(n: number): number {
-  return n < TABLE_SIZE ? logTables().log2[n]! : Math.log2(n);
+  return n < TABLE_SIZE ? logTable()[n]! : Math.log2(n);
 }
 
 /**
@@ -140,77 +133,48 @@ export function coarsenings(finest: Histogram, maxK: number, room: ArrayRoom = F
   return ladder;
 }
 
+/** Logarithms the Wasm normaliser reads (assembly/normalize.ts): every frequency and remainder up to 2^15. */
+const NORMALIZER_LOGS = (1 << 15) + 1;
+const normalizers = new WeakSet<Core>();
+
 /**
- * Frequencies (aligned with h.symbols) summing to exactly 2^precision, each
- * at least 1, minimising the coded size sum(c * log2(2^P / f)). Starts from
- * the rounded proportional share, then moves one slot at a time to (or
- * from) the code where that gains most (costs least), kept in a heap so the
- * fix-up is O(d log S). Returns null when more codes are present than slots.
+ * Hands h's counts to the core's normaliser, first filling its tables with
+ * Math.log2's own values of log2(i), log2((i + 1) / i) and log2(i / (i − 1)),
+ * so that it chooses as JavaScript arithmetic would.
  */
-export function normalize(h: Histogram, precision: number, room: ArrayRoom = FRESH): Uint32Array | null {
-  const total = 1 << precision;
-  const { counts } = h;
-  const present = counts.length;
-  if (present === 0 || present > total) return null;
+export function normalizerWith(core: Core, h: Histogram): Core["fn"] {
+  const fn = core.fn;
+  if (!normalizers.has(core)) {
+    const logs = new Float64Array(fn.memory.buffer, fn.normalizeLogs(), 3 * NORMALIZER_LOGS);
+    for (let i = 1; i < NORMALIZER_LOGS; i++) {
+      logs[i] = log2Of(i);
+      logs[NORMALIZER_LOGS + i] = Math.log2((i + 1) / i);
+      logs[2 * NORMALIZER_LOGS + i] = Math.log2(i / (i - 1));
+    }
+    normalizers.add(core);
+  }
+  new Uint32Array(fn.memory.buffer, fn.normalizeCounts(), h.counts.length).set(h.counts);
+  return fn;
+}
+
+/** The `present` frequencies the core's normaliser left, in an array from `room`. */
+export function normalizedFreqs(core: Core, present: number, room: ArrayRoom): Uint32Array {
   const freqs = room.u32(present);
-  let sum = 0;
-  for (let i = 0; i < present; i++) {
-    freqs[i] = Math.max(1, Math.round((counts[i]! * total) / h.total));
-    sum += freqs[i]!;
-  }
-  if (sum === total) return freqs;
-  const grow = sum < total;
-  const heap = fixUpHeap(present, (i) => slotGain(counts[i]!, freqs[i]!, grow), room);
-  const step = grow ? 1 : -1;
-  while (sum !== total) {
-    const top = heap.items[0]!;
-    freqs[top]! += step;
-    sum += step;
-    heap.keys[0] = slotGain(counts[top]!, freqs[top]!, grow);
-    siftDown(heap, present, 0);
-  }
+  freqs.set(new Uint32Array(core.fn.memory.buffer, core.fn.normalizeFreqs(), present));
   return freqs;
 }
 
-/** The gain in bits of one more slot for a code of count c and frequency f, or (not `grow`) minus the loss of one fewer. */
-function slotGain(c: number, f: number, grow: boolean): number {
-  const log = logTables();
-  if (grow) return c * (f < TABLE_SIZE ? log.grow[f]! : Math.log2((f + 1) / f));
-  return f === 1 ? -Infinity : -c * (f < TABLE_SIZE ? log.shrink[f]! : Math.log2(f / (f - 1)));
-}
-
-/** A fix-up heap (normalize's, and normalizeResolved's in src/resolution.ts): code indices (items) and their keys, heap-ordered by key. */
-export interface FixUpHeap {
-  items: Uint32Array;
-  keys: Float64Array;
-}
-
-/** The indices 0..n-1 in a binary max-heap by key(i), its arrays from `room`. */
-export function fixUpHeap(n: number, key: (i: number) => number, room: ArrayRoom): FixUpHeap {
-  const heap: FixUpHeap = { items: room.u32(n), keys: room.f64(n) };
-  for (let i = 0; i < n; i++) {
-    heap.items[i] = i;
-    heap.keys[i] = key(i);
-  }
-  for (let i = (n >> 1) - 1; i >= 0; i--) siftDown(heap, n, i);
-  return heap;
-}
-
-/** Moves the item at i down to its place, after its key fell (or the heap is being built). */
-export function siftDown({ items, keys }: FixUpHeap, n: number, i: number): void {
-  const item = items[i]!;
-  const key = keys[i]!;
-  for (;;) {
-    const l = 2 * i + 1;
-    if (l >= n) break;
-    const m = l + 1 < n && keys[l + 1]! > keys[l]! ? l + 1 : l;
-    if (keys[m]! <= key) break;
-    items[i] = items[m]!;
-    keys[i] = keys[m]!;
-    i = m;
-  }
-  items[i] = item;
-  keys[i] = key;
+/**
+ * Frequencies (aligned with h.symbols) summing to exactly 2^precision, each
+ * at least 1, minimising the coded size sum(c * log2(2^P / f)), by the
+ * core's normaliser (assembly/normalize.ts). Null when more codes are
+ * present than slots.
+ */
+export function normalize(core: Core, h: Histogram, precision: number, room: ArrayRoom = FRESH): Uint32Array | null {
+  const present = h.counts.length;
+  if (present === 0 || present > 1 << precision) return null;
+  normalizerWith(core, h).normalize(present, h.total, precision);
+  return normalizedFreqs(core, present, room);
 }
 
 /** Bits the rANS payload takes for these counts under these frequencies (ideal, exact to rounding). */

@@ -36,6 +36,11 @@ export interface CoreExports {
   convertPatterns(srcWidth: number, src: number, n: number, table: number, unused: number, dstWidth: number, dst: number): number;
   roundFp32(target: number, src: number, n: number, dst: number): void;
   magnitudes(src: number, n: number, out: number): void;
+  normalizeCounts(): number;
+  normalizeFreqs(): number;
+  normalizeLogs(): number;
+  normalize(present: number, total: number, precision: number): void;
+  normalizeResolved(present: number, total: number, precision: number, resolution: number): number;
   quantizeFp32(
     src: number, n: number, scale: number, table: number, ambiguous: number, values: number,
     dstWidth: number, dst: number, pending: number, stats: number,

@@ -116,10 +116,10 @@ describe("frequency models", () => {
         for (const resolution of [FULL_RESOLUTION, 1, 2, 3, 6]) {
           let table: ModelTable | undefined;
           if (resolution === FULL_RESOLUTION) {
-            const freqs = normalize(h, precision);
+            const freqs = normalize(core(), h, precision);
             if (freqs) table = { counts: h, freqs, residual: largestAt(freqs) };
           } else {
-            const resolved = normalizeResolved(h, precision, resolution);
+            const resolved = normalizeResolved(core(), h, precision, resolution);
             if (resolved) table = { counts: h, ...resolved };
           }
           if (!table) continue;
@@ -143,7 +143,7 @@ describe("frequency models", () => {
       for (const present of [1, 2, 5, 30, 200, 600]) {
         const h = randomCounts(present);
         for (let resolution = 1; resolution <= 6; resolution++) {
-          const resolved = normalizeResolved(h, precision, resolution);
+          const resolved = normalizeResolved(core(), h, precision, resolution);
           expect(resolved === null).toBe(h.symbols.length > 1 << precision);
           if (!resolved) continue;
           const { freqs, residual } = resolved;
@@ -160,8 +160,8 @@ describe("frequency models", () => {
     // Counts of 1000, 300, 90, 7 and 1 in 2^11 slots (shares 1465, 440, 132, 10.3, 1.5): the others rounded
     // to powers of two at R = 1, to 2 significant bits at R = 2, the first code taking what they leave.
     const h = sparse([1000, 300, 90, 7, 1]);
-    expect(Array.from(normalizeResolved(h, 11, 1)!.freqs)).toEqual([1399, 512, 128, 8, 1]);
-    expect(Array.from(normalizeResolved(h, 11, 2)!.freqs)).toEqual([1522, 384, 128, 12, 2]);
+    expect(Array.from(normalizeResolved(core(), h, 11, 1)!.freqs)).toEqual([1399, 512, 128, 8, 1]);
+    expect(Array.from(normalizeResolved(core(), h, 11, 2)!.freqs)).toEqual([1522, 384, 128, 12, 2]);
   });
 
   it("refuse a raw plane whose unused last bits are not zero", () => {

@@ -115,7 +115,7 @@ function handBuilt(
   const dense = new Uint32Array(1 << (layout.exponentBits + k));
   dense[code] = n;
   const h = sparse(dense);
-  const table = { counts: h, freqs: normalize(h, 11)!, residual: 0 };
+  const table = { counts: h, freqs: normalize(core(), h, 11)!, residual: 0 };
   const { stored, states, carried } = expectedLayout(fieldsOf(data, layout, k), rawBits(layout, k), lanes);
   const c = core();
   c.reset();

@@ -1,0 +1,222 @@
+// Model normalisation for the encoder's search (docs/FORMAT.md §Frequency
+// model): code counts to frequencies summing to exactly 2^P, at full
+// resolution or at R significant bits. The search normalises each candidate
+// table (every k, precision, context grouping and resolution it weighs),
+// thousands of times per file; here it costs a quarter of what it did in
+// JavaScript. The choices are JavaScript's to the bit: the logarithms come
+// from tables the caller fills with Math.log2's own values, and every
+// floating-point operation is the same one, in the same order.
+
+import { MAX_CODE_BITS, MAX_PRECISION } from "./rans";
+
+/** Entries of each logarithm table: every frequency and remainder up to 2^15. */
+const LOG_ENTRIES: i32 = (1 << MAX_PRECISION) + 1;
+
+// The caller's counts in, the frequencies out: u32 per present code.
+const io = memory.data(8 << MAX_CODE_BITS, 16);
+const FREQS: usize = 4 << MAX_CODE_BITS;
+// log2(i), log2((i + 1) / i) and log2(i / (i - 1)) for i up to 2^15, f64 each.
+const logs = memory.data(24 * LOG_ENTRIES, 16);
+const GROW: usize = 8 * LOG_ENTRIES;
+const SHRINK: usize = 16 * LOG_ENTRIES;
+// The fix-up heap: code indices and their keys, a binary max-heap by key.
+const heapItems = memory.data(4 << MAX_CODE_BITS, 16);
+const heapKeys = memory.data(8 << MAX_CODE_BITS, 16);
+
+/** Where the caller writes the counts to normalise, u32 each. */
+export function normalizeCounts(): usize {
+  return io;
+}
+
+/** Where the caller reads the frequencies, u32 each. */
+export function normalizeFreqs(): usize {
+  return io + FREQS;
+}
+
+/** Where the caller writes the three logarithm tables, LOG_ENTRIES f64 each, one after another. */
+export function normalizeLogs(): usize {
+  return logs;
+}
+
+// @ts-ignore: decorator
+@inline function count(i: u32): f64 {
+  return f64(load<u32>(io + (usize(i) << 2)));
+}
+
+// @ts-ignore: decorator
+@inline function freq(i: u32): u32 {
+  return load<u32>(io + FREQS + (usize(i) << 2));
+}
+
+// @ts-ignore: decorator
+@inline function setFreq(i: u32, f: u32): void {
+  store<u32>(io + FREQS + (usize(i) << 2), f);
+}
+
+// @ts-ignore: decorator
+@inline function log2Of(n: u32): f64 {
+  return load<f64>(logs + (usize(n) << 3));
+}
+
+// @ts-ignore: decorator
+@inline function key(i: u32): f64 {
+  return load<f64>(heapKeys + (usize(i) << 3));
+}
+
+/** Moves the item at i down to its place, after its key fell (or the heap is being built). */
+function siftDown(n: u32, i: u32): void {
+  const item = load<u32>(heapItems + (usize(i) << 2));
+  const k = key(i);
+  for (;;) {
+    const l = (i << 1) + 1;
+    if (l >= n) break;
+    const m = l + 1 < n && key(l + 1) > key(l) ? l + 1 : l;
+    if (key(m) <= k) break;
+    store<u32>(heapItems + (usize(i) << 2), load<u32>(heapItems + (usize(m) << 2)));
+    store<f64>(heapKeys + (usize(i) << 3), key(m));
+    i = m;
+  }
+  store<u32>(heapItems + (usize(i) << 2), item);
+  store<f64>(heapKeys + (usize(i) << 3), k);
+}
+
+/** Heapifies items 0..n-1, whose keys the caller stored. */
+function buildHeap(n: u32): void {
+  for (let i: u32 = 0; i < n; i++) store<u32>(heapItems + (usize(i) << 2), i);
+  for (let i = i32(n >> 1) - 1; i >= 0; i--) siftDown(n, u32(i));
+}
+
+/** JavaScript's Math.round for x >= 0: the nearest integer, halves up. */
+// @ts-ignore: decorator
+@inline function roundHalfUp(x: f64): f64 {
+  const r = Math.ceil(x);
+  return r - 0.5 > x ? r - 1 : r;
+}
+
+/** The gain in bits of one more slot for a code of count c and frequency f, or (not `grow`) minus the loss of one fewer. */
+// @ts-ignore: decorator
+@inline function slotGain(c: f64, f: u32, grow: bool): f64 {
+  if (grow) return c * load<f64>(logs + GROW + (usize(f) << 3));
+  return f == 1 ? -Infinity : -c * load<f64>(logs + SHRINK + (usize(f) << 3));
+}
+
+/**
+ * Frequencies for the `present` counts at normalizeCounts() (whose sum is
+ * `total`) summing to exactly 2^precision, each at least 1, minimising the
+ * coded size sum(c · log2(2^P / f)): from the rounded proportional share,
+ * one slot at a time to (or from) the code that gains most (loses least),
+ * kept in a heap. The caller checks 1 <= present <= 2^precision.
+ */
+export function normalize(present: u32, total: f64, precision: u32): void {
+  const slots = u32(1) << precision;
+  let sum: u32 = 0;
+  for (let i: u32 = 0; i < present; i++) {
+    const f = u32(Math.max(1, roundHalfUp((count(i) * f64(slots)) / total)));
+    setFreq(i, f);
+    sum += f;
+  }
+  if (sum == slots) return;
+  const grow = sum < slots;
+  for (let i: u32 = 0; i < present; i++) store<f64>(heapKeys + (usize(i) << 3), slotGain(count(i), freq(i), grow));
+  buildHeap(present);
+  while (sum != slots) {
+    const top = load<u32>(heapItems);
+    const f = grow ? freq(top) + 1 : freq(top) - 1;
+    setFreq(top, f);
+    sum = grow ? sum + 1 : sum - 1;
+    store<f64>(heapKeys, slotGain(count(top), f, grow));
+    siftDown(present, 0);
+  }
+}
+
+/** Bits a frequency of bit length L writes below its leading one at `resolution` significant bits (0: all); src/model.ts keptBits. */
+// @ts-ignore: decorator
+@inline function keptBits(length: u32, resolution: u32): u32 {
+  return resolution == 0 ? length : min(length, resolution - 1);
+}
+
+/** The largest frequency of at most `resolution` significant bits not above f (f >= 1). */
+function floorTo(f: u32, resolution: u32): u32 {
+  const length = 31 - clz(f);
+  const dropped = length - keptBits(length, resolution);
+  return (f >> dropped) << dropped;
+}
+
+/** The next frequency above f (itself of `resolution` bits) that has at most `resolution` significant bits. */
+function above(f: u32, resolution: u32): u32 {
+  const length = 31 - clz(f);
+  return f + (u32(1) << (length - keptBits(length, resolution)));
+}
+
+/** Minus the bits code i loses per slot it frees by falling to the next frequency of `resolution` bits. */
+function lossPerSlot(i: u32, residual: u32, resolution: u32): f64 {
+  const f = freq(i);
+  if (i == residual || f == 1) return -Infinity;
+  const down = floorTo(f - 1, resolution);
+  return (-count(i) * (log2Of(f) - log2Of(down))) / f64(f - down);
+}
+
+/**
+ * Frequencies for the `present` counts at normalizeCounts() (summing to
+ * `total`) summing to exactly 2^precision, each at least 1 and, but for
+ * the residual's, of at most `resolution` significant bits (src/resolution.ts
+ * says how they are chosen). The caller checks 1 <= present <= 2^precision.
+ * Returns the residual: the index of the first largest count.
+ */
+export function normalizeResolved(present: u32, total: f64, precision: u32, resolution: u32): u32 {
+  const slots = u32(1) << precision;
+  let residual: u32 = 0;
+  for (let i: u32 = 1; i < present; i++) if (count(i) > count(residual)) residual = i;
+  let others: u32 = 0;
+  for (let i: u32 = 0; i < present; i++) {
+    if (i == residual) continue;
+    const share = Math.max(1, (count(i) * f64(slots)) / total);
+    const low = floorTo(u32(Math.floor(share)), resolution);
+    const high = f64(low) == share ? low : above(low, resolution);
+    const f = share * share <= f64(low) * f64(high) ? low : high;
+    setFreq(i, f);
+    others += f;
+  }
+  // Rare codes rounded up to a whole slot can leave the residual nothing: lower whichever code loses least per slot it frees.
+  if (others >= slots) {
+    for (let i: u32 = 0; i < present; i++) store<f64>(heapKeys + (usize(i) << 3), lossPerSlot(i, residual, resolution));
+    buildHeap(present);
+    while (others >= slots) {
+      const i = load<u32>(heapItems);
+      const down = floorTo(freq(i) - 1, resolution);
+      others -= freq(i) - down;
+      setFreq(i, down);
+      store<f64>(heapKeys, lossPerSlot(i, residual, resolution));
+      siftDown(present, 0);
+    }
+  }
+  // Moving code i from f to g takes g − f slots from the residual: it pays when
+  // c_i · log2(g / f) + c_residual · log2(rest' / rest) > 0.
+  // Signed: a step up may want more slots than the residual has.
+  const cr = count(residual);
+  let rest = i32(slots - others);
+  let restLog = log2Of(u32(rest));
+  let moved = true;
+  for (let pass = 0; moved && pass < 2; pass++) {
+    moved = false;
+    for (let i: u32 = 0; i < present; i++) {
+      if (i == residual) continue;
+      const c = count(i);
+      const f = freq(i);
+      const logF = log2Of(f);
+      const up = above(f, resolution);
+      const upRest = rest - i32(up - f);
+      const upGain = upRest >= 1 ? c * (log2Of(up) - logF) + cr * (log2Of(u32(upRest)) - restLog) : -Infinity;
+      const down = f > 1 ? floorTo(f - 1, resolution) : 0;
+      const downGain = down >= 1 ? c * (log2Of(down) - logF) + cr * (log2Of(u32(rest) + (f - down)) - restLog) : -Infinity;
+      if (Math.max(upGain, downGain) <= 1e-9) continue;
+      const to = upGain >= downGain ? up : down;
+      rest -= i32(to) - i32(f);
+      restLog = log2Of(u32(rest));
+      setFreq(i, to);
+      moved = true;
+    }
+  }
+  setFreq(residual, u32(rest));
+  return residual;
+}
