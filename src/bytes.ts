@@ -155,51 +155,45 @@ export class BitWriter {
 
 /**
  * Reader for BitWriter's output; running off the end is CORRUPT_STREAM.
- * Fields are cut from a 32-bit window of the next four bytes rather than a
- * bit or a byte at a time: a chunk's models and lane states are read per
- * chunk, and for files of small tensors that is a sizeable part of decoding.
+ * Fields are cut from a window of up to 32 unread bits, topped up a byte
+ * at a time only when a field needs more: a chunk's models and lane states
+ * are read per chunk, and for files of small tensors that is a sizeable
+ * part of decoding.
  */
 export class BitReader {
-  private pos = 0;
-  /** Bits in the stream. */
-  private readonly end: number;
+  /** The unread bits taken from the stream so far, least significant first; the bits above `avail` are zero. */
+  private acc = 0;
+  private avail = 0;
+  /** The next byte to take. */
+  private next = 0;
 
   constructor(
     private readonly buf: Uint8Array,
     private readonly what: string,
-  ) {
-    this.end = 8 * buf.length;
-  }
+  ) {}
 
   private endsEarly(): AnsfError {
     return new AnsfError("CORRUPT_STREAM", `${this.what}: bit stream ends early`);
   }
 
-  /** The bits from the read position on, at least 25 where the stream has them, zeros past its end. */
-  private window(): number {
+  /** Tops the window up to at least 25 bits, where the stream has them. */
+  private refill(): void {
     const b = this.buf;
-    const at = this.pos >>> 3;
-    const left = b.length - at;
-    let v = left > 0 ? b[at]! : 0;
-    if (left > 1) v |= b[at + 1]! << 8;
-    if (left > 2) v |= b[at + 2]! << 16;
-    if (left > 3) v |= b[at + 3]! << 24;
-    return v >>> (this.pos & 7);
-  }
-
-  bit(): number {
-    if (this.pos >= this.end) throw this.endsEarly();
-    const b = (this.buf[this.pos >>> 3]! >>> (this.pos & 7)) & 1;
-    this.pos++;
-    return b;
+    while (this.avail <= 24 && this.next < b.length) {
+      this.acc |= b[this.next++]! << this.avail;
+      this.avail += 8;
+    }
   }
 
   /** The next n (< 25) bits, least significant first. */
   bits(n: number): number {
-    if (n === 0) return 0;
-    if (this.pos + n > this.end) throw this.endsEarly();
-    const v = this.window() & ((1 << n) - 1);
-    this.pos += n;
+    if (this.avail < n) {
+      this.refill();
+      if (this.avail < n) throw this.endsEarly();
+    }
+    const v = this.acc & ((1 << n) - 1);
+    this.acc >>>= n;
+    this.avail -= n;
     return v;
   }
 
@@ -208,25 +202,23 @@ export class BitReader {
    * last one are zero: a stream of several bitstreams then leaves no bit unchecked.
    */
   finish(): number {
-    if ((this.pos & 7) !== 0 && this.buf[this.pos >>> 3]! >>> (this.pos & 7) !== 0) {
+    // The unread bits of a partly read byte are the window's lowest.
+    if ((this.acc & ((1 << (this.avail & 7)) - 1)) !== 0) {
       throw new AnsfError("CORRUPT_STREAM", `${this.what}: padding bits are not zero`);
     }
-    return Math.ceil(this.pos / 8);
+    return this.next - (this.avail >>> 3);
   }
 
   /** Gamma code with at most `maxBits` (< 25) significant bits. */
   gamma(maxBits: number): number {
-    const w = this.window();
-    // The zeros before the first one, counted at once where the window holds that one.
-    const nz = w === 0 ? 32 : 31 - Math.clz32(w & -w);
-    if (nz < maxBits && this.pos + nz < this.end) {
-      this.pos += nz + 1;
-      return (1 << nz) | this.bits(nz);
-    }
-    let zeros = 0;
-    while (this.bit() === 0) {
-      if (++zeros >= maxBits) throw new AnsfError("CORRUPT_STREAM", `${this.what}: gamma code too long`);
-    }
-    return (1 << zeros) | this.bits(zeros);
+    if (this.avail < 25) this.refill();
+    // The zeros before the first one, counted at once.
+    const w = this.acc;
+    const nz = w === 0 ? this.avail : 31 - Math.clz32(w & -w);
+    if (nz >= maxBits) throw new AnsfError("CORRUPT_STREAM", `${this.what}: gamma code too long`);
+    if (w === 0) throw this.endsEarly();
+    this.acc >>>= nz + 1;
+    this.avail -= nz + 1;
+    return (1 << nz) | this.bits(nz);
   }
 }

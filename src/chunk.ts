@@ -468,13 +468,23 @@ export interface ChunkHeader {
   carriedBits: number;
 }
 
+/** Where a chunk header's tables (dense frequencies, zeroed) and lane states are read to: the decoder's are in Wasm memory. */
+export interface HeaderRoom {
+  table(alphabet: number): Uint32Array;
+  states(lanes: number): Uint32Array;
+}
+
+const FRESH_HEADER_ROOM: HeaderRoom = {
+  table: (alphabet) => new Uint32Array(alphabet),
+  states: (lanes) => new Uint32Array(lanes),
+};
+
 /**
  * Parses and validates a chunk's header against the n elements the index
- * promises, in a container of `version`; `tableOf` gives each table's
- * dense frequencies their zeroed room (the decoder's is in Wasm memory).
+ * promises, in a container of `version`, its tables and states into `room`.
  */
 export function readChunkHeader(
-  chunk: Uint8Array, layout: PairLayout, n: number, version: number, tableOf: (alphabet: number) => Uint32Array = (a) => new Uint32Array(a),
+  chunk: Uint8Array, layout: PairLayout, n: number, version: number, room: HeaderRoom = FRESH_HEADER_ROOM,
 ): ChunkHeader {
   const r = new ByteReader(chunk, "chunk");
   const mode = r.u8();
@@ -519,8 +529,8 @@ export function readChunkHeader(
   if (resolved) {
     const bits = new BitReader(chunk.subarray(r.pos), "chunk models and lane states");
     tables = [];
-    for (let g = 0; g < groups; g++) tables.push(readModel(bits, alphabet, precision, scheme, resolution, tableOf(alphabet)));
-    states = readLaneStates(bits, lanes);
+    for (let g = 0; g < groups; g++) tables.push(readModel(bits, alphabet, precision, scheme, resolution, room.table(alphabet)));
+    states = readLaneStates(bits, room.states(lanes));
     r.bytes(bits.finish());
   } else {
     const modelLength = r.varint();
@@ -528,10 +538,10 @@ export function readChunkHeader(
     const models = new ByteReader(r.bytes(modelLength), "chunk models");
     tables = Array.from({ length: groups }, () => {
       const model = new BitReader(models.bytes(context ? models.varint() : modelLength), "frequency model");
-      return readModel(model, alphabet, precision, scheme, FULL_RESOLUTION, tableOf(alphabet));
+      return readModel(model, alphabet, precision, scheme, FULL_RESOLUTION, room.table(alphabet));
     });
     if (models.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk models have ${models.remaining} trailing bytes`);
-    states = new Uint32Array(lanes);
+    states = room.states(lanes);
     for (let j = 0; j < lanes; j++) {
       states[j] = r.u32();
       if (states[j]! < RANS_L) throw new AnsfError("CORRUPT_STREAM", `lane ${j} starts in state ${states[j]}, below 2^16`);
@@ -564,10 +574,11 @@ export interface ChunkRead {
 }
 
 /**
- * The most bytes the tables of one chunk take in Wasm memory, slack and
- * alignment included: G tables of 2^(E+k) codes hold at most MAX_CODES.
+ * The most bytes a chunk header's tables and lane states take in Wasm
+ * memory, slack and alignment included: G tables of 2^(E+k) codes hold at
+ * most MAX_CODES.
  */
-const TABLES_ROOM = 4 * MAX_CODES + MAX_GROUPS * (SLACK + 64);
+const HEADER_ROOM = 4 * (MAX_CODES + MAX_LANES) + (MAX_GROUPS + 1) * (SLACK + 64);
 
 /**
  * Decodes one chunk of n elements, from a container of `version`, into
@@ -587,16 +598,20 @@ export function decodeChunk(core: Core, chunk: Uint8Array | ChunkRead, layout: P
     chunk.read(core.view(base, chunk.length));
   }
   // The header is read from the chunk in Wasm memory, whose view the
-  // tables' allocations must not detach by growing it.
-  core.reserve(TABLES_ROOM);
+  // allocations for its tables and states must not detach by growing it.
+  core.reserve(HEADER_ROOM);
   const coded = core.view(base, chunk.length);
-  // The models are read straight into Wasm memory: a fresh array per table
-  // (up to 128 KiB) cost more than decoding a small chunk.
+  // The models and states are read straight into Wasm memory: a fresh
+  // array per table (up to 128 KiB) cost more than decoding a small chunk.
   const tables: number[] = [];
-  const h = readChunkHeader(coded, layout, n, version, (alphabet) => {
-    const at = core.alloc(4 * alphabet);
-    tables.push(at);
-    return new Uint32Array(fn.memory.buffer, at, alphabet).fill(0);
+  let states = 0;
+  const h = readChunkHeader(coded, layout, n, version, {
+    table: (alphabet) => {
+      const at = core.alloc(4 * alphabet);
+      tables.push(at);
+      return new Uint32Array(fn.memory.buffer, at, alphabet).fill(0);
+    },
+    states: (lanes) => new Uint32Array(fn.memory.buffer, (states = core.alloc(4 * lanes)), lanes),
   });
   let dst = h.mode === MODE_DEFLATE ? core.put(inflate(coded.subarray(h.payloadOffset), bytes)) : base + h.rawOffset;
   if (h.mode === MODE_RANS || h.mode === MODE_CONTEXT) {
@@ -606,7 +621,6 @@ export function decodeChunk(core: Core, chunk: Uint8Array | ChunkRead, layout: P
     const ctx = h.context;
     const { kind, bases, basesEnd } = putContextBases(core, ctx, n, h.precision + 3, 4);
     dst = core.alloc(bytes, isShared(out) ? wordPhase(out) : 0);
-    const states = core.put(new Uint8Array(h.states.buffer));
     const payloadEnd = base + h.payloadOffset + h.payloadLength;
     const end = fn.decodeCodes(
       layout.width, dst, n, c, layout.signed, h.precision, h.lanes, kind, bases, basesEnd,

@@ -22,10 +22,9 @@ export function writeLaneStates(w: BitWriter, states: Uint32Array): void {
   }
 }
 
-/** Reads `lanes` states written by writeLaneStates: each is in [2^16, 2^32) by construction. */
-export function readLaneStates(r: BitReader, lanes: number): Uint32Array {
-  const states = new Uint32Array(lanes);
-  for (let j = 0; j < lanes; j++) {
+/** Reads states written by writeLaneStates, one per entry of `states`: each is in [2^16, 2^32) by construction. */
+export function readLaneStates(r: BitReader, states: Uint32Array): Uint32Array {
+  for (let j = 0; j < states.length; j++) {
     const length = LOW_BITS + r.bits(LENGTH_BITS);
     const low = r.bits(LOW_BITS);
     states[j] = ((1 << length) | (r.bits(length - LOW_BITS) << LOW_BITS) | low) >>> 0;
