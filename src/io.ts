@@ -32,11 +32,18 @@ export function readFully(file: OpenFile, position: number, into: Uint8Array): U
   return into;
 }
 
+/** Refuses a read outside [0, size): positions worked out from a damaged stream may lie before its start as well as past its end. */
+function checkRange(what: string, size: number, position: number, length: number): void {
+  if (position < 0 || length < 0 || position + length > size) {
+    throw new AnsfError("TRUNCATED", `${what} of ${size} bytes has no bytes [${position}, ${position + length})`);
+  }
+}
+
 export function memoryReader(bytes: Uint8Array): Reader {
   return {
     size: bytes.length,
     read(position, length, into) {
-      if (position + length > bytes.length) throw new AnsfError("TRUNCATED", `input ends at ${bytes.length}, before ${position + length}`);
+      checkRange("input", bytes.length, position, length);
       if (into) {
         into.set(bytes.subarray(position, position + length));
         return into.subarray(0, length);
@@ -55,6 +62,7 @@ export function fileReader(path: string): Reader {
     size,
     read(position, length, into) {
       if (!file) throw new AnsfError("BAD_ARGUMENT", `${path} is closed`);
+      checkRange(path, size, position, length);
       return readFully(file, position, into ? into.subarray(0, length) : new Uint8Array(length));
     },
     get file() {

@@ -113,7 +113,7 @@ export async function compressStream(reader: Reader, out: Writable, options: Str
 /** The validated index of an .ansf stream, read through `reader` (footer first). */
 export function readIndexFrom(reader: Reader): Index {
   const header = readHeader(reader.read(0, Math.min(HEADER_BYTES, reader.size)));
-  const { indexOffset, indexLength } = readFooter(reader.read(reader.size - FOOTER_BYTES, FOOTER_BYTES), reader.size);
+  const { indexOffset, indexLength } = readFooter(reader.read(Math.max(0, reader.size - FOOTER_BYTES), Math.min(FOOTER_BYTES, reader.size)), reader.size);
   return readIndex(header, reader.read(indexOffset, indexLength), indexOffset);
 }
 

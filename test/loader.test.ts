@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AnsfError, compress, encode, open } from "../src/index.js";
 import { parseSafetensors } from "../src/safetensors.js";
+import { errorCode } from "./error-code.js";
 
 const FIXTURE = readFileSync("fixtures/stories260K.bf16.safetensors");
 const dir = mkdtempSync(join(tmpdir(), "ansfloat-loader-"));
@@ -54,6 +55,18 @@ describe("lazy loader", () => {
     const bogus = join(dir, "bogus.ansf");
     writeFileSync(bogus, FIXTURE.subarray(0, 100));
     expect(() => open(bogus)).toThrow(expect.objectContaining({ code: "BAD_MAGIC" }));
+  });
+
+  it("refuses every truncation of a file with an AnsfError, those shorter than header and footer too", () => {
+    const whole = encode(FIXTURE.subarray(FIXTURE.length - 512), { dtype: "bf16" });
+    const cut = join(dir, "cut.ansf");
+    const codes = new Set<string>();
+    for (let length = 0; length < whole.length; length++) {
+      writeFileSync(cut, whole.subarray(0, length));
+      codes.add(errorCode(() => open(cut).close()));
+    }
+    // Fewer than four bytes cannot show the magic; past it every cut lacks the footer.
+    expect([...codes].sort()).toEqual(["TRUNCATED"]);
   });
 });
 
