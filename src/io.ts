@@ -34,9 +34,8 @@ export function readFully(file: OpenFile, position: number, into: Uint8Array): U
 
 /** Refuses a read outside [0, size): positions worked out from a damaged stream may lie before its start as well as past its end. */
 function checkRange(what: string, size: number, position: number, length: number): void {
-  if (position < 0 || length < 0 || position + length > size) {
-    throw new AnsfError("TRUNCATED", `${what} of ${size} bytes has no bytes [${position}, ${position + length})`);
-  }
+  if (position < 0 || length < 0) throw new AnsfError("TRUNCATED", `${what} has no bytes [${position}, ${position + length})`);
+  if (position + length > size) throw new AnsfError("TRUNCATED", `${what} ends at ${size}, before ${position + length}`);
 }
 
 export function memoryReader(bytes: Uint8Array): Reader {
