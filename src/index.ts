@@ -98,10 +98,12 @@ export function decompress(stream: Uint8Array, options: DecodeOptions = {}): Uin
 }
 
 // The *Async calls code on the calling thread and threads - 1 workers, which
-// share the input once rather than per chunk. With more than one thread their
-// results are views of SharedArrayBuffers that every thread wrote in place
-// (inputs already in shared memory are not copied); with one thread they are
-// the synchronous calls with a look at the event loop every few milliseconds.
+// share the input once rather than per chunk (inputs already in shared
+// memory are not copied). With more than one thread, decoded results are
+// views of SharedArrayBuffers that every thread wrote in place, and coded
+// results one buffer, into which the chunks every thread coded are copied
+// once; with one thread they are the synchronous calls with a look at the
+// event loop every few milliseconds.
 
 /** {@link encode} on several threads; the stream is identical to encode()'s. */
 export async function encodeAsync(data: ArrayBufferView, options: TensorOptions & ParallelOptions): Promise<Uint8Array> {
