@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AnsfError, compress, decode, decodeFormat, decompress, encode, encodeFormat, inspect, open } from "../src/index.js";
+import { AnsfError, compress, compressAsync, decode, decodeFormat, decompress, encode, encodeFormat, inspect, open } from "../src/index.js";
+import { ANSF_ERROR_CODES } from "../src/errors.js";
 import { parseSafetensors } from "../src/safetensors.js";
 
 // Seeded random damage to real streams of every kind, through every way of
@@ -13,9 +14,7 @@ import { parseSafetensors } from "../src/safetensors.js";
 // and footer.
 
 const FIXTURE = readFileSync("fixtures/stories260K.bf16.safetensors");
-const CODES = new Set([
-  "BAD_MAGIC", "UNSUPPORTED_VERSION", "TRUNCATED", "CORRUPT_STREAM", "CHECKSUM_MISMATCH", "BAD_SAFETENSORS", "BAD_ARGUMENT", "TOO_LARGE",
-]);
+const CODES = new Set<string>(ANSF_ERROR_CODES);
 
 interface Case {
   name: string;
@@ -128,5 +127,57 @@ describe("damaged streams", () => {
     expect(unexpected).toEqual([]);
     // The damage reaches the checks that matter.
     for (const code of ["TRUNCATED", "CORRUPT_STREAM", "CHECKSUM_MISMATCH"]) expect(outcomes.get(code)).toBeGreaterThan(20);
+  });
+});
+
+const GGUF = "../shared/data/llm/stories260K.bf16.gguf";
+
+/** A damaged copy of an input file, most often in its header (the first `headerBytes`). */
+function damageInput(input: Uint8Array, headerBytes: number, r: (n: number) => number): Uint8Array {
+  const b = Uint8Array.from(input);
+  const at = r(10) < 7 ? r(Math.min(b.length, headerBytes)) : r(b.length);
+  switch (r(5)) {
+    case 0:
+      b[at]! ^= 1 << r(8);
+      return b;
+    case 1:
+      b[at] = '0123456789"{}[],:-eE.'.charCodeAt(r(21)); // JSON's own characters
+      return b;
+    case 2:
+      return b.subarray(0, at);
+    case 3:
+      return Buffer.concat([b.subarray(0, at), Uint8Array.of(r(256), r(256)), b.subarray(at)]);
+    default:
+      return Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + r(8))]);
+  }
+}
+
+describe("damaged inputs to the compressor", () => {
+  /** Compresses each damaged input: an AnsfError, or a stream that restores that input exactly. */
+  async function check(input: Uint8Array, headerBytes: number, cases: number, run: (bad: Uint8Array) => Uint8Array | Promise<Uint8Array>) {
+    const r = random(7);
+    const outcomes = new Map<string, number>();
+    for (let i = 0; i < cases; i++) {
+      const bad = damageInput(input, headerBytes, r);
+      let outcome: string;
+      try {
+        outcome = same(decompress(await run(bad)), bad) ? "round trip" : "WRONG DATA";
+      } catch (err) {
+        outcome = err instanceof AnsfError && CODES.has(err.code) ? err.code : `${(err as Error).name}: ${(err as Error).message}`;
+      }
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    }
+    expect([...outcomes.keys()].filter((o) => !CODES.has(o) && o !== "round trip")).toEqual([]);
+    return outcomes;
+  }
+
+  it("safetensors: an AnsfError or an exact round trip", async () => {
+    const outcomes = await check(FIXTURE, 8 + Number(FIXTURE.readBigUInt64LE(0)), 200, (bad) => compress(bad));
+    expect(outcomes.get("BAD_SAFETENSORS")).toBeGreaterThan(20);
+  });
+
+  it.skipIf(!existsSync(GGUF))(`GGUF (${existsSync(GGUF) ? GGUF : "absent: skipped"}): an AnsfError or an exact round trip`, async () => {
+    const outcomes = await check(readFileSync(GGUF), 4096, 100, (bad) => compressAsync(bad, { threads: 1 }));
+    expect(outcomes.get("BAD_GGUF")).toBeGreaterThan(5);
   });
 });
