@@ -2,10 +2,11 @@
 // model): code counts to frequencies summing to exactly 2^P, at full
 // resolution or at R significant bits. The search normalises each candidate
 // table (every k, precision, context grouping and resolution it weighs),
-// thousands of times per file; here it costs a quarter of what it did in
-// JavaScript. The choices are JavaScript's to the bit: the logarithms come
-// from tables the caller fills with Math.log2's own values, and every
-// floating-point operation is the same one, in the same order.
+// thousands of times per file; here a table of 54 codes normalises in
+// 0.7 us at full resolution and 1.6 us at 3 bits, against 1.7-2.3 and
+// 5.1-5.5 us in JavaScript. The choices are JavaScript's to the bit: the
+// logarithms come from tables the caller fills with Math.log2's own values,
+// and every floating-point operation is the same one, in the same order.
 
 import { MAX_CODE_BITS, MAX_PRECISION } from "./rans";
 

@@ -135,33 +135,57 @@ export function coarsenings(finest: Histogram, maxK: number, room: ArrayRoom = F
 
 /** Logarithms the Wasm normaliser reads (assembly/normalize.ts): every frequency and remainder up to 2^15. */
 const NORMALIZER_LOGS = (1 << 15) + 1;
-const normalizers = new WeakSet<Core>();
+/** The most codes a table has (2^15): the size of the normaliser's regions for counts and frequencies. */
+const NORMALIZER_CODES = 1 << 15;
 
 /**
- * Hands h's counts to the core's normaliser, first filling its tables with
- * Math.log2's own values of log2(i), log2((i + 1) / i) and log2(i / (i − 1)),
- * so that it chooses as JavaScript arithmetic would.
+ * A core's normaliser with views of its regions for counts and frequencies,
+ * made once: for a table of a few dozen codes, making views and fetching
+ * addresses at every call cost more than the normalising.
  */
-export function normalizerWith(core: Core, h: Histogram): Core["fn"] {
-  const fn = core.fn;
-  if (!normalizers.has(core)) {
+class Normalizer {
+  private counts!: Uint32Array;
+  private freqs!: Uint32Array;
+
+  constructor(readonly fn: Core["fn"]) {
     const logs = new Float64Array(fn.memory.buffer, fn.normalizeLogs(), 3 * NORMALIZER_LOGS);
+    // Math.log2's own values, so that the Wasm normaliser chooses as JavaScript arithmetic would.
     for (let i = 1; i < NORMALIZER_LOGS; i++) {
       logs[i] = log2Of(i);
       logs[NORMALIZER_LOGS + i] = Math.log2((i + 1) / i);
       logs[2 * NORMALIZER_LOGS + i] = Math.log2(i / (i - 1));
     }
-    normalizers.add(core);
+    this.view();
   }
-  new Uint32Array(fn.memory.buffer, fn.normalizeCounts(), h.counts.length).set(h.counts);
-  return fn;
+
+  /** (Re)makes the views: growing the memory detaches the old ones (their length falls to 0). */
+  private view(): void {
+    this.counts = new Uint32Array(this.fn.memory.buffer, this.fn.normalizeCounts(), NORMALIZER_CODES);
+    this.freqs = new Uint32Array(this.fn.memory.buffer, this.fn.normalizeFreqs(), NORMALIZER_CODES);
+  }
+
+  /** Hands h's counts to the normaliser. */
+  countsOf(h: Histogram): Core["fn"] {
+    if (this.counts.length === 0) this.view();
+    this.counts.set(h.counts);
+    return this.fn;
+  }
+
+  /** The `present` frequencies the normaliser left, in an array from `room`. */
+  freqsOut(present: number, room: ArrayRoom): Uint32Array {
+    const out = room.u32(present);
+    for (let i = 0; i < present; i++) out[i] = this.freqs[i]!;
+    return out;
+  }
 }
 
-/** The `present` frequencies the core's normaliser left, in an array from `room`. */
-export function normalizedFreqs(core: Core, present: number, room: ArrayRoom): Uint32Array {
-  const freqs = room.u32(present);
-  freqs.set(new Uint32Array(core.fn.memory.buffer, core.fn.normalizeFreqs(), present));
-  return freqs;
+const normalizers = new WeakMap<Core, Normalizer>();
+
+/** The core's normaliser (assembly/normalize.ts), its logarithm tables filled on first use. */
+export function normalizerOf(core: Core): Normalizer {
+  let n = normalizers.get(core);
+  if (!n) normalizers.set(core, (n = new Normalizer(core.fn)));
+  return n;
 }
 
 /**
@@ -173,8 +197,9 @@ export function normalizedFreqs(core: Core, present: number, room: ArrayRoom): U
 export function normalize(core: Core, h: Histogram, precision: number, room: ArrayRoom = FRESH): Uint32Array | null {
   const present = h.counts.length;
   if (present === 0 || present > 1 << precision) return null;
-  normalizerWith(core, h).normalize(present, h.total, precision);
-  return normalizedFreqs(core, present, room);
+  const normalizer = normalizerOf(core);
+  normalizer.countsOf(h).normalize(present, h.total, precision);
+  return normalizer.freqsOut(present, room);
 }
 
 /** Bits the rANS payload takes for these counts under these frequencies (ideal, exact to rounding). */

@@ -5,7 +5,7 @@
 // deserve every bit of their frequencies: on stories260K's 64- to 4096-element
 // tensors, 1 to 3 significant bits cost less payload than the bits they save.
 
-import { normalizedFreqs, normalizerWith, type Histogram } from "./model.js";
+import { normalizerOf, type Histogram } from "./model.js";
 import { FRESH, type ArrayRoom } from "./scratch.js";
 import type { Core } from "./wasm.js";
 
@@ -37,6 +37,7 @@ export function normalizeResolved(
 ): { freqs: Uint32Array; residual: number } | null {
   const present = h.counts.length;
   if (present === 0 || present > 1 << precision) return null;
-  const residual = normalizerWith(core, h).normalizeResolved(present, h.total, precision, resolution);
-  return { freqs: normalizedFreqs(core, present, room), residual };
+  const normalizer = normalizerOf(core);
+  const residual = normalizer.countsOf(h).normalizeResolved(present, h.total, precision, resolution);
+  return { freqs: normalizer.freqsOut(present, room), residual };
 }
