@@ -244,16 +244,21 @@ function channelBuckets(core: Core, src: number, n: number, layout: PairLayout, 
   const offset = kind === CONTEXT_ROW ? place.start : place.start % (D * T);
   const maxima = core.alloc(2 * T);
   fn.channelMaxima(layout.width, src, n, layout.mantissaBits, (1 << layout.exponentBits) - 1, D, T, offset, maxima);
-  const mx = new Uint16Array(fn.memory.buffer.slice(maxima, maxima + 2 * T));
+  // Read in place, before anything allocates (and may grow the memory).
+  const mx = new Uint16Array(fn.memory.buffer, maxima, T);
   // Channels the chunk touches, bucketed by rank of their largest exponent;
   // below the top MAX_BUCKETS values, the rest share the lowest bucket.
+  // Exponents index small tables: channels run to tens of thousands.
   const first = kind === CONTEXT_ROW ? Math.floor(offset / D) : 0;
   const count = kind === CONTEXT_ROW ? Math.floor((offset + n - 1) / D) - first + 1 : Math.min(T, Math.ceil(n / D));
-  const values = new Set<number>();
-  for (let i = 0; i < count; i++) values.add(mx[(first + i) % T]!);
-  const kept = [...values].sort((a, b) => a - b).slice(-MAX_BUCKETS);
+  const seen = new Uint8Array(1 << layout.exponentBits);
+  for (let i = 0; i < count; i++) seen[mx[(first + i) % T]!] = 1;
+  const kept: number[] = [];
+  for (let v = seen.length - 1; v >= 0 && kept.length < MAX_BUCKETS; v--) if (seen[v]) kept.unshift(v);
+  const rankOf = new Int8Array(seen.length).fill(-1);
+  kept.forEach((v, j) => (rankOf[v] = j));
   const bucketOf = new Uint8Array(T);
-  for (let ch = 0; ch < T; ch++) bucketOf[ch] = Math.max(0, kept.indexOf(Math.max(mx[ch]!, kept[0]!)));
+  for (let ch = 0; ch < T; ch++) bucketOf[ch] = Math.max(0, rankOf[Math.max(mx[ch]!, kept[0]!)]!);
   const bits = layout.exponentBits;
   const counts = countsByChannel(core, src, layout, { D, T, offset }, bucketOf, kept.length, bits, layout.mantissaBits, sampleBlocks(n));
   return { kind, D, T, offset, bucketOf, buckets: counts.slice(0, -1) };
