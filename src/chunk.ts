@@ -64,6 +64,8 @@ const WIDE_K_FROM = 1 << 16;
 const WIDE_TABLES_FROM = 1 << 14;
 const WIDE_TABLES_GAIN = 0.01;
 const WIDE_PRECISION = 13;
+/** The precisions tried by default, widest first (see ChunkOptions.precisions). */
+const DEFAULT_PRECISIONS = [12, 11];
 /**
  * Chunks from this many elements keep full-resolution models: there the
  * models are a small part of the chunk, and searching resolutions cost the
@@ -205,9 +207,10 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   const ks = options.k === undefined ? [...Array(maxK + 1).keys()] : [options.k];
   const ladder = coarsenings(finest, maxK, core.scratch);
   // The best coding whose tables hold at most `slots` slots together: one table at these precisions, or a context's.
-  const bestWithin = (slots: number, precisions: readonly number[]): CodingChoice | undefined => {
-    const widest = Math.max(...precisions);
-    let best = bestCoding(core, ks, (k) => [ladder[k]!], [...precisions].sort((a, b) => b - a), fixedBits);
+  // `precisions` widest first.
+  const bestWithin = (slots: number, precisions: number[]): CodingChoice | undefined => {
+    const widest = precisions[0]!;
+    let best = bestCoding(core, ks, (k) => [ladder[k]!], precisions, fixedBits);
     if (grouping) {
       const contextBits = (k: number) => fixedBits(k, CONTEXT_LANES);
       const grouped = bestContext(core, grouping, layout, maxK, ks, widest, slots, contextBits);
@@ -219,7 +222,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     }
     return best;
   };
-  let best = bestWithin(CONTEXT_TABLE_SLOTS, options.precisions ?? [11, 12]);
+  let best = bestWithin(CONTEXT_TABLE_SLOTS, options.precisions ? [...options.precisions].sort((a, b) => b - a) : DEFAULT_PRECISIONS);
   if (options.precisions === undefined && best && n >= WIDE_TABLES_FROM && normalisationLoss(best) >= WIDE_TABLES_GAIN * best.bits) {
     const wide = bestWithin(2 * CONTEXT_TABLE_SLOTS, [WIDE_PRECISION]);
     if (wide && wide.bits <= (1 - WIDE_TABLES_GAIN) * best.bits) best = wide;
@@ -303,12 +306,16 @@ function histogramOf(core: Core, src: number, n: number, layout: PairLayout, max
 
 /** Each k's tables' counts and estimated size (entropy, about 10 bits a table entry), smallest first. */
 function estimatesOf(ks: number[], countsAt: (k: number) => Histogram[], fixedBits: (k: number) => number): { k: number; counts: Histogram[]; bits: number }[] {
-  return ks
-    .map((k) => {
-      const counts = countsAt(k);
-      return { k, counts, bits: counts.reduce((sum, h) => sum + entropyBits(h) + 10 * h.symbols.length, 0) + fixedBits(k) };
-    })
-    .sort((a, b) => a.bits - b.bits);
+  const estimates: { k: number; counts: Histogram[]; bits: number }[] = [];
+  for (const k of ks) {
+    const counts = countsAt(k);
+    const e = { k, counts, bits: counts.reduce((sum, h) => sum + entropyBits(h) + 10 * h.symbols.length, 0) + fixedBits(k) };
+    // Inserted in order, after any equal (a stable sort of a few entries without Array.prototype.sort's work array).
+    let at = estimates.length;
+    while (at > 0 && estimates[at - 1]!.bits > e.bits) at--;
+    estimates.splice(at, 0, e);
+  }
+  return estimates;
 }
 
 /** A table of the counts normalised at this precision and resolution, or null when they do not fit. */

@@ -162,8 +162,10 @@ function parseEntry(name: string, entry: unknown) {
   // Named only for a message: a header holds thousands of entries.
   const what = () => `tensor ${JSON.stringify(name)}`;
   if (!isObject(entry)) throw bad(`${what()} is ${describe(entry)}, not an object`);
-  const keys = Object.keys(entry).sort().join(", ");
-  if (keys !== "data_offsets, dtype, shape") throw bad(`${what()} must have exactly dtype, shape and data_offsets, not ${keys || "no keys"}`);
+  const keys = Object.keys(entry);
+  if (keys.length !== 3 || !("dtype" in entry && "shape" in entry && "data_offsets" in entry)) {
+    throw bad(`${what()} must have exactly dtype, shape and data_offsets, not ${keys.sort().join(", ") || "no keys"}`);
+  }
   const { dtype, shape, data_offsets: offsets } = entry;
   if (!isDtype(dtype)) throw bad(`${what()}: unknown dtype ${JSON.stringify(dtype)}`);
   if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(`${what()}: shape ${JSON.stringify(shape)} is not an array of non-negative integers`);
