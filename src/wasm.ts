@@ -75,6 +75,8 @@ export class Core {
   readonly scratch = new Scratch();
   private readonly base: number;
   private top: number;
+  /** A view of the whole memory, remade when growing the memory detaches it: allocating and filling make no view of their own. */
+  private memoryBytes = new Uint8Array(0);
 
   constructor(module: WebAssembly.Module = coreModule()) {
     this.fn = new WebAssembly.Instance(module, {
@@ -99,9 +101,14 @@ export class Core {
     const at = this.top + phase;
     const end = at + bytes + SLACK;
     this.growTo(end);
-    new Uint8Array(this.fn.memory.buffer, at + bytes, SLACK).fill(0);
+    this.bytes().fill(0, at + bytes, end);
     this.top = (end + 63) & ~63;
     return at;
+  }
+
+  private bytes(): Uint8Array {
+    if (this.memoryBytes.length === 0) this.memoryBytes = new Uint8Array(this.fn.memory.buffer);
+    return this.memoryBytes;
   }
 
   /**
@@ -137,7 +144,7 @@ export class Core {
 
   private putAt(bytes: Uint8Array, phase: number): number {
     const ptr = this.alloc(bytes.length, phase);
-    this.view(ptr, bytes.length).set(bytes);
+    this.bytes().set(bytes, ptr);
     return ptr;
   }
 
