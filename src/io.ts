@@ -25,7 +25,12 @@ export interface OpenFile {
 /** Fills `into` with the bytes of `file` from `position`; a file that ends first is TRUNCATED. */
 export function readFully(file: OpenFile, position: number, into: Uint8Array): Uint8Array {
   for (let done = 0; done < into.length; ) {
-    const got = readSync(file.fd, into, done, into.length - done, position + done);
+    let got: number;
+    try {
+      got = readSync(file.fd, into, done, into.length - done, position + done);
+    } catch (err) {
+      throw new AnsfError("IO_ERROR", `cannot read ${file.path}: ${(err as Error).message}`, { cause: err });
+    }
     if (got === 0) throw new AnsfError("TRUNCATED", `${file.path} ends at ${position + done}, before ${position + into.length}`);
     done += got;
   }
@@ -54,9 +59,24 @@ export function memoryReader(bytes: Uint8Array): Reader {
   };
 }
 
+/** A file opened for reading, and its size; failing to open it (missing, a folder, no permission) is IO_ERROR. */
+function openForReading(path: string): { file: OpenFile; size: number } {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new Error("not a regular file");
+    return { file: { fd, path }, size: stat.size };
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    throw new AnsfError("IO_ERROR", `cannot open ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 export function fileReader(path: string): Reader {
-  let file: OpenFile | undefined = { fd: openSync(path, "r"), path };
-  const size = fstatSync(file.fd).size;
+  const opened = openForReading(path);
+  let file: OpenFile | undefined = opened.file;
+  const size = opened.size;
   return {
     size,
     read(position, length, into) {

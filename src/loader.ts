@@ -199,11 +199,17 @@ export class AnsfModel {
 
   constructor(readonly dir: string) {
     const indexPath = join(dir, "model.safetensors.index.json");
-    let parsed: unknown;
+    let text: string;
     try {
-      parsed = JSON.parse(readFileSync(indexPath, "utf8"));
+      text = readFileSync(indexPath, "utf8");
     } catch (err) {
       throw new AnsfError("IO_ERROR", `cannot read ${indexPath}: ${(err as Error).message}`, { cause: err });
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new AnsfError("BAD_SAFETENSORS", `${indexPath} is not valid JSON: ${(err as Error).message}`, { cause: err });
     }
     const map = (parsed as { weight_map?: unknown } | null)?.weight_map;
     if (typeof map !== "object" || map === null) throw new AnsfError("BAD_SAFETENSORS", `${indexPath} has no weight_map object`);

@@ -96,4 +96,19 @@ describe("sharded Hugging Face folders", () => {
     expect(noR.status).toBe(1);
     expect(noR.stderr).toBe(`ansfloat: ${folder} is a directory (use -r)\n`);
   });
+
+  it("reports a broken index, a missing shard and a path that is no file as AnsfErrors", async () => {
+    const { openModel } = await import("../src/index.js");
+    const folder = mkdtempSync(join(tmpdir(), "ansfloat-broken-"));
+    const index = join(folder, "model.safetensors.index.json");
+    writeFileSync(index, "{not json");
+    expect(errorCode(() => openModel(folder))).toBe("BAD_SAFETENSORS");
+    writeFileSync(index, JSON.stringify({ weight_map: { "a.weight": "missing.safetensors" } }));
+    const model = openModel(folder);
+    expect(errorCode(() => model.tensor("a.weight"))).toBe("IO_ERROR");
+    model.close();
+    expect(errorCode(() => openModel(join(folder, "nowhere")))).toBe("IO_ERROR");
+    expect(errorCode(() => open(join(folder, "nowhere.ansf")))).toBe("IO_ERROR");
+    expect(errorCode(() => open(folder))).toBe("IO_ERROR");
+  });
 });
