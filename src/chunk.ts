@@ -176,6 +176,11 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
   if (options.k !== undefined && !(Number.isInteger(options.k) && options.k >= 0 && options.k <= layout.maxK)) {
     throw new AnsfError("BAD_ARGUMENT", `k must be an integer from 0 to ${layout.maxK} for ${layout.name}, not ${options.k}`);
   }
+  // A precision the kp byte cannot hold would make a stream no decoder accepts.
+  const { precisions } = options;
+  if (precisions !== undefined && !(Array.isArray(precisions) && precisions.length > 0 && precisions.every((p) => Number.isInteger(p) && p >= MIN_PRECISION && p <= MAX_PRECISION))) {
+    throw new AnsfError("BAD_ARGUMENT", `precisions must be integers from ${MIN_PRECISION} to ${MAX_PRECISION}, not ${JSON.stringify(precisions)}`);
+  }
   const fn = core.fn;
   const n = data.length / layout.width;
   core.reset();

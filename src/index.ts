@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 
+import { requireBytes, requireOptions, requireView } from "./arguments.js";
 import { assemble, restore } from "./codec.js";
 import { parseContainer } from "./container.js";
 import { layoutOf, type CodedDtype } from "./dtypes.js";
@@ -47,6 +48,8 @@ export interface DecodeOptions {
 
 /** Checks a tensor's bytes against its dtype and shape. */
 function tensorPlan(data: ArrayBufferView, options: TensorOptions) {
+  requireView(data, "data");
+  requireOptions(options, "options");
   const layout = layoutOf(options.dtype);
   const bytes = bytesOf(data);
   if (bytes.length % layout.width !== 0) {
@@ -61,6 +64,7 @@ function tensorPlan(data: ArrayBufferView, options: TensorOptions) {
 }
 
 function requireTensor(stream: Uint8Array) {
+  requireBytes(stream, "stream");
   const index = parseContainer(stream);
   if (index.source !== "tensor") {
     throw new AnsfError("BAD_ARGUMENT", `stream holds a ${index.source} file, not one tensor: use decompress()`);
@@ -89,11 +93,13 @@ export function decode(stream: Uint8Array, options: DecodeOptions = {}): Uint8Ar
  * padding, and tensors of every dtype).
  */
 export function compress(file: Uint8Array, options: EncodeOptions = {}): Uint8Array {
+  requireBytes(file, "file");
   return compressSafetensors(file, options).stream;
 }
 
 /** Restores the original file from an .ansf stream. */
 export function decompress(stream: Uint8Array, options: DecodeOptions = {}): Uint8Array {
+  requireBytes(stream, "stream");
   return restore(stream, parseContainer(stream), options.out);
 }
 
@@ -121,12 +127,14 @@ export async function decodeAsync(stream: Uint8Array, options: DecodeOptions & P
  * among them; also takes GGUF files (whose parser is async).
  */
 export async function compressAsync(file: Uint8Array, options: EncodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
+  requireBytes(file, "file");
   const { source, plans } = await planFile(memoryReader(file));
   return encodeInMemory(source, file, plans, options);
 }
 
 /** {@link decompress} on several threads. */
 export async function decompressAsync(stream: Uint8Array, options: DecodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
+  requireBytes(stream, "stream");
   return decodeInMemory(stream, parseContainer(stream), options);
 }
 

@@ -5,6 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
+import { requirePath } from "./arguments.js";
 import { decodeChunk, type ChunkRead } from "./chunk.js";
 import { SEGMENT_TENSOR, type ChunkEntry, type Index, type Segment } from "./container.js";
 import { AnsfError } from "./errors.js";
@@ -185,6 +186,7 @@ export class AnsfFile {
 
 /** Opens a .ansf file for lazy, per-tensor decoding. Call close() when done. */
 export function open(path: string): AnsfFile {
+  requirePath(path, "path");
   return new AnsfFile(path);
 }
 
@@ -254,5 +256,6 @@ export class AnsfModel {
 
 /** Opens a folder of compressed shards for lazy, per-tensor decoding. Call close() when done. */
 export function openModel(dir: string): AnsfModel {
+  requirePath(dir, "dir");
   return new AnsfModel(dir);
 }

@@ -2,7 +2,8 @@
 // header's bytes) cut into chunks that code and decode independently.
 
 import { decodeChunk, encodeChunk, type ChunkChoice, type ChunkOptions, type EncodedChunk } from "./chunk.js";
-import { SEGMENT_BYTES, SEGMENT_FORMAT, SEGMENT_TENSOR, type Segment } from "./container.js";
+import { MAX_CHUNK_BYTES, SEGMENT_BYTES, SEGMENT_FORMAT, SEGMENT_TENSOR, type Segment } from "./container.js";
+import { AnsfError } from "./errors.js";
 import type { PairLayout } from "./dtypes.js";
 import type { NumericFormat } from "./numformat/index.js";
 import type { Core } from "./wasm.js";
@@ -26,7 +27,13 @@ export interface EncodedSegment {
 
 /** Byte ranges [begin, end) of the chunks a segment of `length` bytes is cut into. */
 export function chunkRanges(length: number, layout: PairLayout, options: EncodeOptions = {}): [number, number][] {
-  const per = (options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS) * layout.width;
+  const elements = options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS;
+  // Larger chunks than a reader accepts (MAX_CHUNK_BYTES) would make a stream nothing can decode.
+  const most = MAX_CHUNK_BYTES / layout.width;
+  if (!Number.isInteger(elements) || elements < 1 || elements > most) {
+    throw new AnsfError("BAD_ARGUMENT", `chunkElements must be an integer from 1 to ${most} for ${layout.name}, not ${elements}`);
+  }
+  const per = elements * layout.width;
   const ranges: [number, number][] = [];
   for (let at = 0; at < length; at += per) ranges.push([at, Math.min(at + per, length)]);
   return ranges;

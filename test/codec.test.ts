@@ -193,3 +193,38 @@ describe("bad input", () => {
     expect(silent.raw).toBe(0);
   });
 });
+
+describe("bad arguments", () => {
+  const weights = new Uint16Array(4096).map((_, i) => 0x3c00 + (i % 97));
+
+  it("refuse options that would make an undecodable stream or never end, with BAD_ARGUMENT", () => {
+    // Chunks larger than readers accept, or precisions the kp byte cannot hold, made streams no decoder took; a chunk size of 0 or less looped until the heap ran out.
+    for (const chunkElements of [0, -5, 1.5, Number.NaN, 2 ** 25 + 1]) {
+      expect(errorCode(() => encode(weights, { dtype: "bf16", chunkElements }))).toBe("BAD_ARGUMENT");
+    }
+    for (const precisions of [[8], [16], [11.5], []]) {
+      expect(errorCode(() => encode(weights, { dtype: "bf16", precisions }))).toBe("BAD_ARGUMENT");
+    }
+    const stream = encode(weights, { dtype: "bf16", chunkElements: 1000, precisions: [15] });
+    expect(Buffer.from(decode(stream)).equals(Buffer.from(weights.buffer))).toBe(true);
+  });
+
+  it("name the argument of the wrong type rather than fail inside", async () => {
+    const { compress, compressAsync, decompress, decompressAsync, inspect, open, openModel, encodeFormat, decodeFormat } = await import("../src/index.js");
+    const wrong: (() => unknown)[] = [
+      () => encode(null as never, { dtype: "bf16" }),
+      () => encode(weights, undefined as never),
+      () => decode(undefined as never),
+      () => compress("file" as never),
+      () => decompress(123 as never),
+      () => inspect(null as never),
+      () => open(123 as never),
+      () => openModel(null as never),
+      () => encodeFormat([1, 2] as never, { format: "fp8-e4m3" }),
+      () => decodeFormat({} as never),
+    ];
+    for (const f of wrong) expect(errorCode(f)).toBe("BAD_ARGUMENT");
+    await expect(compressAsync("file" as never)).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+    await expect(decompressAsync(null as never)).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+  });
+});
