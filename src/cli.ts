@@ -4,7 +4,7 @@
 // temporary file and moved into place only when complete, and an existing
 // file is never replaced without -f.
 
-import { closeSync, createWriteStream, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, createWriteStream, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
@@ -170,17 +170,19 @@ async function withOutput<T>(path: string, options: Options, produce: (out: Writ
     const result = await produce(process.stdout);
     return result;
   }
-  if (!options.force && exists(path)) throw new AnsfError("IO_ERROR", `${path} already exists (use -f to overwrite)`);
+  const existing = statOrNull(path);
+  if (existing?.isDirectory()) throw new AnsfError("IO_ERROR", `${path} is a directory`);
+  // A device or pipe (/dev/null, /dev/stdout, a FIFO) is written in place, as
+  // zstd does: a temporary file renamed over it would replace the device.
+  if (existing && !existing.isFile()) return withDevice(path, produce);
+  if (!options.force && existing) throw new AnsfError("IO_ERROR", `${path} already exists (use -f to overwrite)`);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, "wx");
-    const out = createWriteStream("", { fd, autoClose: false, highWaterMark: 4 << 20 });
+    const out = fileStream(fd);
     const result = await produce(out);
-    await new Promise<void>((resolve, reject) => {
-      out.once("error", reject);
-      out.end(resolve);
-    });
+    await finish(out);
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
@@ -205,12 +207,46 @@ async function withOutput<T>(path: string, options: Options, produce: (out: Writ
   }
 }
 
-function exists(path: string): boolean {
+/**
+ * A write stream on an open file. A failed write is reported where the
+ * writer waits (writeAll, finish); the stream's own 'error' event, emitted
+ * after that, is then only noise, and unheard it would crash the process.
+ */
+function fileStream(fd: number): Writable {
+  return createWriteStream("", { fd, autoClose: false, highWaterMark: 4 << 20 }).on("error", () => undefined);
+}
+
+/**
+ * Ends a file's write stream and reports a write that failed (a full disk
+ * or device). The end callback carries the error; the stream's 'error'
+ * event comes only after it, too late to be waited for.
+ */
+function finish(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+}
+
+function statOrNull(path: string): Stats | null {
   try {
-    statSync(path);
-    return true;
+    return statSync(path);
   } catch {
-    return false;
+    return null;
+  }
+}
+
+/** Writes to a device or pipe that already exists; a failed write (a full device) is IO_ERROR. */
+async function withDevice<T>(path: string, produce: (out: Writable) => Promise<T>): Promise<T> {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "w");
+    const out = fileStream(fd);
+    const result = await produce(out);
+    await finish(out);
+    return result;
+  } catch (err) {
+    if (err instanceof AnsfError) throw err;
+    throw new AnsfError("IO_ERROR", `cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -387,7 +423,7 @@ async function listFile(file: string, options: Options): Promise<void> {
 
 /** --format: a built-in's name, or a JSON descriptor file. */
 function loadFormat(spec: string): NumericFormat {
-  if (!exists(spec)) return builtinFormat(spec);
+  if (!statOrNull(spec)) return builtinFormat(spec);
   let text: string;
   try {
     text = readFileSync(spec, "utf8");
@@ -444,7 +480,7 @@ async function quantizeCommand(file: string, format: NumericFormat, options: Opt
 
 /** A directory under -r becomes the files in it that this mode works on (a Hugging Face folder's shards). */
 function expand(path: string, options: Options): string[] {
-  if (path === "-" || !exists(path) || !statSync(path).isDirectory()) return [path];
+  if (path === "-" || !statOrNull(path)?.isDirectory()) return [path];
   if (!options.recursive) throw new AnsfError("BAD_ARGUMENT", `${path} is a directory (use -r)`);
   const wanted = options.decompress || options.test || options.list ? [SUFFIX] : options.quantize ? [".safetensors"] : [".safetensors", ".gguf"];
   return readdirSync(path, { recursive: true, encoding: "utf8" })

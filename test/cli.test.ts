@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll } from "vitest";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compress } from "../src/index.js";
@@ -61,6 +61,22 @@ describe("ansfloat CLI", () => {
     const r = run(["-d", badPath]);
     expect(r.status).toBe(1);
     expect(readdirSync(dir).sort()).toEqual(before);
+  });
+
+  it("writes devices in place: /dev/null stays a device, a full device fails with exit 1", () => {
+    // A temporary file renamed over -o /dev/full once replaced the device with the output, and a failed write was taken for success.
+    const toNull = run(["-q", "-o", "/dev/null", src]);
+    expect(toNull.status).toBe(0);
+    expect(statSync("/dev/null").isCharacterDevice()).toBe(true);
+    if (existsSync("/dev/full")) {
+      const toFull = run(["-f", "-o", "/dev/full", src]);
+      expect(toFull.status).toBe(1);
+      expect(toFull.stderr).toMatch(/^ansfloat: .*cannot write \/dev\/full: ENOSPC.*\[IO_ERROR\]\n$/);
+      expect(statSync("/dev/full").isCharacterDevice()).toBe(true);
+    }
+    const toFolder = run(["-f", "-o", dir, src]);
+    expect(toFolder.status).toBe(1);
+    expect(toFolder.stderr).toBe(`ansfloat: ${src}: ${dir} is a directory [IO_ERROR]\n`);
   });
 
   it("lists tensors as a table and as JSON", () => {
