@@ -165,13 +165,18 @@ function quantizeOptions(values: { format?: string; scale?: string }): NonNullab
  * an existing name, or rename() under -f). On failure the temporary file
  * is removed and nothing is left behind.
  */
-async function withOutput<T>(path: string, options: Options, produce: (out: Writable) => Promise<T>): Promise<T> {
+async function withOutput<T>(path: string, input: string, options: Options, produce: (out: Writable) => Promise<T>): Promise<T> {
   if (path === "-") {
     const result = await produce(process.stdout);
     return result;
   }
   const existing = statOrNull(path);
   if (existing?.isDirectory()) throw new AnsfError("IO_ERROR", `${path} is a directory`);
+  // Under -f the result would replace its own input (and --rm then delete both), as zstd refuses too.
+  const source = input === "-" ? null : statOrNull(input);
+  if (existing && source && existing.dev === source.dev && existing.ino === source.ino) {
+    throw new AnsfError("IO_ERROR", `${path} is the input file`);
+  }
   // A device or pipe (/dev/null, /dev/stdout, a FIFO) is written in place, as
   // zstd does: a temporary file renamed over it would replace the device.
   if (existing && !existing.isFile()) return withDevice(path, produce);
@@ -223,6 +228,11 @@ function fileStream(fd: number): Writable {
  */
 function finish(out: Writable): Promise<void> {
   return new Promise((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+}
+
+/** --rm: the source goes only once its result is a file of its own (not standard output, not a device such as /dev/null). */
+function removeSource(file: string, out: string, options: Options): void {
+  if (options.rm && out !== "-" && file !== "-" && statOrNull(out)?.isFile()) unlinkSync(file);
 }
 
 function statOrNull(path: string): Stats | null {
@@ -319,7 +329,7 @@ async function compressFile(file: string, options: Options): Promise<void> {
   try {
     const started = performance.now();
     const settings = streamOptions(options, file, reader.size);
-    const result = await withOutput(out, options, async (sink) => {
+    const result = await withOutput(out, file, options, async (sink) => {
       if (!options.raw) return compressStream(reader, sink, settings);
       const layout = layoutOf(options.dtype!);
       if (reader.size % layout.width !== 0) throw new AnsfError("BAD_ARGUMENT", `${reader.size} bytes is not a whole number of ${layout.name} elements`);
@@ -347,7 +357,7 @@ async function compressFile(file: string, options: Options): Promise<void> {
   } finally {
     reader.close();
   }
-  if (options.rm && out !== "-" && file !== "-") unlinkSync(file);
+  removeSource(file, out, options);
 }
 
 function restoredName(file: string, options: Options): string {
@@ -364,14 +374,14 @@ async function decompressFile(file: string, options: Options): Promise<void> {
   const reader = await openInput(file);
   try {
     const started = performance.now();
-    const bytes = await withOutput(out, options, (sink) => decompressStream(reader, sink, streamOptions(options, file, reader.size)));
+    const bytes = await withOutput(out, file, options, (sink) => decompressStream(reader, sink, streamOptions(options, file, reader.size)));
     const ms = performance.now() - started;
     if (options.json) report(options, { file, output: out, bytes, compressedBytes: reader.size, ms });
     else if (!options.quiet) process.stderr.write(`${file}: ${bytes} bytes restored, ${mbps(bytes, ms)}\n`);
   } finally {
     reader.close();
   }
-  if (options.rm && out !== "-" && file !== "-") unlinkSync(file);
+  removeSource(file, out, options);
 }
 
 /** Decodes everything and checks every checksum, keeping nothing. */
@@ -469,7 +479,7 @@ async function quantizeCommand(file: string, format: NumericFormat, options: Opt
     const started = performance.now();
     const input = reader.read(0, reader.size);
     const settings = { ...streamOptions(options, file, reader.size), format, scale: options.quantize!.scale };
-    const result = await withOutput(out, options, (sink) => quantizeFileTo(input, sink, settings));
+    const result = await withOutput(out, file, options, (sink) => quantizeFileTo(input, sink, settings));
     const ms = performance.now() - started;
     if (options.json) report(options, { file, output: out, ...result, ms });
     else if (!options.quiet) (options.stdout || out === "-" ? process.stderr : process.stdout).write(formatQuantizeReport(file, out, result));

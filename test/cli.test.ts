@@ -79,6 +79,24 @@ describe("ansfloat CLI", () => {
     expect(toFolder.stderr).toBe(`ansfloat: ${src}: ${dir} is a directory [IO_ERROR]\n`);
   });
 
+  it("never writes over its own input, and --rm keeps the source unless the result is a file of its own", () => {
+    // -f -o INPUT INPUT replaced the source with its compressed form, and with --rm then deleted that too.
+    const own = join(dir, "own.safetensors");
+    copyFileSync(FIXTURE, own);
+    for (const args of [["-f", "-o", own, own], ["--rm", "-f", "-o", own, own]]) {
+      const r = run(args);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`ansfloat: ${own}: ${own} is the input file [IO_ERROR]\n`);
+      expect(readFileSync(own).equals(original)).toBe(true);
+    }
+    // Into /dev/null nothing is kept, so the source stays; into a file, --rm removes it.
+    expect(run(["-q", "--rm", "-o", "/dev/null", own]).status).toBe(0);
+    expect(readFileSync(own).equals(original)).toBe(true);
+    expect(run(["-q", "--rm", own]).status).toBe(0);
+    expect(existsSync(own)).toBe(false);
+    expect(Buffer.from(run(["-d", "-c", `${own}.ansf`]).stdout).equals(original)).toBe(true);
+  });
+
   it("lists tensors as a table and as JSON", () => {
     const table = run(["-l", `${src}.ansf`]);
     expect(table.status).toBe(0);
