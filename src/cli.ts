@@ -5,6 +5,7 @@
 // file is never replaced without -f.
 
 import { closeSync, createWriteStream, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { constants } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
@@ -185,6 +186,7 @@ async function withOutput<T>(path: string, input: string, options: Options, prod
   let fd: number | undefined;
   try {
     fd = openSync(tmp, "wx");
+    unfinished.add(tmp);
     const out = fileStream(fd);
     const result = await produce(out);
     await finish(out);
@@ -209,7 +211,30 @@ async function withOutput<T>(path: string, input: string, options: Options, prod
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EEXIST") throw new AnsfError("IO_ERROR", `${path} already exists (use -f to overwrite)`, { cause: err });
     throw new AnsfError("IO_ERROR", `cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    unfinished.delete(tmp);
   }
+}
+
+/** Temporary outputs being written: an interrupt removes them before the process exits. */
+const unfinished = new Set<string>();
+
+/**
+ * On SIGINT or SIGTERM, removes the temporary output being written (a
+ * partial result must never be left behind, as zstd also ensures) and exits
+ * with the status a shell gives a process the signal killed.
+ */
+function removeOutputsOn(signal: "SIGINT" | "SIGTERM"): void {
+  process.once(signal, () => {
+    for (const tmp of unfinished) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // Already moved into place or removed.
+      }
+    }
+    process.exit(128 + constants.signals[signal]);
+  });
 }
 
 /**
@@ -559,4 +584,6 @@ export async function main(argv: string[]): Promise<number> {
   return status;
 }
 
+removeOutputsOn("SIGINT");
+removeOutputsOn("SIGTERM");
 process.exitCode = await main(process.argv.slice(2));

@@ -97,6 +97,27 @@ describe("ansfloat CLI", () => {
     expect(Buffer.from(run(["-d", "-c", `${own}.ansf`]).stdout).equals(original)).toBe(true);
   });
 
+  it("removes its partial output when interrupted (SIGINT, SIGTERM) and exits 130 or 143", async () => {
+    // A partial temporary file was left behind by an interrupted run.
+    const { spawn } = await import("node:child_process");
+    const big = join(dir, "big.bin");
+    // 96 MiB of bf16-like words: long enough to interrupt mid-write.
+    const words = new Uint16Array(48 << 20);
+    for (let i = 0; i < words.length; i++) words[i] = 0x3c00 + ((i * 2654435761) >>> 22);
+    writeFileSync(big, words);
+    for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+      const child = spawn(process.execPath, [CLI, "-q", "-f", "-T", "1", "--raw", "--dtype", "bf16", big]);
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      const partial = () => readdirSync(dir).filter((f) => f.endsWith(".tmp"));
+      for (let waited = 0; partial().length === 0 && waited < 20000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      expect(partial().length).toBe(1);
+      child.kill(signal);
+      expect(await exited).toBe(status);
+      expect(partial()).toEqual([]);
+      expect(existsSync(`${big}.ansf`)).toBe(false);
+    }
+  });
+
   it("lists tensors as a table and as JSON", () => {
     const table = run(["-l", `${src}.ansf`]);
     expect(table.status).toBe(0);
