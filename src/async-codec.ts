@@ -3,6 +3,7 @@
 // threads - 1 workers work through together. With one thread this is the
 // synchronous path, with a look at the event loop every few milliseconds.
 
+import { resultBuffer } from "./bytes.js";
 import { assemble } from "./codec.js";
 import type { Index, Source } from "./container.js";
 import { AnsfError } from "./errors.js";
@@ -74,7 +75,7 @@ export async function decodeInMemory(stream: Uint8Array, index: Index, options: 
     }
   }
   const staged = threads > 1 && out !== undefined && !isShared(out);
-  const output = staged ? borrowStaging(index.size, wordPhase(out)) : out ?? (threads > 1 ? new Uint8Array(new SharedArrayBuffer(index.size)) : new Uint8Array(index.size));
+  const output = staged ? borrowStaging(index.size, wordPhase(out)) : out ?? resultBuffer(index.size, threads > 1);
   try {
     await runOver<DecodeJob>(stream, threads, options, { op: "decode", output, chunks, version: index.version });
     if (staged) out!.set(output);

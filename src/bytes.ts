@@ -9,6 +9,21 @@ export function bytesOf(data: ArrayBufferView): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/**
+ * A new zeroed buffer of `bytes` for a decoded result (`shared`: in a
+ * SharedArrayBuffer). A stream may claim more than one buffer holds: a few
+ * kilobytes of repeated chunks can claim gigabytes. That is TOO_LARGE,
+ * not the allocation's RangeError.
+ */
+export function resultBuffer(bytes: number, shared = false): Uint8Array {
+  try {
+    return new Uint8Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new AnsfError("TOO_LARGE", `the result takes ${bytes} bytes, more than one buffer can hold here; decode it to a file (the CLI streams)`, { cause: err });
+  }
+}
+
 /** Growable byte sink. */
 export class ByteWriter {
   // 64 bytes: V8 allocates a typed array up to that size on its heap, several times faster than a larger one.

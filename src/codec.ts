@@ -1,6 +1,7 @@
 // Whole streams: segments in, container out, and back.
 
 import { HEADER_BYTES, parseContainer, placeSegments, writeHeader, writeIndex, type Index, type Source } from "./container.js";
+import { resultBuffer } from "./bytes.js";
 import { AnsfError } from "./errors.js";
 import { decodeSegment, type EncodedSegment } from "./segments.js";
 import { core } from "./wasm.js";
@@ -24,7 +25,7 @@ export function assemble(source: Source, encoded: EncodedSegment[]): Uint8Array 
 
 /** Restores the original bytes of every segment, into `out` when given. */
 export function restore(stream: Uint8Array, index: Index = parseContainer(stream), out?: Uint8Array): Uint8Array {
-  const target = out ?? new Uint8Array(index.size);
+  const target = out ?? resultBuffer(index.size);
   if (target.length < index.size) {
     throw new AnsfError("BAD_ARGUMENT", `output buffer of ${target.length} bytes is smaller than the ${index.size} bytes to decode`);
   }

@@ -9,7 +9,7 @@ import { requireBytes, requireOptions, requireView } from "./arguments.js";
 import { decodeChunk, type ChunkRead } from "./chunk.js";
 import { assemble } from "./codec.js";
 import { parseContainer, SEGMENT_TENSOR, type ChunkEntry, type Segment } from "./container.js";
-import { bytesOf } from "./bytes.js";
+import { bytesOf, resultBuffer } from "./bytes.js";
 import { AnsfError } from "./errors.js";
 import { carrierLayout, formatKey, storageWidth } from "./format-table.js";
 import { builtinFormat, codeTable, toComputeBits, UNUSED_PATTERN, type ComputeType, type NumericFormat } from "./numformat/index.js";
@@ -257,7 +257,7 @@ export function decodeFormat(stream: Uint8Array, options: FormatDecodeOptions = 
   if (index.source !== "tensor" || !segment) throw new AnsfError("BAD_ARGUMENT", `stream holds a ${index.source} file, not one tensor: use decompress()`);
   const target = options.to ?? "stored";
   const bytes = (segment.length / segment.layout.width) * targetWidth(segmentFormat(segment), target);
-  const out = options.out ?? new Uint8Array(bytes);
+  const out = options.out ?? resultBuffer(bytes);
   if (out.length < bytes) throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${bytes} bytes to decode`);
   decodeSegmentTo(core(), (c) => stream.subarray(c.offset, c.offset + c.length), segment, target, out.subarray(0, bytes), index.version);
   return out.subarray(0, bytes);

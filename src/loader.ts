@@ -3,6 +3,7 @@
 // and decodes just that tensor's chunks; slice() just the chunks a range
 // of elements covers. No global state: each handle owns its descriptor.
 
+import { resultBuffer } from "./bytes.js";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { requirePath } from "./arguments.js";
@@ -95,7 +96,7 @@ export class AnsfFile {
     return hit;
   }
 
-  private decodeSegment(segment: Segment, out = new Uint8Array(segment.length)): Uint8Array {
+  private decodeSegment(segment: Segment, out = resultBuffer(segment.length)): Uint8Array {
     return this.decodeElements(segment, 0, segment.length / segment.layout.width, out);
   }
 
@@ -141,7 +142,7 @@ export class AnsfFile {
       throw new AnsfError("BAD_ARGUMENT", `slice [${begin}, ${end}) is outside tensor "${name}" of ${count} elements`);
     }
     const bytes = (end - begin) * segment.layout.width;
-    const out = options.out ?? new Uint8Array(bytes);
+    const out = options.out ?? resultBuffer(bytes);
     if (out.length < bytes) throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${bytes} bytes to decode`);
     return this.decodeElements(segment, begin, end, out.subarray(0, bytes));
   }
@@ -154,7 +155,7 @@ export class AnsfFile {
   decodeAs(name: string, target: DecodeTarget, options: TensorReadOptions = {}): Uint8Array {
     const { segment } = this.find(name);
     const bytes = (segment.length / segment.layout.width) * targetWidth(segmentFormat(segment), target);
-    const out = options.out ?? new Uint8Array(bytes);
+    const out = options.out ?? resultBuffer(bytes);
     if (out.length < bytes) throw new AnsfError("BAD_ARGUMENT", `output buffer of ${out.length} bytes is smaller than the ${bytes} bytes to decode`);
     decodeSegmentTo(core(), (c) => this.chunkRead(c), segment, target, out.subarray(0, bytes), this.index.version);
     return out.subarray(0, bytes);

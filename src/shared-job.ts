@@ -15,6 +15,7 @@
 // job: the first touch of fresh memory (page faults) costs several times
 // the copy itself.
 
+import { resultBuffer } from "./bytes.js";
 import { decodeChunk, encodeChunk, type ChunkOptions, type EncodedChunk } from "./chunk.js";
 import { layoutById } from "./dtypes.js";
 import type { Core } from "./wasm.js";
@@ -80,7 +81,7 @@ const KEEP_SPARE_MS = 2000;
  */
 export function borrowStaging(bytes: number, phase = 0): Uint8Array {
   const i = spare.findLastIndex((b) => b.byteLength >= phase + bytes);
-  return new Uint8Array(i >= 0 ? spare.splice(i, 1)[0]! : new SharedArrayBuffer(phase + bytes), phase, bytes);
+  return i >= 0 ? new Uint8Array(spare.splice(i, 1)[0]!, phase, bytes) : resultBuffer(phase + bytes, true).subarray(phase);
 }
 
 /** Keeps a staging buffer for the next job (the largest two, for a while): no thread may touch it any more. */

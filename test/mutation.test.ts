@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AnsfError, compress, compressAsync, decode, decodeFormat, decompress, encode, encodeFormat, inspect, open } from "../src/index.js";
 import { ANSF_ERROR_CODES } from "../src/errors.js";
+import { errorCode } from "./error-code.js";
 import { parseSafetensors } from "../src/safetensors.js";
 
 // Seeded random damage to real streams of every kind, through every way of
@@ -181,3 +182,37 @@ describe("damaged inputs to the compressor", () => {
     expect(outcomes.get("BAD_GGUF")).toBeGreaterThan(5);
   });
 });
+
+describe("a stream that claims more than a buffer holds", () => {
+  it("is TOO_LARGE for every in-memory decoder, not the allocation's RangeError", async () => {
+    // 100 copies of one coded 64 MiB chunk of zero bytes: 9.5 KB claiming 6.7 GB.
+    const { HEADER_BYTES, parseContainer, placeSegments, writeHeader, writeIndex } = await import("../src/container.js");
+    const { decodeAsync } = await import("../src/index.js");
+    const n = 64 << 20;
+    const one = encode(new Uint8Array(n), { dtype: "u8", chunkElements: n });
+    const { offset: _, ...segment } = parseContainer(one).segments[0]!;
+    const chunk = one.subarray(segment.chunks[0]!.offset, segment.chunks[0]!.offset + segment.chunks[0]!.length);
+    const copies = 100;
+    const { index, chunksEnd } = placeSegments("tensor", [
+      { ...segment, length: copies * n, shape: [copies * n], chunks: Array.from({ length: copies }, () => ({ elements: n, offset: 0, length: chunk.length })) },
+    ]);
+    const tail = writeIndex(index, chunksEnd);
+    const bomb = new Uint8Array(chunksEnd + tail.length);
+    bomb.set(writeHeader("tensor"), 0);
+    for (let i = 0; i < copies; i++) bomb.set(chunk, HEADER_BYTES + i * chunk.length);
+    bomb.set(tail, chunksEnd);
+    expect(errorCode(() => decode(bomb))).toBe("TOO_LARGE");
+    expect(errorCode(() => decompress(bomb))).toBe("TOO_LARGE");
+    await expect(decodeAsync(bomb, { threads: 2 })).rejects.toMatchObject({ code: "TOO_LARGE" });
+    const dir = mkdtempSync(join(tmpdir(), "ansfloat-bomb-"));
+    try {
+      writeFileSync(join(dir, "bomb.ansf"), bomb);
+      const file = open(join(dir, "bomb.ansf"));
+      expect(errorCode(() => file.tensor("tensor"))).toBe("TOO_LARGE");
+      file.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
