@@ -6,6 +6,7 @@
 // patterns (one per 1, 2 or 4 bytes), the format and scales in
 // `__metadata__["ansfloat.quantization"]`, every other tensor unchanged.
 
+import { requireBytes, requireOptions } from "./arguments.js";
 import { bytesOf } from "./bytes.js";
 import { AnsfError } from "./errors.js";
 import { applyConversion, resolveFormat, toFloat32 } from "./format-codec.js";
@@ -263,6 +264,8 @@ function combine(tensors: QuantizedTensorReport[]): QuantizationError {
  * `out` as one .ansf stream; returns the error and size report.
  */
 export async function quantizeFileTo(file: Uint8Array, out: Writable, options: QuantizeFileOptions): Promise<QuantizeReport> {
+  requireBytes(file, "file");
+  requireOptions(options, "options");
   const format = resolveFormat(options.format);
   const layout = carrierLayout(format);
   const scale = options.scale ?? 1;

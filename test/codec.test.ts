@@ -224,6 +224,9 @@ describe("bad arguments", () => {
       () => decodeFormat({} as never),
     ];
     for (const f of wrong) expect(errorCode(f)).toBe("BAD_ARGUMENT");
+    const { quantizeFile } = await import("../src/index.js");
+    await expect(quantizeFile("file" as never, { format: "fp8-e4m3" })).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+    await expect(quantizeFile(new Uint8Array(8), undefined as never)).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
     await expect(compressAsync("file" as never)).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
     await expect(decompressAsync(null as never)).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
   });
