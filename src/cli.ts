@@ -518,11 +518,24 @@ function expand(path: string, options: Options): string[] {
   if (path === "-" || !statOrNull(path)?.isDirectory()) return [path];
   if (!options.recursive) throw new AnsfError("BAD_ARGUMENT", `${path} is a directory (use -r)`);
   const wanted = options.decompress || options.test || options.list ? [SUFFIX] : options.quantize ? [".safetensors"] : [".safetensors", ".gguf"];
-  return readdirSync(path, { recursive: true, encoding: "utf8" })
-    .filter((name) => wanted.some((suffix) => name.endsWith(suffix)))
-    .sort()
-    .map((name) => join(path, name))
-    .filter((p) => statSync(p).isFile());
+  return filesUnder(path)
+    .filter((p) => wanted.some((suffix) => p.endsWith(suffix)))
+    .sort();
+}
+
+/**
+ * The regular files under a folder, links to files included. Links to
+ * folders are not followed (as find does by default): a link back up the
+ * tree listed the same files again at every depth, up to the system's limit.
+ */
+function filesUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...filesUnder(path));
+    else if (entry.isFile() || (entry.isSymbolicLink() && statOrNull(path)?.isFile())) found.push(path);
+  }
+  return found;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll } from "vitest";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compress } from "../src/index.js";
@@ -116,6 +116,22 @@ describe("ansfloat CLI", () => {
       expect(partial()).toEqual([]);
       expect(existsSync(`${big}.ansf`)).toBe(false);
     }
+  });
+
+  it("-r takes each file under a folder once: links to files yes, links to folders and dangling links no", () => {
+    // A link back up the tree listed the same file again at every depth (and a dangling link stopped the whole run).
+    const tree = mkdtempSync(join(tmpdir(), "ansfloat-tree-"));
+    mkdirSync(join(tree, "sub"));
+    copyFileSync(FIXTURE, join(tree, "a.safetensors"));
+    copyFileSync(FIXTURE, join(tree, "sub", "c.safetensors"));
+    symlinkSync(join(tree, "a.safetensors"), join(tree, "linked.safetensors"));
+    symlinkSync(join(tree, "nowhere"), join(tree, "dangling.safetensors"));
+    symlinkSync(tree, join(tree, "sub", "loop"));
+    const r = run(["-q", "-r", tree]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const coded = readdirSync(tree, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ansf") && !f.includes("loop")).sort();
+    expect(coded).toEqual(["a.safetensors.ansf", "linked.safetensors.ansf", join("sub", "c.safetensors.ansf")]);
   });
 
   it("lists tensors as a table and as JSON", () => {
