@@ -582,6 +582,15 @@ describe("hw: hwMain", () => {
     }
   }
 
+  it("hw-sim reports usage errors and missing files with their codes, not as internal errors", async () => {
+    const bogus = await run("hw-sim", ["--bogus"]);
+    expect(bogus.code).toBe(1);
+    expect(bogus.stderr).toMatch(/^ansfloat: hw-sim: Unknown option '--bogus'.*\[BAD_ARGUMENT\]\n$/);
+    const missing = await run("hw-sim", [join(dir, "nowhere.ansf")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/\[IO_ERROR\]\n$/);
+  });
+
   it("hw-sim --json reports bit_exact, symbols, cycles, stall_cycles, symbols_per_cycle", async () => {
     const file = join(dir, "t.ansf");
     writeFileSync(file, encode(tensor("bf16", 5000), { dtype: "bf16" }));

@@ -73,7 +73,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 export async function hwMain(command: "hw-sim" | "hw-vectors", argv: string[]): Promise<number> {
   let label: string = command;
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+    const { values, positionals } = parsedArgs(argv);
     if (values.help) {
       process.stdout.write(`${HW_HELP}\n`);
       return 0;
@@ -108,11 +108,20 @@ export async function hwMain(command: "hw-sim" | "hw-vectors", argv: string[]): 
     }
     return 0;
   } catch (err) {
-    const message = err instanceof AnsfError ? err.message : `internal error: ${(err as Error).message}`;
+    const message = err instanceof AnsfError ? `${err.message} [${err.code}]` : `internal error: ${(err as Error).message}`;
     process.stderr.write(`ansfloat: ${label}: ${message}\n`);
     return 1;
   } finally {
     await stopReference();
+  }
+}
+
+/** The command line, parsed; an unknown or malformed option is a usage error, BAD_ARGUMENT. */
+function parsedArgs(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  } catch (err) {
+    throw new AnsfError("BAD_ARGUMENT", (err as Error).message, { cause: err });
   }
 }
 
