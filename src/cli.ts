@@ -187,9 +187,7 @@ async function withOutput<T>(path: string, input: string, options: Options, prod
   try {
     fd = openSync(tmp, "wx");
     unfinished.add(tmp);
-    const out = fileStream(fd);
-    const result = await produce(out);
-    await finish(out);
+    const result = await writeInto(fd, produce);
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
@@ -238,21 +236,17 @@ function removeOutputsOn(signal: "SIGINT" | "SIGTERM"): void {
 }
 
 /**
- * A write stream on an open file. A failed write is reported where the
- * writer waits (writeAll, finish); the stream's own 'error' event, emitted
- * after that, is then only noise, and unheard it would crash the process.
+ * Runs `produce` on a write stream over an open file and ends it, failing
+ * when a write failed (a full disk or device). A failed write is reported
+ * where the writer waits (writeAll, and the end callback, which carries the
+ * error); the stream's own 'error' event comes only after that, too late
+ * to be waited for, and unheard it would crash the process.
  */
-function fileStream(fd: number): Writable {
-  return createWriteStream("", { fd, autoClose: false, highWaterMark: 4 << 20 }).on("error", () => undefined);
-}
-
-/**
- * Ends a file's write stream and reports a write that failed (a full disk
- * or device). The end callback carries the error; the stream's 'error'
- * event comes only after it, too late to be waited for.
- */
-function finish(out: Writable): Promise<void> {
-  return new Promise((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+async function writeInto<T>(fd: number, produce: (out: Writable) => Promise<T>): Promise<T> {
+  const out = createWriteStream("", { fd, autoClose: false, highWaterMark: 4 << 20 }).on("error", () => undefined);
+  const result = await produce(out);
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  return result;
 }
 
 /** --rm: the source goes only once its result is a file of its own (not standard output, not a device such as /dev/null). */
@@ -273,10 +267,7 @@ async function withDevice<T>(path: string, produce: (out: Writable) => Promise<T
   let fd: number | undefined;
   try {
     fd = openSync(path, "w");
-    const out = fileStream(fd);
-    const result = await produce(out);
-    await finish(out);
-    return result;
+    return await writeInto(fd, produce);
   } catch (err) {
     if (err instanceof AnsfError) throw err;
     throw new AnsfError("IO_ERROR", `cannot write ${path}: ${(err as Error).message}`, { cause: err });

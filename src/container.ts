@@ -3,6 +3,7 @@
 // sits at the end so a writer can stream chunks out as it makes them, and a
 // reader finds any chunk from the footer without decoding anything else.
 
+import { requireBytes } from "./arguments.js";
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { layoutById, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
@@ -232,6 +233,8 @@ function formatOf(formats: NumericFormat[], at: number, layout: PairLayout, segm
 
 /** Reads the index of a whole container held in memory. */
 export function parseContainer(stream: Uint8Array): Index {
+  // Every in-memory decoder starts here: a caller's wrong argument is named, not met deep inside.
+  requireBytes(stream, "stream");
   const header = readHeader(stream);
   const { indexOffset, indexLength } = readFooter(stream.subarray(stream.length - FOOTER_BYTES), stream.length);
   return readIndex(header, stream.subarray(indexOffset, indexOffset + indexLength), indexOffset);

@@ -5,7 +5,7 @@
 // src/numformat's exact conversion (round to nearest even, each target's
 // overflow and NaN rules: see numformat/convert.ts).
 
-import { requireBytes, requireOptions, requireView } from "./arguments.js";
+import { requireOptions, requireView } from "./arguments.js";
 import { decodeChunk, type ChunkRead } from "./chunk.js";
 import { assemble } from "./codec.js";
 import { parseContainer, SEGMENT_TENSOR, type ChunkEntry, type Segment } from "./container.js";
@@ -251,7 +251,6 @@ export function decodeSegmentTo(c: Core, chunkBytes: (chunk: ChunkEntry) => Uint
  * or fp32 tensor from encode()) to its stored patterns or to a compute type.
  */
 export function decodeFormat(stream: Uint8Array, options: FormatDecodeOptions = {}): Uint8Array {
-  requireBytes(stream, "stream");
   const index = parseContainer(stream);
   const segment = index.segments[0];
   if (index.source !== "tensor" || !segment) throw new AnsfError("BAD_ARGUMENT", `stream holds a ${index.source} file, not one tensor: use decompress()`);

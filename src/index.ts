@@ -64,7 +64,6 @@ function tensorPlan(data: ArrayBufferView, options: TensorOptions) {
 }
 
 function requireTensor(stream: Uint8Array) {
-  requireBytes(stream, "stream");
   const index = parseContainer(stream);
   if (index.source !== "tensor") {
     throw new AnsfError("BAD_ARGUMENT", `stream holds a ${index.source} file, not one tensor: use decompress()`);
@@ -99,7 +98,6 @@ export function compress(file: Uint8Array, options: EncodeOptions = {}): Uint8Ar
 
 /** Restores the original file from an .ansf stream. */
 export function decompress(stream: Uint8Array, options: DecodeOptions = {}): Uint8Array {
-  requireBytes(stream, "stream");
   return restore(stream, parseContainer(stream), options.out);
 }
 
@@ -134,7 +132,6 @@ export async function compressAsync(file: Uint8Array, options: EncodeOptions & P
 
 /** {@link decompress} on several threads. */
 export async function decompressAsync(stream: Uint8Array, options: DecodeOptions & ParallelOptions = {}): Promise<Uint8Array> {
-  requireBytes(stream, "stream");
   return decodeInMemory(stream, parseContainer(stream), options);
 }
 

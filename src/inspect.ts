@@ -2,7 +2,6 @@
 // shape, sizes, the k, precision and context each chunk chose, and the order-0
 // exponent-only bound it is measured against.
 
-import { requireBytes } from "./arguments.js";
 import { parseContainer, SEGMENT_TENSOR, type Index } from "./container.js";
 import { readChunkHeader, MODE_CONTEXT, MODE_DEFLATE, MODE_RANS } from "./chunk.js";
 import { CONTEXT_ROW } from "./context.js";
@@ -53,7 +52,6 @@ function segmentNames(stream: Uint8Array, index: Index): string[] {
 }
 
 export function inspect(stream: Uint8Array): StreamInfo {
-  requireBytes(stream, "stream");
   const index = parseContainer(stream);
   const names = segmentNames(stream, index);
   const segments = index.segments.map((s, i): SegmentInfo => {

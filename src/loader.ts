@@ -3,10 +3,10 @@
 // and decodes just that tensor's chunks; slice() just the chunks a range
 // of elements covers. No global state: each handle owns its descriptor.
 
-import { resultBuffer } from "./bytes.js";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { requirePath } from "./arguments.js";
+import { resultBuffer } from "./bytes.js";
 import { decodeChunk, type ChunkRead } from "./chunk.js";
 import { SEGMENT_TENSOR, type ChunkEntry, type Index, type Segment } from "./container.js";
 import { AnsfError } from "./errors.js";
