@@ -3,8 +3,35 @@
 import { HEADER_BYTES, parseContainer, placeSegments, writeHeader, writeIndex, type Index, type Source } from "./container.js";
 import { resultBuffer } from "./bytes.js";
 import { AnsfError } from "./errors.js";
-import { decodeSegment, type EncodedSegment } from "./segments.js";
+import { ChunkArena } from "./chunk-arena.js";
+import type { PairLayout } from "./dtypes.js";
+import type { NumericFormat } from "./numformat/index.js";
+import { chunkRanges, codedBound, decodeSegment, encodeSegment, type EncodedSegment, type EncodeOptions } from "./segments.js";
 import { core } from "./wasm.js";
+
+/** A run of the original file to code as one segment: its bytes, what they hold and (numeric formats) the format its carrier holds. */
+export interface SegmentInput {
+  data: Uint8Array;
+  layout: PairLayout;
+  shape: number[];
+  format?: NumericFormat | undefined;
+}
+
+/**
+ * Codes segments on this thread, their chunks into one arena, and lays them
+ * out as one in-memory container. The segments come back for their
+ * records and choices; their chunks' bytes are gone with the arena.
+ */
+export function encodeContainer(source: Source, inputs: SegmentInput[], options: EncodeOptions): { stream: Uint8Array; segments: EncodedSegment[] } {
+  const arena = ChunkArena.borrow(inputs.reduce((sum, s) => sum + codedBound(chunkRanges(s.data.length, s.layout, options)), 0));
+  try {
+    const c = core();
+    const segments = inputs.map((s) => encodeSegment(c, s.data, s.layout, s.shape, options, arena, s.format));
+    return { stream: assemble(source, segments), segments };
+  } finally {
+    arena.release();
+  }
+}
 
 /** Lays encoded segments out as one in-memory container. */
 export function assemble(source: Source, encoded: EncodedSegment[]): Uint8Array {

@@ -7,13 +7,13 @@
 
 import { requireOptions, requireView } from "./arguments.js";
 import { decodeChunk, type ChunkRead } from "./chunk.js";
-import { assemble } from "./codec.js";
+import { encodeContainer } from "./codec.js";
 import { parseContainer, SEGMENT_TENSOR, type ChunkEntry, type Segment } from "./container.js";
 import { bytesOf, resultBuffer } from "./bytes.js";
 import { AnsfError } from "./errors.js";
 import { carrierLayout, formatKey, storageWidth } from "./format-table.js";
 import { builtinFormat, codeTable, toComputeBits, UNUSED_PATTERN, type ComputeType, type NumericFormat } from "./numformat/index.js";
-import { DEFAULT_CHUNK_ELEMENTS, encodeSegment, type EncodeOptions } from "./segments.js";
+import { DEFAULT_CHUNK_ELEMENTS, type EncodeOptions } from "./segments.js";
 import { Core, core } from "./wasm.js";
 
 /** What decoding emits: the stored patterns, or their values as a compute type's bits. */
@@ -199,7 +199,7 @@ export function encodeFormat(data: ArrayBufferView, options: FormatTensorOptions
   const n = bytes.length / layout.width;
   const shape = options.shape ?? [n];
   if (shape.reduce((a, b) => a * b, 1) !== n) throw new AnsfError("BAD_ARGUMENT", `shape [${shape.join(", ")}] does not hold ${n} elements`);
-  return assemble("tensor", [encodeSegment(c, bytes, layout, shape, options, format)]);
+  return encodeContainer("tensor", [{ data: bytes, layout, shape, format }], options).stream;
 }
 
 /** Float32 values of bf16, fp16 or fp32 words (exact: every value is representable), converted in Wasm a chunk at a time. */

@@ -8,7 +8,7 @@
  */
 
 import { requireBytes, requireOptions, requireView } from "./arguments.js";
-import { assemble, restore } from "./codec.js";
+import { encodeContainer, restore } from "./codec.js";
 import { parseContainer } from "./container.js";
 import { layoutOf, type CodedDtype } from "./dtypes.js";
 import { bytesOf } from "./bytes.js";
@@ -18,8 +18,7 @@ import { memoryReader } from "./io.js";
 import type { ParallelOptions } from "./parallel.js";
 import { compressSafetensors } from "./safetensors-codec.js";
 import { planFile } from "./stream.js";
-import { encodeSegment, type EncodeOptions } from "./segments.js";
-import { core } from "./wasm.js";
+import type { EncodeOptions } from "./segments.js";
 
 export { AnsfError, type AnsfErrorCode } from "./errors.js";
 export type { CodedDtype } from "./dtypes.js";
@@ -78,7 +77,7 @@ function requireTensor(stream: Uint8Array) {
  */
 export function encode(data: ArrayBufferView, options: TensorOptions): Uint8Array {
   const { bytes, plan } = tensorPlan(data, options);
-  return assemble("tensor", [encodeSegment(core(), bytes, plan.layout, plan.shape, options)]);
+  return encodeContainer("tensor", [{ data: bytes, layout: plan.layout, shape: plan.shape }], options).stream;
 }
 
 /** Decodes a stream made by {@link encode} back to the tensor's bytes. */

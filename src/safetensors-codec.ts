@@ -3,14 +3,13 @@
 // coded byte-wise, so the restored file is byte-identical.
 
 import type { ChunkChoice } from "./chunk.js";
-import { assemble } from "./codec.js";
+import { encodeContainer } from "./codec.js";
 import { layoutOf, type CodedDtype, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import { isGguf } from "./gguf-codec.js";
 import { parseSafetensors, type SafetensorsFile, type SafetensorsTensor } from "./safetensors.js";
 import type { NumericFormat } from "./numformat/index.js";
-import { encodeSegment, type EncodedSegment, type EncodeOptions } from "./segments.js";
-import { core } from "./wasm.js";
+import type { EncodedSegment, EncodeOptions } from "./segments.js";
 
 const CODED: Record<string, CodedDtype> = { BF16: "bf16", F16: "fp16", F32: "fp32" };
 
@@ -50,7 +49,7 @@ export function reportTensors(tensors: SafetensorsTensor[], segments: EncodedSeg
     const s = segments[i + 1]!;
     return {
       name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.end - t.begin,
-      compressedBytes: s.chunks.reduce((sum, b) => sum + b.length, 0),
+      compressedBytes: s.choices.reduce((sum, c) => sum + c.bytes, 0),
       choices: s.choices,
     };
   });
@@ -62,7 +61,6 @@ export function compressSafetensors(file: Uint8Array, options: EncodeOptions = {
   const parsed = parseSafetensors(file);
   const plans = plansFromSafetensors(parsed);
   const tensors = parsed.tensors;
-  const c = core();
-  const segments = plans.map((p) => encodeSegment(c, file.subarray(p.begin, p.end), p.layout, p.shape, options));
-  return { stream: assemble("safetensors", segments), tensors: reportTensors(tensors, segments) };
+  const { stream, segments } = encodeContainer("safetensors", plans.map((p) => ({ data: file.subarray(p.begin, p.end), layout: p.layout, shape: p.shape })), options);
+  return { stream, tensors: reportTensors(tensors, segments) };
 }

@@ -1,7 +1,8 @@
 // A segment is one contiguous run of the original file (a tensor, or a
 // header's bytes) cut into chunks that code and decode independently.
 
-import { decodeChunk, encodeChunk, type ChunkChoice, type ChunkOptions, type EncodedChunk } from "./chunk.js";
+import type { ChunkArena } from "./chunk-arena.js";
+import { chunkBound, decodeChunk, encodeChunk, type ChunkChoice, type ChunkOptions, type EncodedChunk } from "./chunk.js";
 import { MAX_CHUNK_BYTES, SEGMENT_BYTES, SEGMENT_FORMAT, SEGMENT_TENSOR, type Segment } from "./container.js";
 import { AnsfError } from "./errors.js";
 import type { PairLayout } from "./dtypes.js";
@@ -39,6 +40,11 @@ export function chunkRanges(length: number, layout: PairLayout, options: EncodeO
   return ranges;
 }
 
+/** The most bytes the chunks of `ranges` take coded: each its stored form at most (chunkBound). */
+export function codedBound(ranges: [number, number][]): number {
+  return ranges.reduce((sum, [begin, end]) => sum + chunkBound(end - begin), 0);
+}
+
 /** What the index records of one coded chunk. */
 export interface ChunkRecord {
   elements: number;
@@ -73,11 +79,15 @@ export function encodedSegment(layout: PairLayout, shape: number[], length: numb
   };
 }
 
-/** Codes `data` chunk by chunk on this thread (see encodedSegment). */
-export function encodeSegment(core: Core, data: Uint8Array, layout: PairLayout, shape: number[], options: EncodeOptions = {}, format?: NumericFormat): EncodedSegment {
-  const coded = chunkRanges(data.length, layout, options).map(([begin, end]) =>
-    encodeChunk(core, data.subarray(begin, end), layout, options, { shape, start: begin / layout.width }),
-  );
+/** Codes `data` chunk by chunk on this thread (see encodedSegment), each chunk written into `arena`. */
+export function encodeSegment(
+  core: Core, data: Uint8Array, layout: PairLayout, shape: number[], options: EncodeOptions, arena: ChunkArena, format?: NumericFormat,
+): EncodedSegment {
+  const coded = chunkRanges(data.length, layout, options).map(([begin, end]) => {
+    const chunk = encodeChunk(core, data.subarray(begin, end), layout, options, { shape, start: begin / layout.width }, arena.room(end - begin));
+    arena.keep(chunk.bytes);
+    return chunk;
+  });
   return encodedSegment(layout, shape, data.length, coded, format);
 }
 

@@ -15,7 +15,7 @@
 // job: the first touch of fresh memory (page faults) costs several times
 // the copy itself.
 
-import { resultBuffer } from "./bytes.js";
+import { BufferPool } from "./buffer-pool.js";
 import { decodeChunk, encodeChunk, type ChunkOptions, type EncodedChunk } from "./chunk.js";
 import { layoutById } from "./dtypes.js";
 import type { Core } from "./wasm.js";
@@ -69,10 +69,8 @@ export type Job = DecodeJob | EncodeJob;
 /** Chunks one thread coded, by index in the table (decoding leaves it empty). */
 export type Coded = Map<number, EncodedChunk>;
 
-const spare: SharedArrayBuffer[] = [];
-let dropSpare: ReturnType<typeof setTimeout> | undefined;
-/** How long spare staging buffers outlive the job that last used one. */
-const KEEP_SPARE_MS = 2000;
+/** Staging buffers kept for the next job, the largest two, for a while after the last job. */
+const staging = new BufferPool(2, { shared: true, idleMs: 2000 });
 
 /**
  * A shared buffer of `bytes` bytes for one job, starting `phase` bytes into
@@ -80,16 +78,12 @@ const KEEP_SPARE_MS = 2000;
  * smallest spare one large enough, if any (a job borrows two, input and output).
  */
 export function borrowStaging(bytes: number, phase = 0): Uint8Array {
-  const i = spare.findLastIndex((b) => b.byteLength >= phase + bytes);
-  return i >= 0 ? new Uint8Array(spare.splice(i, 1)[0]!, phase, bytes) : resultBuffer(phase + bytes, true).subarray(phase);
+  return staging.take(phase + bytes).subarray(phase);
 }
 
-/** Keeps a staging buffer for the next job (the largest two, for a while): no thread may touch it any more. */
+/** Keeps a staging buffer for the next job: no thread may touch it any more. */
 export function returnStaging(view: Uint8Array): void {
-  spare.push(view.buffer as SharedArrayBuffer);
-  spare.sort((a, b) => b.byteLength - a.byteLength).splice(2);
-  clearTimeout(dropSpare);
-  dropSpare = setTimeout(() => spare.splice(0), KEEP_SPARE_MS).unref();
+  staging.give(view);
 }
 
 /** Control for a job on `workers` workers and the calling thread; `copying` when the calling thread still has to fill the input. */

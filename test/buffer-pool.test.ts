@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BufferPool } from "../src/buffer-pool.js";
 
 describe("BufferPool", () => {
@@ -25,5 +25,23 @@ describe("BufferPool", () => {
     expect(pool.take(2 << 20).buffer).toBe(views[1]!.buffer);
     expect(pool.take(1).buffer).toBe(views[2]!.buffer);
     expect(pool.take(1).buffer).not.toBe(views[0]!.buffer);
+  });
+
+  it("hands out shared buffers from a shared pool, and drops idle ones once none came back for idleMs", () => {
+    vi.useFakeTimers();
+    try {
+      const pool = new BufferPool(2, { shared: true, idleMs: 50 });
+      const a = pool.take(10);
+      expect(a.buffer).toBeInstanceOf(SharedArrayBuffer);
+      pool.give(new Uint8Array(8));
+      pool.give(a);
+      vi.advanceTimersByTime(40);
+      expect(pool.take(10).buffer).toBe(a.buffer);
+      pool.give(a);
+      vi.advanceTimersByTime(60);
+      expect(pool.take(10).buffer).not.toBe(a.buffer);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
