@@ -150,4 +150,8 @@ for (const op of ["decode", "encode"] as const) {
   const { one, two } = await ceiling(op, tensor);
   console.log(`\nceiling: sync tensor ${op} loops sharing nothing, 1 thread ${one.toFixed(0)} MB/s, 2 threads ${two.toFixed(0)} MB/s in all: ${(two / one).toFixed(2)}x`);
 }
+{
+  const { one, two } = await ceiling("compress", bytes);
+  console.log(`\nceiling: sync file compress loops sharing nothing, 1 thread ${one.toFixed(0)} MB/s, 2 threads ${two.toFixed(0)} MB/s in all: ${(two / one).toFixed(2)}x`);
+}
 console.log(`\nload average after: ${load()}`);

@@ -7,6 +7,7 @@
 // loaded only when a GGUF file comes: importing it takes about 55 ms, more
 // than half of what loading ansfloat takes otherwise.
 
+import { ByteReader } from "./bytes.js";
 import { layoutOf, type CodedDtype } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import type { Reader } from "./io.js";
@@ -31,6 +32,14 @@ function readerFetch(reader: Reader): typeof fetch {
   }) as typeof fetch;
 }
 
+/** A tensor as the GGUF header lists it: GGML type id, dimensions innermost first, and where its data begins in the file. */
+interface GgufTensor {
+  name: string;
+  type: number;
+  dims: number[];
+  begin: number;
+}
+
 /** The segments of a GGUF file, each tensor with its name, in data order. */
 export async function planGguf(reader: Reader): Promise<{ plans: SegmentPlan[]; names: string[] }> {
   const size = reader.size;
@@ -43,9 +52,17 @@ export async function planGguf(reader: Reader): Promise<{ plans: SegmentPlan[]; 
   }
   const dataStart = Number(parsed.tensorDataOffset);
   if (!(dataStart <= size)) throw new AnsfError("BAD_GGUF", `tensor data starts at ${dataStart}, past the end of the ${size}-byte file`);
-  const tensors = parsed.tensorInfos
-    .map((t) => ({ name: t.name, type: t.dtype as number, shape: t.shape.map(Number), begin: dataStart + Number(t.offset) }))
-    .sort((a, b) => a.begin - b.begin);
+  const tensors = parsed.tensorInfos.map((t) => ({ name: t.name, type: t.dtype as number, dims: t.shape.map(Number), begin: dataStart + Number(t.offset) }));
+  return segmentsOf(tensors, dataStart, size);
+}
+
+/**
+ * The segments of a GGUF file of `size` bytes whose tensor data starts at
+ * `dataStart`: the header, then each tensor in data order, coded as pairs
+ * (F32, F16, BF16) or byte-wise, and the padding after it.
+ */
+function segmentsOf(listed: GgufTensor[], dataStart: number, size: number): { plans: SegmentPlan[]; names: string[] } {
+  const tensors = [...listed].sort((a, b) => a.begin - b.begin);
   const plans: SegmentPlan[] = [{ begin: 0, end: dataStart, layout: layoutOf("u8"), shape: [] }];
   const names = ["(header)"];
   const bytesRun = (begin: number, end: number, name: string) => {
@@ -60,12 +77,12 @@ export async function planGguf(reader: Reader): Promise<{ plans: SegmentPlan[]; 
       throw new AnsfError("BAD_GGUF", `tensor "${t.name}" at offset ${t.begin} overlaps another or lies outside the file`);
     }
     const coded = CODED[t.type];
-    const elements = t.shape.reduce((a, b) => a * b, 1);
+    const elements = t.dims.reduce((a, b) => a * b, 1);
     const end = coded ? t.begin + elements * layoutOf(coded).width : next;
     if (end > next) throw new AnsfError("BAD_GGUF", `tensor "${t.name}" of ${elements} ${coded} elements overruns the next tensor`);
     if (coded) {
       // GGUF lists dimensions innermost first; safetensors and we list them outermost first.
-      plans.push({ begin: t.begin, end, layout: layoutOf(coded), shape: [...t.shape].reverse() });
+      plans.push({ begin: t.begin, end, layout: layoutOf(coded), shape: [...t.dims].reverse() });
       names.push(t.name);
     } else {
       bytesRun(t.begin, end, t.name);
@@ -74,4 +91,57 @@ export async function planGguf(reader: Reader): Promise<{ plans: SegmentPlan[]; 
   });
   if (tensors.length === 0) bytesRun(dataStart, size, "(data)");
   return { plans, names };
+}
+
+/** Bytes of each fixed-size GGUF metadata value type (8 is a string, 9 an array). */
+const VALUE_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+const STRING = 8;
+const ARRAY = 9;
+/** Arrays of arrays nest at most this deep, and tensors have at most this many dimensions (as @huggingface/gguf allows). */
+const MAX_ARRAY_DEPTH = 4;
+const MAX_RANK = 8;
+
+/**
+ * The names of the segments planGguf cut a GGUF file into, from the file's
+ * header (segment 0, all bytes before the tensor data) and its size.
+ * @huggingface/gguf, which read the header when the file was compressed,
+ * parses only asynchronously; open() and inspect() are synchronous, so
+ * this reads the tensor infos itself and cuts the same segments
+ * (segmentsOf). Little-endian GGUF only: a big-endian file's segments keep
+ * positional names (undefined here).
+ */
+export function ggufSegmentNames(header: Uint8Array, size: number): string[] | undefined {
+  const r = new ByteReader(header, "GGUF header");
+  r.bytes(GGUF_MAGIC.length);
+  const version = r.u32();
+  if ((version & 0xffff) === 0) return undefined;
+  const count = () => (version === 1 ? r.u32() : r.u64());
+  const skipString = () => r.bytes(count());
+  const skipValue = (type: number, depth: number): void => {
+    if (type === STRING) skipString();
+    else if (type === ARRAY && depth === 0) {
+      const inner = r.u32();
+      const n = count();
+      if (VALUE_BYTES[inner] !== undefined) r.bytes(n * VALUE_BYTES[inner]!);
+      else for (let i = 0; i < n; i++) skipValue(inner, depth + 1);
+    } else if (VALUE_BYTES[type] !== undefined) r.bytes(VALUE_BYTES[type]!);
+    else throw new AnsfError("CORRUPT_STREAM", `GGUF header: metadata value of type ${type} at offset ${r.pos}`);
+  };
+  const tensorCount = count();
+  const kvCount = count();
+  for (let i = 0; i < kvCount; i++) {
+    skipString();
+    skipValue(r.u32(), 0);
+  }
+  const tensors: GgufTensor[] = [];
+  const decoder = new TextDecoder();
+  for (let i = 0; i < tensorCount; i++) {
+    const name = decoder.decode(r.bytes(count()));
+    const rank = r.u32();
+    if (rank > MAX_RANK) throw new AnsfError("CORRUPT_STREAM", `GGUF header: tensor "${name}" has ${rank} dimensions`);
+    const dims = Array.from({ length: rank }, () => count());
+    const type = r.u32();
+    tensors.push({ name, type, dims, begin: header.length + r.u64() });
+  }
+  return segmentsOf(tensors, header.length, size).names;
 }

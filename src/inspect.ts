@@ -5,6 +5,8 @@
 import { parseContainer, SEGMENT_TENSOR, type Index } from "./container.js";
 import { readChunkHeader, MODE_CONTEXT, MODE_DEFLATE, MODE_RANS } from "./chunk.js";
 import { CONTEXT_ROW } from "./context.js";
+import { AnsfError } from "./errors.js";
+import { ggufSegmentNames } from "./gguf-codec.js";
 import { parseSafetensorsHeader } from "./safetensors.js";
 import { core } from "./wasm.js";
 import { decodeSegment } from "./segments.js";
@@ -37,15 +39,22 @@ export interface StreamInfo {
   segments: SegmentInfo[];
 }
 
-/** Names of the segments: tensor names for safetensors, else positional. */
+/** Names of the segments: tensor names for safetensors and GGUF, else positional. */
 function segmentNames(stream: Uint8Array, index: Index): string[] {
   const names = index.segments.map((_, i) => (i === 0 && index.source === "safetensors" ? "(header)" : `segment ${i}`));
-  if (index.source === "safetensors" && index.segments[0]) {
-    const header = new Uint8Array(index.segments[0].length);
-    decodeSegment(core(), stream, index.segments[0], header, index.version);
-    parseSafetensorsHeader(header, index.size).tensors.forEach((t, i) => {
-      names[i + 1] = t.name;
-    });
+  const first = index.segments[0];
+  if ((index.source === "safetensors" || index.source === "gguf") && first) {
+    const header = new Uint8Array(first.length);
+    decodeSegment(core(), stream, first, header, index.version);
+    if (index.source === "safetensors") {
+      parseSafetensorsHeader(header, index.size).tensors.forEach((t, i) => {
+        names[i + 1] = t.name;
+      });
+    } else {
+      const named = ggufSegmentNames(header, index.size);
+      if (named && named.length !== names.length) throw new AnsfError("CORRUPT_STREAM", `the GGUF header lists ${named.length} segments, the index ${names.length}`);
+      if (named) return named;
+    }
   }
   if (index.source === "tensor") names[0] = "tensor";
   return names;

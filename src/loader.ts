@@ -1,7 +1,8 @@
 // Lazy access to a .ansf file on disk for model loaders: open() reads only
-// the footer, the index and the (small) safetensors header; tensor() reads
-// and decodes just that tensor's chunks; slice() just the chunks a range
-// of elements covers. No global state: each handle owns its descriptor.
+// the footer, the index and the source's header (safetensors or GGUF, for
+// the tensors' names); tensor() reads and decodes just that tensor's
+// chunks; slice() just the chunks a range of elements covers. No global
+// state: each handle owns its descriptor.
 
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -11,6 +12,7 @@ import { decodeChunk, type ChunkRead } from "./chunk.js";
 import { SEGMENT_TENSOR, type ChunkEntry, type Index, type Segment } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { decodeSegmentTo, segmentFormat, targetWidth, type DecodeTarget } from "./format-codec.js";
+import { ggufSegmentNames } from "./gguf-codec.js";
 import { fileReader, type Reader } from "./io.js";
 import { parseSafetensorsHeader } from "./safetensors.js";
 import { readIndexFrom } from "./stream.js";
@@ -81,7 +83,10 @@ export class AnsfFile {
         this.add({ name: t.name, dtype, shape: t.shape, bytes: segment.length }, segment);
       });
     } else {
-      segments.forEach((s, i) => this.add({ name: segments.length === 1 ? "tensor" : `segment ${i}`, dtype: s.format?.name ?? s.layout.name, shape: s.shape, bytes: s.length }, s));
+      const named = this.index.source === "gguf" && segments[0] ? ggufSegmentNames(this.decodeSegment(segments[0]), this.index.size) : undefined;
+      if (named && named.length !== segments.length) throw new AnsfError("CORRUPT_STREAM", `the GGUF header lists ${named.length} segments, the index ${segments.length}`);
+      const nameOf = (i: number) => named?.[i] ?? (segments.length === 1 ? "tensor" : `segment ${i}`);
+      segments.forEach((s, i) => this.add({ name: nameOf(i), dtype: s.format?.name ?? s.layout.name, shape: s.shape, bytes: s.length }, s));
     }
   }
 

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AnsfError, compress, encode, open } from "../src/index.js";
+import { AnsfError, compress, compressAsync, encode, inspect, open } from "../src/index.js";
+import { ggufSegmentNames, planGguf } from "../src/gguf-codec.js";
+import { memoryReader } from "../src/io.js";
 import { parseSafetensors } from "../src/safetensors.js";
 import { errorCode } from "./error-code.js";
 
@@ -67,6 +69,44 @@ describe("lazy loader", () => {
     }
     // Fewer than four bytes cannot show the magic; past it every cut lacks the footer.
     expect([...codes].sort()).toEqual(["TRUNCATED"]);
+  });
+});
+
+describe("GGUF-sourced files", () => {
+  const ggufs = ["../shared/data/llm/stories260K.bf16.gguf", "../shared/data/llm/stories260K.f32.gguf"].filter((f) => existsSync(f));
+  it.skipIf(ggufs.length === 0)(`name their tensors as the GGUF header does (${ggufs.length || "data absent: skipped"})`, async () => {
+    for (const gguf of ggufs) {
+      const original = new Uint8Array(readFileSync(gguf));
+      const { plans, names } = await planGguf(memoryReader(original));
+      const stream = await compressAsync(original, { threads: 1 });
+      const path = join(dir, "model.gguf.ansf");
+      writeFileSync(path, stream);
+      expect(inspect(stream).segments.map((s) => s.name)).toEqual(names);
+      const file = open(path);
+      try {
+        expect(file.tensors.map((t) => t.name)).toEqual(names);
+        expect(names).toContain("token_embd.weight");
+        plans.forEach((p, i) => expect(Buffer.from(file.tensor(names[i]!)).equals(original.subarray(p.begin, p.end))).toBe(true));
+      } finally {
+        file.close();
+      }
+    }
+  });
+
+  it.skipIf(ggufs.length === 0)("refuse a damaged GGUF header with an AnsfError: every truncation before its padding, and a tensor of 2^32 - 1 dimensions", async () => {
+    const original = new Uint8Array(readFileSync(ggufs[0]!));
+    const { plans, names } = await planGguf(memoryReader(original));
+    const header = original.slice(0, plans[0]!.end);
+    expect(ggufSegmentNames(header, original.length)).toEqual(names);
+    // The last bytes are the padding to the data's alignment (32 by default): cut there, the infos still parse.
+    for (let cut = 0; cut < header.length - 32; cut += 7) {
+      expect(errorCode(() => ggufSegmentNames(header.subarray(0, cut), original.length))).toMatch(/^(TRUNCATED|CORRUPT_STREAM|BAD_GGUF)$/);
+    }
+    // The rank field follows the first tensor's name: its length (u64) and bytes.
+    const name = new TextEncoder().encode(names[1]!);
+    const at = Buffer.from(header).indexOf(Buffer.from(name)) + name.length;
+    new DataView(header.buffer).setUint32(at, 0xffffffff, true);
+    expect(errorCode(() => ggufSegmentNames(header, original.length))).toBe("CORRUPT_STREAM");
   });
 });
 
