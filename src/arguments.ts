@@ -3,6 +3,7 @@
 // naming it, not a TypeError from deep inside (or, for a string where bytes
 // belong, a misleading TRUNCATED or CORRUPT_STREAM).
 
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { AnsfError } from "./errors.js";
 
 function kindOf(value: unknown): string {
@@ -29,4 +30,13 @@ export function requireOptions(value: unknown, what: string): asserts value is o
 /** `value` is a file or folder path. */
 export function requirePath(value: unknown, what: string): asserts value is string {
   if (typeof value !== "string") throw new AnsfError("BAD_ARGUMENT", `${what} must be a path string, not ${kindOf(value)}`);
+}
+
+/** A command line parsed by node:util's parseArgs; an unknown or malformed option is a usage error, BAD_ARGUMENT. */
+export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new AnsfError("BAD_ARGUMENT", (err as Error).message, { cause: err });
+  }
 }

@@ -4,11 +4,11 @@
 // temporary file and moved into place only when complete, and an existing
 // file is never replaced without -f.
 
-import { closeSync, createWriteStream, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { constants } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { Writable } from "node:stream";
-import { parseArgs } from "node:util";
+import { type Readable, Writable } from "node:stream";
+import { parseCommandLine } from "./arguments.js";
 import { layoutOf } from "./dtypes.js";
 import { AnsfError, inspect, type StreamInfo } from "./index.js";
 import { fileReader, memoryReader, type Reader } from "./io.js";
@@ -94,7 +94,7 @@ interface Options {
 }
 
 function parse(argv: string[], quantize = false): { options: Options; files: string[] } | "help" | "version" {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: argv,
     allowPositionals: true,
     options: {
@@ -249,9 +249,9 @@ async function writeInto<T>(fd: number, produce: (out: Writable) => Promise<T>):
   return result;
 }
 
-/** --rm: the source goes only once its result is a file of its own (not standard output, not a device such as /dev/null). */
+/** --rm: a source file goes only once its result is a file of its own (not standard output, not a device such as /dev/null); a pipe or device given as the source stays. */
 function removeSource(file: string, out: string, options: Options): void {
-  if (options.rm && out !== "-" && file !== "-" && statOrNull(out)?.isFile()) unlinkSync(file);
+  if (options.rm && out !== "-" && file !== "-" && statOrNull(out)?.isFile() && statOrNull(file)?.isFile()) unlinkSync(file);
 }
 
 function statOrNull(path: string): Stats | null {
@@ -276,17 +276,18 @@ async function withDevice<T>(path: string, produce: (out: Writable) => Promise<T
   }
 }
 
-async function readStdin(): Promise<Uint8Array> {
+async function readAll(input: Readable): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  for await (const part of process.stdin) parts.push(part as Uint8Array);
+  for await (const part of input) parts.push(part as Uint8Array);
   return Buffer.concat(parts);
 }
 
-/** Positional reads of a file; standard input is read whole (it cannot seek). */
+/** Positional reads of a file; standard input, a pipe or a device is read whole (it cannot seek), as zstd reads them. */
 async function openInput(path: string): Promise<Reader> {
-  if (path === "-") return memoryReader(await readStdin());
+  if (path === "-") return memoryReader(await readAll(process.stdin));
   try {
-    if (!statSync(path).isFile()) throw new AnsfError("IO_ERROR", "not a regular file");
+    const stat = statSync(path);
+    if (!stat.isFile()) return memoryReader(await readAll(createReadStream(path)));
     return fileReader(path);
   } catch (err) {
     if (err instanceof AnsfError) throw err;
@@ -529,6 +530,12 @@ function filesUnder(dir: string): string[] {
   return found;
 }
 
+/** One line for a failure: what it concerns, the message and, for an AnsfError, its stable code. */
+function errorLine(err: unknown, subject?: string): string {
+  const code = err instanceof AnsfError ? ` [${err.code}]` : "";
+  return `ansfloat: ${subject === undefined ? "" : `${subject}: `}${(err as Error).message}${code}\n`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command] = argv;
   if (command === "hw-sim" || command === "hw-vectors") {
@@ -539,15 +546,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = command === "quantize" ? parse(argv.slice(1), true) : parse(argv);
   } catch (err) {
-    process.stderr.write(`ansfloat: ${(err as Error).message}\n`);
+    process.stderr.write(errorLine(err));
     return 1;
   }
   let format: NumericFormat | undefined;
   try {
     if (typeof parsed === "object" && parsed.options.quantize) format = loadFormat(parsed.options.quantize.format);
   } catch (err) {
-    const code = err instanceof AnsfError ? ` [${err.code}]` : "";
-    process.stderr.write(`ansfloat: ${(err as Error).message}${code}\n`);
+    process.stderr.write(errorLine(err));
     return 1;
   }
   if (parsed === "help") {
@@ -563,12 +569,9 @@ export async function main(argv: string[]): Promise<number> {
   let files: string[];
   try {
     files = parsed.files.flatMap((f) => expand(f, options));
+    if (options.output !== undefined && files.length > 1) throw new AnsfError("BAD_ARGUMENT", "-o takes one input file");
   } catch (err) {
-    process.stderr.write(`ansfloat: ${(err as Error).message}\n`);
-    return 1;
-  }
-  if (options.output !== undefined && files.length > 1) {
-    process.stderr.write("ansfloat: -o takes one input file\n");
+    process.stderr.write(errorLine(err));
     return 1;
   }
   for (const file of files) {
@@ -580,8 +583,7 @@ export async function main(argv: string[]): Promise<number> {
       else await compressFile(file, options);
     } catch (err) {
       status = 1;
-      const code = err instanceof AnsfError ? ` [${err.code}]` : "";
-      process.stderr.write(`ansfloat: ${file}: ${(err as Error).message}${code}\n`);
+      process.stderr.write(errorLine(err, file));
       if (options.verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     }
   }

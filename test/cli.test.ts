@@ -97,6 +97,26 @@ describe("ansfloat CLI", () => {
     expect(Buffer.from(run(["-d", "-c", `${own}.ansf`]).stdout).equals(original)).toBe(true);
   });
 
+  it("reads a named pipe whole, as standard input, and --rm leaves the pipe", async () => {
+    // A pipe given by name was refused as "not a regular file"; zstd reads it.
+    const { spawn } = await import("node:child_process");
+    const fifo = join(dir, "piped.safetensors");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const feed = (path: string) => {
+      const writer = spawn("sh", ["-c", 'cat "$0" > "$1"', path, fifo]);
+      return new Promise<number | null>((resolve) => writer.once("exit", resolve));
+    };
+    let fed = feed(FIXTURE);
+    const piped = run(["-q", "--rm", "-o", join(dir, "piped.ansf"), fifo]);
+    expect([piped.status, piped.stderr, await fed]).toEqual([0, "", 0]);
+    expect(readFileSync(join(dir, "piped.ansf")).equals(Buffer.from(compress(original)))).toBe(true);
+    expect(statSync(fifo).isFIFO()).toBe(true);
+    fed = feed(join(dir, "piped.ansf"));
+    const back = run(["-d", "-c", fifo]);
+    expect([back.status, await fed]).toEqual([0, 0]);
+    expect(back.stdout.equals(original)).toBe(true);
+  });
+
   it("removes its partial output when interrupted (SIGINT, SIGTERM) and exits 130 or 143", async () => {
     // A partial temporary file was left behind by an interrupted run.
     const { spawn } = await import("node:child_process");
@@ -169,7 +189,11 @@ describe("ansfloat CLI", () => {
   });
 
   it("rejects bad usage with exit 1 and one line", () => {
-    expect(run([]).stderr).toBe("ansfloat: no input file (try --help)\n");
+    // Usage errors end with their code, as every other error line does.
+    expect(run([]).stderr).toBe("ansfloat: no input file (try --help) [BAD_ARGUMENT]\n");
+    expect(run(["-o", "x.ansf", src, src]).stderr).toBe("ansfloat: -o takes one input file [BAD_ARGUMENT]\n");
+    expect(run(["--bogus", src]).stderr).toMatch(/^ansfloat: Unknown option '--bogus'.* \[BAD_ARGUMENT\]\n$/);
+    expect(run([dir]).stderr).toBe(`ansfloat: ${dir} is a directory (use -r) [BAD_ARGUMENT]\n`);
     const noSuffix = run(["-d", src]);
     expect(noSuffix.status).toBe(1);
     expect(noSuffix.stderr).toContain("unknown suffix");

@@ -134,7 +134,7 @@ describe("sharded Hugging Face folders", () => {
     model.close();
     const noR = spawnSync(process.execPath, ["dist/src/cli.js", folder], { encoding: "utf8" });
     expect(noR.status).toBe(1);
-    expect(noR.stderr).toBe(`ansfloat: ${folder} is a directory (use -r)\n`);
+    expect(noR.stderr).toBe(`ansfloat: ${folder} is a directory (use -r) [BAD_ARGUMENT]\n`);
   });
 
   it("reports a broken index, a missing shard and a path that is no file as AnsfErrors", async () => {

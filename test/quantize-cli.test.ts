@@ -77,8 +77,8 @@ describe("ansfloat quantize", () => {
       `ansfloat: ${invalid}: format "x": codes must be numbered 0..0 without gaps; code 0 is missing [BAD_FORMAT_DESCRIPTOR]\n`,
     );
     expect(run(["quantize", "--format", "fp7", src]).stderr).toMatch(/^ansfloat: unknown format "fp7": built-ins are fp32, .+ \[BAD_ARGUMENT\]\n$/);
-    expect(run(["quantize", src]).stderr).toBe("ansfloat: quantize needs --format NAME or --format FILE.json\n");
-    expect(run(["quantize", "--format", "int8", "--scale", "0", src]).stderr).toBe('ansfloat: --scale takes a positive number or auto, not "0"\n');
+    expect(run(["quantize", src]).stderr).toBe("ansfloat: quantize needs --format NAME or --format FILE.json [BAD_ARGUMENT]\n");
+    expect(run(["quantize", "--format", "int8", "--scale", "0", src]).stderr).toBe('ansfloat: --scale takes a positive number or auto, not "0" [BAD_ARGUMENT]\n');
     const r = run(["quantize", "--format", "int8", join(dir, "bad.json")]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/bad\.json: .+ \[BAD_SAFETENSORS\]\n$/);

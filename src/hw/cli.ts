@@ -2,6 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { parseCommandLine } from "../arguments.js";
 import { AnsfError } from "../errors.js";
 import { DEFAULTS, type SystemConfig, type TableOrg } from "./config.js";
 import { FACTORY_DEFAULTS, tokenFactory, type FactoryParams, type FactoryReport } from "./token-factory.js";
@@ -73,7 +74,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 export async function hwMain(command: "hw-sim" | "hw-vectors", argv: string[]): Promise<number> {
   let label: string = command;
   try {
-    const { values, positionals } = parsedArgs(argv);
+    const { values, positionals } = parseCommandLine({ args: argv, options: OPTIONS, allowPositionals: true });
     if (values.help) {
       process.stdout.write(`${HW_HELP}\n`);
       return 0;
@@ -113,15 +114,6 @@ export async function hwMain(command: "hw-sim" | "hw-vectors", argv: string[]): 
     return 1;
   } finally {
     await stopReference();
-  }
-}
-
-/** The command line, parsed; an unknown or malformed option is a usage error, BAD_ARGUMENT. */
-function parsedArgs(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
-  } catch (err) {
-    throw new AnsfError("BAD_ARGUMENT", (err as Error).message, { cause: err });
   }
 }
 
