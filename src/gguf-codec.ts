@@ -102,15 +102,16 @@ const MAX_ARRAY_DEPTH = 4;
 const MAX_RANK = 8;
 
 /**
- * The names of the segments planGguf cut a GGUF file into, from the file's
- * header (segment 0, all bytes before the tensor data) and its size.
+ * The names of the `segments` segments planGguf cut a GGUF file into, from
+ * the file's header (segment 0, all bytes before the tensor data) and its
+ * size.
  * @huggingface/gguf, which read the header when the file was compressed,
  * parses only asynchronously; open() and inspect() are synchronous, so
  * this reads the tensor infos itself and cuts the same segments
  * (segmentsOf). Little-endian GGUF only: a big-endian file's segments keep
  * positional names (undefined here).
  */
-export function ggufSegmentNames(header: Uint8Array, size: number): string[] | undefined {
+export function ggufSegmentNames(header: Uint8Array, size: number, segments: number): string[] | undefined {
   const r = new ByteReader(header, "GGUF header");
   r.bytes(GGUF_MAGIC.length);
   const version = r.u32();
@@ -143,5 +144,7 @@ export function ggufSegmentNames(header: Uint8Array, size: number): string[] | u
     const type = r.u32();
     tensors.push({ name, type, dims, begin: header.length + r.u64() });
   }
-  return segmentsOf(tensors, header.length, size).names;
+  const { names } = segmentsOf(tensors, header.length, size);
+  if (names.length !== segments) throw new AnsfError("CORRUPT_STREAM", `the GGUF header lists ${names.length} segments, the index ${segments}`);
+  return names;
 }

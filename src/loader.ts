@@ -83,8 +83,7 @@ export class AnsfFile {
         this.add({ name: t.name, dtype, shape: t.shape, bytes: segment.length }, segment);
       });
     } else {
-      const named = this.index.source === "gguf" && segments[0] ? ggufSegmentNames(this.decodeSegment(segments[0]), this.index.size) : undefined;
-      if (named && named.length !== segments.length) throw new AnsfError("CORRUPT_STREAM", `the GGUF header lists ${named.length} segments, the index ${segments.length}`);
+      const named = this.index.source === "gguf" && segments[0] ? ggufSegmentNames(this.decodeSegment(segments[0]), this.index.size, segments.length) : undefined;
       const nameOf = (i: number) => named?.[i] ?? (segments.length === 1 ? "tensor" : `segment ${i}`);
       segments.forEach((s, i) => this.add({ name: nameOf(i), dtype: s.format?.name ?? s.layout.name, shape: s.shape, bytes: s.length }, s));
     }

@@ -97,16 +97,16 @@ describe("GGUF-sourced files", () => {
     const original = new Uint8Array(readFileSync(ggufs[0]!));
     const { plans, names } = await planGguf(memoryReader(original));
     const header = original.slice(0, plans[0]!.end);
-    expect(ggufSegmentNames(header, original.length)).toEqual(names);
+    expect(ggufSegmentNames(header, original.length, names.length)).toEqual(names);
     // The last bytes are the padding to the data's alignment (32 by default): cut there, the infos still parse.
     for (let cut = 0; cut < header.length - 32; cut += 7) {
-      expect(errorCode(() => ggufSegmentNames(header.subarray(0, cut), original.length))).toMatch(/^(TRUNCATED|CORRUPT_STREAM|BAD_GGUF)$/);
+      expect(errorCode(() => ggufSegmentNames(header.subarray(0, cut), original.length, names.length))).toMatch(/^(TRUNCATED|CORRUPT_STREAM|BAD_GGUF)$/);
     }
     // The rank field follows the first tensor's name: its length (u64) and bytes.
     const name = new TextEncoder().encode(names[1]!);
     const at = Buffer.from(header).indexOf(Buffer.from(name)) + name.length;
     new DataView(header.buffer).setUint32(at, 0xffffffff, true);
-    expect(errorCode(() => ggufSegmentNames(header, original.length))).toBe("CORRUPT_STREAM");
+    expect(errorCode(() => ggufSegmentNames(header, original.length, names.length))).toBe("CORRUPT_STREAM");
   });
 });
 
