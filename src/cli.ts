@@ -286,8 +286,7 @@ async function readAll(input: Readable): Promise<Uint8Array> {
 async function openInput(path: string): Promise<Reader> {
   if (path === "-") return memoryReader(await readAll(process.stdin));
   try {
-    const stat = statSync(path);
-    if (!stat.isFile()) return memoryReader(await readAll(createReadStream(path)));
+    if (!statSync(path).isFile()) return memoryReader(await readAll(createReadStream(path)));
     return fileReader(path);
   } catch (err) {
     if (err instanceof AnsfError) throw err;

@@ -5,7 +5,9 @@
 // restored file is byte-identical. The header is parsed by
 // @huggingface/gguf, served from memory through its `fetch` hook, and
 // loaded only when a GGUF file comes: importing it takes about 55 ms, more
-// than half of what loading ansfloat takes otherwise.
+// than half of what loading ansfloat takes otherwise. Decoders name the
+// segments from the stored header with a small synchronous reader of its
+// tensor infos (ggufSegmentNames).
 
 import { ByteReader } from "./bytes.js";
 import { layoutOf, type CodedDtype } from "./dtypes.js";
@@ -120,7 +122,7 @@ export function ggufSegmentNames(header: Uint8Array, size: number, segments: num
   const skipString = () => r.bytes(count());
   const skipValue = (type: number, depth: number): void => {
     if (type === STRING) skipString();
-    else if (type === ARRAY && depth === 0) {
+    else if (type === ARRAY && depth < MAX_ARRAY_DEPTH) {
       const inner = r.u32();
       const n = count();
       if (VALUE_BYTES[inner] !== undefined) r.bytes(n * VALUE_BYTES[inner]!);

@@ -72,7 +72,49 @@ describe("lazy loader", () => {
   });
 });
 
+/** A small GGUF file: metadata with nested arrays and strings, an F32 tensor and a quantised one (type 8, carried as bytes). */
+function tinyGguf(): Uint8Array {
+  const parts: number[] = [];
+  const u32 = (v: number) => parts.push(v & 255, (v >>> 8) & 255, (v >>> 16) & 255, v >>> 24);
+  const u64 = (v: number) => (u32(v), u32(0));
+  const str = (t: string) => (u64(t.length), parts.push(...new TextEncoder().encode(t)));
+  parts.push(...new TextEncoder().encode("GGUF"));
+  u32(3);
+  u64(2); // tensors
+  u64(2); // metadata entries
+  str("test.nested");
+  u32(9), u32(9), u64(2); // an array of two arrays of u32
+  for (const values of [[1, 2, 3], [4]]) (u32(4), u64(values.length), values.forEach(u32));
+  str("test.names");
+  u32(9), u32(8), u64(2), str("a"), str("bc"); // an array of strings
+  str("w"), u32(2), u64(4), u64(2), u32(0), u64(0); // F32 [2, 4] at 0
+  str("q"), u32(1), u64(32), u32(8), u64(32); // Q8_0, 34 bytes at 32
+  while (parts.length % 32) parts.push(0);
+  const data = new Uint8Array(32 + 34 + 30);
+  new Float32Array(data.buffer, 0, 8).set([1, -2, 0.5, 3, -0.25, 8, 1e-3, 7]);
+  data.fill(7, 32, 66);
+  return new Uint8Array([...parts, ...data]);
+}
+
 describe("GGUF-sourced files", () => {
+  it("name their tensors as @huggingface/gguf reads them: nested metadata arrays, a float and a quantised tensor", async () => {
+    const original = tinyGguf();
+    const { plans, names } = await planGguf(memoryReader(original));
+    expect(names).toEqual(["(header)", "w", "q"]);
+    const stream = await compressAsync(original, { threads: 1 });
+    expect(inspect(stream).segments.map((s) => s.name)).toEqual(names);
+    const path = join(dir, "tiny.gguf.ansf");
+    writeFileSync(path, stream);
+    const file = open(path);
+    try {
+      expect(file.tensors.map((t) => t.name)).toEqual(names);
+      expect(file.tensors[1]!.shape).toEqual([2, 4]);
+      plans.forEach((p, i) => expect(Buffer.from(file.tensor(names[i]!)).equals(original.subarray(p.begin, p.end))).toBe(true));
+    } finally {
+      file.close();
+    }
+  });
+
   const ggufs = ["../shared/data/llm/stories260K.bf16.gguf", "../shared/data/llm/stories260K.f32.gguf"].filter((f) => existsSync(f));
   it.skipIf(ggufs.length === 0)(`name their tensors as the GGUF header does (${ggufs.length || "data absent: skipped"})`, async () => {
     for (const gguf of ggufs) {
