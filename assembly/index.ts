@@ -13,7 +13,7 @@ export { buildDecodeTable, decodeCodes } from "./decode";
 export { restoreStateBits, takeStateBits } from "./statebits";
 export { convertPatterns, roundFp32 } from "./convert";
 export { magnitudes, quantizeFp32 } from "./quantize";
-export { normalize, normalizeCounts, normalizeFreqs, normalizeLogs, normalizeResolved } from "./normalize";
+export { largestFreq, modelBits, normalize, normalizeCounts, normalizeFreqs, normalizeLogs, normalizeResolved, normalizeSymbols, payloadBits } from "./normalize";
 
 initRawTables();
 initDecodeTables();

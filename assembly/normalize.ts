@@ -221,3 +221,80 @@ export function normalizeResolved(present: u32, total: f64, precision: u32, reso
   setFreq(residual, u32(rest));
   return residual;
 }
+
+// What a normalised table costs, for the search to weigh candidates without
+// copying them out: the payload its counts take and the bits its model is
+// written in (src/model.ts serializeModel), from the counts, frequencies and
+// (written by the caller beside the counts) symbols of the last table
+// normalised. The payload sums in code order with the caller's logarithms,
+// as JavaScript did, so that the search's choices stay the same to the bit.
+
+// The present codes, ascending, u32 each.
+const symbols = memory.data(4 << MAX_CODE_BITS, 16);
+
+/** Where the caller writes the present codes, u32 each. */
+export function normalizeSymbols(): usize {
+  return symbols;
+}
+
+/** The index of the first largest frequency: the code a full-resolution model implies. */
+export function largestFreq(present: u32): u32 {
+  let at: u32 = 0;
+  for (let i: u32 = 1; i < present; i++) if (freq(i) > freq(at)) at = i;
+  return at;
+}
+
+/** Bits the rANS payload takes for the counts under the frequencies: sum of c · (P − log2 f), in code order. */
+export function payloadBits(present: u32, precision: u32): f64 {
+  const P = f64(precision);
+  let bits: f64 = 0;
+  for (let i: u32 = 0; i < present; i++) bits += count(i) * (P - log2Of(freq(i)));
+  return bits;
+}
+
+// @ts-ignore: decorator
+@inline function gammaBits(v: u32): u32 {
+  return 2 * (31 - clz(v)) + 1;
+}
+
+// @ts-ignore: decorator
+@inline function zigzag(d: i32): u32 {
+  return d >= 0 ? u32(d) << 1 : (u32(-d) << 1) - 1;
+}
+
+// @ts-ignore: decorator
+@inline function symbol(i: i32): i32 {
+  return load<i32>(symbols + (usize(i) << 2));
+}
+
+/**
+ * Bits the model of the table takes as serializeModel writes it, with
+ * `residual` the implied code: the symbol set as runs from the top, the
+ * residual's index, and each other frequency's bit length (a zigzag delta,
+ * gamma coded) and kept bits at `resolution` (0: all).
+ */
+export function modelBits(present: u32, alphabet: u32, residual: u32, resolution: u32): u32 {
+  const last = i32(present) - 1;
+  let runs: u32 = 0;
+  for (let i: i32 = 0; i <= last; i++) if (i == 0 || symbol(i) != symbol(i - 1) + 1) runs++;
+  let bits = gammaBits(runs) + gammaBits(zigzag(symbol(last) + 1 - i32(alphabet >> 1)) + 1);
+  let floor: i32 = -1;
+  for (let i = last; i >= 0; ) {
+    const end = symbol(i) + 1;
+    let length: i32 = 1;
+    while (i - length >= 0 && symbol(i - length) == end - 1 - length) length++;
+    if (floor >= 0) bits += gammaBits(u32(floor - end));
+    bits += gammaBits(u32(length));
+    floor = end - length;
+    i -= length;
+  }
+  if (present > 1) bits += 32 - clz(present - 1);
+  let previous: i32 = 0;
+  for (let i: u32 = 0; i < present; i++) {
+    if (i == residual) continue;
+    const length = i32(31 - clz(freq(i)));
+    bits += gammaBits(zigzag(length - previous) + 1) + keptBits(u32(length), resolution);
+    previous = length;
+  }
+  return bits;
+}

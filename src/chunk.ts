@@ -12,11 +12,10 @@ import {
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
 import {
-  coarsen, coarsenings, codedBits, countCodes, entropyBits, FULL_RESOLUTION, MODEL_LOG, MODEL_RESOLVED, modelsBits, normalize, readModel, sparseAt, sumHistograms,
+  coarsen, coarsenings, countCodes, entropyBits, FULL_RESOLUTION, MAX_RESOLUTION, MODEL_LOG, MODEL_RESOLVED, modelTable, readModel, sparseAt, sumHistograms,
   writeModels, type Histogram, type ModelTable,
 } from "./model.js";
 import { MEAN_STATE_BITS, readLaneStates, writeLaneStates } from "./lane-states.js";
-import { largestAt, MAX_RESOLUTION, normalizeResolved } from "./resolution.js";
 import type { ArrayRoom } from "./scratch.js";
 import { isShared, wordPhase } from "./shared-memory.js";
 import { SLACK, type Core } from "./wasm.js";
@@ -146,7 +145,7 @@ interface CodingChoice {
 
 /** Bits a coding's normalised frequencies cost over the entropy of its counts. */
 function normalisationLoss(coding: CodingChoice): number {
-  return coding.tables.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, coding.precision) - entropyBits(t.counts), 0);
+  return coding.tables.reduce((sum, t) => sum + t.payloadBits - entropyBits(t.counts), 0);
 }
 
 /** A stored or deflate chunk's header: mode (u8) and checksum (u32). */
@@ -323,25 +322,15 @@ function estimatesOf(ks: number[], countsAt: (k: number) => Histogram[], fixedBi
   return estimates;
 }
 
-/** A table of the counts normalised at this precision and resolution, or null when they do not fit. */
-function modelTable(core: Core, counts: Histogram, precision: number, resolution: number): ModelTable | null {
-  if (resolution !== FULL_RESOLUTION) {
-    const resolved = normalizeResolved(core, counts, precision, resolution, core.scratch);
-    return resolved && { counts, ...resolved };
-  }
-  const freqs = normalize(core, counts, precision, core.scratch);
-  return freqs && { counts, freqs, residual: largestAt(freqs) };
-}
-
 /** A table per counts (modelTable), or null when any does not fit. */
 function modelTables(core: Core, counts: Histogram[], precision: number, resolution: number): ModelTable[] | null {
-  const tables = counts.map((h) => modelTable(core, h, precision, resolution));
+  const tables = counts.map((h) => modelTable(core, h, precision, resolution, core.scratch));
   return tables.some((t) => !t) ? null : (tables as ModelTable[]);
 }
 
-/** Bits the tables take: their payload (codedBits) and their models at this resolution. */
-function tablesBits(tables: readonly ModelTable[], precision: number, resolution: number): number {
-  return tables.reduce((sum, t) => sum + codedBits(t.counts, t.freqs, precision), 0) + modelsBits(tables, resolution);
+/** Bits the tables take: their payloads, then their models. */
+function tablesBits(tables: readonly ModelTable[]): number {
+  return tables.reduce((sum, t) => sum + t.payloadBits, 0) + tables.reduce((sum, t) => sum + t.modelBits, 0);
 }
 
 /**
@@ -361,7 +350,7 @@ function bestCoding(
   const tryCoding = (k: number, counts: Histogram[], precision: number) => {
     const tables = modelTables(core, counts, precision, FULL_RESOLUTION);
     if (!tables) return;
-    const bits = tablesBits(tables, precision, FULL_RESOLUTION) + fixedBits(k);
+    const bits = tablesBits(tables) + fixedBits(k);
     if (!best || bits < best.bits) best = { k, precision, resolution: FULL_RESOLUTION, tables, bits };
   };
   // At the widest precision, then the others for the k that won: the best k hardly depends on P.
@@ -383,12 +372,12 @@ function atBestResolution(core: Core, coding: CodingChoice): CodingChoice {
   const { precision, tables } = coding;
   const elements = tables.reduce((sum, t) => sum + t.counts.total, 0);
   if (elements >= RESOLVED_BELOW) return coding;
-  const fixed = coding.bits - tablesBits(tables, precision, coding.resolution);
+  const fixed = coding.bits - tablesBits(tables);
   let best = coding;
   const sizeAt = (resolution: number): number => {
     const resolved = modelTables(core, tables.map((t) => t.counts), precision, resolution);
     if (!resolved) return Infinity;
-    const bits = fixed + tablesBits(resolved, precision, resolution);
+    const bits = fixed + tablesBits(resolved);
     if (bits < best.bits) best = { ...coding, resolution, tables: resolved, bits };
     return bits;
   };

@@ -145,6 +145,7 @@ const NORMALIZER_CODES = 1 << 15;
  */
 class Normalizer {
   private counts!: Uint32Array;
+  private symbols!: Uint32Array;
   private freqs!: Uint32Array;
 
   constructor(readonly fn: Core["fn"]) {
@@ -161,13 +162,15 @@ class Normalizer {
   /** (Re)makes the views: growing the memory detaches the old ones (their length falls to 0). */
   private view(): void {
     this.counts = new Uint32Array(this.fn.memory.buffer, this.fn.normalizeCounts(), NORMALIZER_CODES);
+    this.symbols = new Uint32Array(this.fn.memory.buffer, this.fn.normalizeSymbols(), NORMALIZER_CODES);
     this.freqs = new Uint32Array(this.fn.memory.buffer, this.fn.normalizeFreqs(), NORMALIZER_CODES);
   }
 
-  /** Hands h's counts to the normaliser. */
+  /** Hands h's counts and codes to the normaliser. */
   countsOf(h: Histogram): Core["fn"] {
     if (this.counts.length === 0) this.view();
     this.counts.set(h.counts);
+    this.symbols.set(h.symbols);
     return this.fn;
   }
 
@@ -182,31 +185,49 @@ class Normalizer {
 const normalizers = new WeakMap<Core, Normalizer>();
 
 /** The core's normaliser (assembly/normalize.ts), its logarithm tables filled on first use. */
-export function normalizerOf(core: Core): Normalizer {
+function normalizerOf(core: Core): Normalizer {
   let n = normalizers.get(core);
   if (!n) normalizers.set(core, (n = new Normalizer(core.fn)));
   return n;
 }
 
 /**
- * Frequencies (aligned with h.symbols) summing to exactly 2^precision, each
- * at least 1, minimising the coded size sum(c * log2(2^P / f)), by the
- * core's normaliser (assembly/normalize.ts). Null when more codes are
- * present than slots.
+ * The counts' table at this precision and resolution, normalised by the
+ * core's normaliser (assembly/normalize.ts), with what it costs; its
+ * frequencies in an array from `room`. Null when more codes are present
+ * than slots.
+ *  - Full resolution: frequencies summing to exactly 2^P, each at least 1,
+ *    minimising the coded size sum(c · log2(2^P / f)); the first largest is
+ *    the residual, which saves most bits when every bit is written.
+ *  - R significant bits: every frequency but the residual's (the most
+ *    frequent code, where the others' rounding costs least per slot) of at
+ *    most R significant bits, near that least size. Each starts at the
+ *    representable value nearest (in ratio) its proportional share; where
+ *    rare codes rounded up to a whole slot leave the residual nothing, the
+ *    codes that lose least per slot freed step down; then two passes move
+ *    single frequencies one representable step, against the residual, where
+ *    that shortens the payload (more passes moved almost nothing on the
+ *    real files).
  */
-export function normalize(core: Core, h: Histogram, precision: number, room: ArrayRoom = FRESH): Uint32Array | null {
+export function modelTable(core: Core, h: Histogram, precision: number, resolution: number, room: ArrayRoom = FRESH): ModelTable | null {
   const present = h.counts.length;
   if (present === 0 || present > 1 << precision) return null;
   const normalizer = normalizerOf(core);
-  normalizer.countsOf(h).normalize(present, h.total, precision);
-  return normalizer.freqsOut(present, room);
-}
-
-/** Bits the rANS payload takes for these counts under these frequencies (ideal, exact to rounding). */
-export function codedBits(h: Histogram, freqs: Uint32Array, precision: number): number {
-  let bits = 0;
-  for (let i = 0; i < freqs.length; i++) bits += h.counts[i]! * (precision - log2Of(freqs[i]!));
-  return bits;
+  const fn = normalizer.countsOf(h);
+  let residual: number;
+  if (resolution === FULL_RESOLUTION) {
+    fn.normalize(present, h.total, precision);
+    residual = fn.largestFreq(present);
+  } else {
+    residual = fn.normalizeResolved(present, h.total, precision, resolution);
+  }
+  return {
+    counts: h,
+    freqs: normalizer.freqsOut(present, room),
+    residual,
+    payloadBits: fn.payloadBits(present, precision),
+    modelBits: fn.modelBits(present, h.alphabet, residual, resolution),
+  };
 }
 
 /** Order-0 entropy of the counts in bits (the ideal a model could reach). */
@@ -227,35 +248,29 @@ export const MODEL_GAMMA = 0;
 export const MODEL_LOG = 1;
 export const MODEL_RESOLVED = 2;
 
-/** A table as written: its counts' present codes, their frequencies and which one is implied. */
+/** A table as written: its counts' present codes, their frequencies and which one is implied, and what it costs. */
 export interface ModelTable {
   counts: Histogram;
   freqs: Uint32Array;
   /** Index (into counts.symbols) of the code whose frequency is what the others leave of 2^P. */
   residual: number;
+  /** Bits the rANS payload takes for the counts under these frequencies (ideal, exact to rounding). */
+  payloadBits: number;
+  /** Bits the model takes as writeModels writes it at the table's resolution. */
+  modelBits: number;
 }
 
-/** Where a model is serialised to: bytes, or just a bit count. */
-interface ModelSink {
-  gamma(v: number): void;
-  bits(v: number, n: number): void;
-}
-
-/** Counts the bits a model would take, without writing it. */
-class BitCounter implements ModelSink {
-  count = 0;
-
-  gamma(v: number): void {
-    this.count += 2 * (31 - Math.clz32(v)) + 1;
-  }
-
-  bits(_v: number, n: number): void {
-    this.count += n;
-  }
-}
+// Frequencies of limited resolution (docs/FORMAT.md §Frequency model,
+// version 4). A model with R significant bits per frequency writes at most
+// R − 1 bits below each leading one, and one code, the residual, takes what
+// the others leave of 2^P. Counts known from a few thousand elements do not
+// deserve every bit of their frequencies: on stories260K's 64- to 4096-element
+// tensors, 1 to 3 significant bits cost less payload than the bits they save.
 
 /** The resolution that writes every bit of every frequency (versions 1–3 alike). */
 export const FULL_RESOLUTION = 0;
+/** The largest resolution a chunk can name (4 bits in its lanes byte). */
+export const MAX_RESOLUTION = 15;
 
 /** Bits a frequency of bit length L (floor(log2 f)) writes below its leading one at a resolution of that many significant bits. */
 export function keptBits(length: number, resolution: number): number {
@@ -285,34 +300,35 @@ function indexBits(present: number): number {
  * keptBits(L, resolution) bits below its leading one. Neighbouring codes of
  * a smooth distribution have frequencies of similar size, so the lengths
  * cost 1 to 3 bits; about a third less than gamma(f) on trained weights'
- * exponents.
+ * exponents. The search counts these bits without writing them: modelBits
+ * in assembly/normalize.ts, which a test holds to this writer.
  */
-function serializeModel(t: ModelTable, resolution: number, sink: ModelSink): void {
+function serializeModel(t: ModelTable, resolution: number, w: BitWriter): void {
   const { symbols, alphabet } = t.counts;
   let runs = 0;
   for (let i = 0; i < symbols.length; i++) if (i === 0 || symbols[i]! !== symbols[i - 1]! + 1) runs++;
-  sink.gamma(runs);
-  sink.gamma(zigzag(symbols[symbols.length - 1]! + 1 - alphabet / 2) + 1);
+  w.gamma(runs);
+  w.gamma(zigzag(symbols[symbols.length - 1]! + 1 - alphabet / 2) + 1);
   // The lowest code of the run above, once there is one.
   let floor = -1;
   for (let i = symbols.length - 1; i >= 0; ) {
     const end = symbols[i]! + 1;
     let length = 1;
     while (i - length >= 0 && symbols[i - length] === end - 1 - length) length++;
-    if (floor >= 0) sink.gamma(floor - end);
-    sink.gamma(length);
+    if (floor >= 0) w.gamma(floor - end);
+    w.gamma(length);
     floor = end - length;
     i -= length;
   }
-  sink.bits(t.residual, indexBits(symbols.length));
+  w.bits(t.residual, indexBits(symbols.length));
   let previous = 0;
   for (let i = 0; i < t.freqs.length; i++) {
     if (i === t.residual) continue;
     const f = t.freqs[i]!;
     const length = 31 - Math.clz32(f);
     const kept = keptBits(length, resolution);
-    sink.gamma(zigzag(length - previous) + 1);
-    sink.bits(f >>> (length - kept), kept);
+    w.gamma(zigzag(length - previous) + 1);
+    w.bits(f >>> (length - kept), kept);
     previous = length;
   }
 }
@@ -320,13 +336,6 @@ function serializeModel(t: ModelTable, resolution: number, sink: ModelSink): voi
 /** Writes a chunk's models one after another into its bitstream. */
 export function writeModels(w: BitWriter, tables: readonly ModelTable[], resolution: number): void {
   for (const t of tables) serializeModel(t, resolution, w);
-}
-
-/** Exact bits writeModels(w, tables, resolution) writes. */
-export function modelsBits(tables: readonly ModelTable[], resolution: number): number {
-  const counter = new BitCounter();
-  for (const t of tables) serializeModel(t, resolution, counter);
-  return counter.count;
 }
 
 /** The present codes, ascending: the symbol set of a MODEL_RESOLVED model (see serializeModel). */

@@ -41,6 +41,10 @@ export interface CoreExports {
   normalizeLogs(): number;
   normalize(present: number, total: number, precision: number): void;
   normalizeResolved(present: number, total: number, precision: number, resolution: number): number;
+  normalizeSymbols(): number;
+  largestFreq(present: number): number;
+  payloadBits(present: number, precision: number): number;
+  modelBits(present: number, alphabet: number, residual: number, resolution: number): number;
   quantizeFp32(
     src: number, n: number, scale: number, table: number, ambiguous: number, values: number,
     dstWidth: number, dst: number, pending: number, stats: number,

@@ -4,8 +4,7 @@ import { chunkBound, decodeChunk, encodeChunk } from "../src/chunk.js";
 import { VERSION } from "../src/container.js";
 import { layoutOf } from "../src/dtypes.js";
 import { BitReader, BitWriter } from "../src/bytes.js";
-import { FULL_RESOLUTION, keptBits, MODEL_RESOLVED, modelsBits, normalize, readModel, sparse, writeModels, type ModelTable } from "../src/model.js";
-import { largestAt, normalizeResolved } from "../src/resolution.js";
+import { FULL_RESOLUTION, keptBits, MODEL_RESOLVED, modelTable, readModel, sparse, writeModels, type Histogram } from "../src/model.js";
 import { compress, inspect } from "../src/index.js";
 import { parseSafetensors } from "../src/safetensors.js";
 import { Core, core } from "../src/wasm.js";
@@ -109,31 +108,47 @@ describe("frequency models", () => {
     return sparse(dense);
   };
 
-  it("read back exactly what was written, at every precision and resolution, down to a single code", () => {
+  /** The index of the first largest value. */
+  const firstLargest = (values: ArrayLike<number>) => Array.prototype.indexOf.call(values, Math.max(...Array.from(values)));
+
+  it("read back exactly what was written, at every precision and resolution, down to a single code, in the bits their cost says", () => {
     for (let precision = 9; precision <= 15; precision++) {
       for (const present of [1, 2, 5, 30, 200]) {
         const h = randomCounts(present);
         for (const resolution of [FULL_RESOLUTION, 1, 2, 3, 6]) {
-          let table: ModelTable | undefined;
-          if (resolution === FULL_RESOLUTION) {
-            const freqs = normalize(core(), h, precision);
-            if (freqs) table = { counts: h, freqs, residual: largestAt(freqs) };
-          } else {
-            const resolved = normalizeResolved(core(), h, precision, resolution);
-            if (resolved) table = { counts: h, ...resolved };
-          }
+          const table = modelTable(core(), h, precision, resolution);
           if (!table) continue;
-          // Two models back to back, as a context chunk writes them.
+          // The payload as the search weighs it, summed in code order.
+          let payload = 0;
+          h.counts.forEach((c, i) => (payload += c * (precision - Math.log2(table.freqs[i]!))));
+          expect(table.payloadBits).toBe(payload);
+          // Two models back to back, as a context chunk writes them, then a marker bit where their cost says they end.
           const w = new BitWriter();
           writeModels(w, [table, table], resolution);
+          w.bits(1, 1);
           const bytes = w.finish();
-          expect(bytes.length).toBe(Math.ceil(modelsBits([table, table], resolution) / 8));
+          expect((bytes.length - 1) * 8 + 31 - Math.clz32(bytes[bytes.length - 1]!)).toBe(2 * table.modelBits);
           const expected = new Uint32Array(4096);
           h.symbols.forEach((s, i) => (expected[s] = table.freqs[i]!));
           const r = new BitReader(bytes, "models");
           for (let g = 0; g < 2; g++) expect(Array.from(readModel(r, 4096, precision, MODEL_RESOLVED, resolution))).toEqual(Array.from(expected));
+          expect(r.bits(1)).toBe(1);
           expect(r.finish()).toBe(bytes.length);
         }
+      }
+    }
+  });
+
+  it("at full resolution, imply the first largest frequency and total exactly 2^P", () => {
+    for (let precision = 9; precision <= 15; precision++) {
+      for (const present of [1, 2, 5, 30, 200, 600]) {
+        const h: Histogram = randomCounts(present);
+        const table = modelTable(core(), h, precision, FULL_RESOLUTION);
+        expect(table === null).toBe(h.symbols.length > 1 << precision);
+        if (!table) continue;
+        expect(table.residual).toBe(firstLargest(table.freqs));
+        expect(table.freqs.reduce((a, b) => a + b, 0)).toBe(1 << precision);
+        expect(Math.min(...table.freqs)).toBeGreaterThanOrEqual(1);
       }
     }
   });
@@ -143,11 +158,11 @@ describe("frequency models", () => {
       for (const present of [1, 2, 5, 30, 200, 600]) {
         const h = randomCounts(present);
         for (let resolution = 1; resolution <= 6; resolution++) {
-          const resolved = normalizeResolved(core(), h, precision, resolution);
+          const resolved = modelTable(core(), h, precision, resolution);
           expect(resolved === null).toBe(h.symbols.length > 1 << precision);
           if (!resolved) continue;
           const { freqs, residual } = resolved;
-          expect(residual).toBe(largestAt(h.counts));
+          expect(residual).toBe(firstLargest(h.counts));
           expect(freqs.reduce((a, b) => a + b, 0)).toBe(1 << precision);
           freqs.forEach((f, i) => {
             expect(f).toBeGreaterThanOrEqual(1);
@@ -160,8 +175,8 @@ describe("frequency models", () => {
     // Counts of 1000, 300, 90, 7 and 1 in 2^11 slots (shares 1465, 440, 132, 10.3, 1.5): the others rounded
     // to powers of two at R = 1, to 2 significant bits at R = 2, the first code taking what they leave.
     const h = sparse([1000, 300, 90, 7, 1]);
-    expect(Array.from(normalizeResolved(core(), h, 11, 1)!.freqs)).toEqual([1399, 512, 128, 8, 1]);
-    expect(Array.from(normalizeResolved(core(), h, 11, 2)!.freqs)).toEqual([1522, 384, 128, 12, 2]);
+    expect(Array.from(modelTable(core(), h, 11, 1)!.freqs)).toEqual([1399, 512, 128, 8, 1]);
+    expect(Array.from(modelTable(core(), h, 11, 2)!.freqs)).toEqual([1522, 384, 128, 12, 2]);
   });
 
   it("refuse a raw plane whose unused last bits are not zero", () => {

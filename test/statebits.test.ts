@@ -18,7 +18,7 @@ import { verifyStream } from "../src/hw/verify.js";
 import { compress, decompress, decompressAsync, encode, open } from "../src/index.js";
 import { memoryReader, MemorySink } from "../src/io.js";
 import { writeLaneStates } from "../src/lane-states.js";
-import { FULL_RESOLUTION, MODEL_LOG, modelsBits, normalize, sparse, writeModels } from "../src/model.js";
+import { FULL_RESOLUTION, MODEL_LOG, modelTable, sparse, writeModels } from "../src/model.js";
 import { parseSafetensors } from "../src/safetensors.js";
 import { encodedSegment } from "../src/segments.js";
 import { decompressStream } from "../src/stream.js";
@@ -115,7 +115,7 @@ function handBuilt(
   const dense = new Uint32Array(1 << (layout.exponentBits + k));
   dense[code] = n;
   const h = sparse(dense);
-  const table = { counts: h, freqs: normalize(core(), h, 11)!, residual: 0 };
+  const table = modelTable(core(), h, 11, FULL_RESOLUTION)!;
   const { stored, states, carried } = expectedLayout(fieldsOf(data, layout, k), rawBits(layout, k), lanes);
   const c = core();
   c.reset();
@@ -131,7 +131,7 @@ function handBuilt(
   w.bytes(bits.finish());
   w.bytes(stored);
   // Each state takes 4 bits of length and the bits below its leading one.
-  const streamBits = modelsBits([table], FULL_RESOLUTION) + laneStates.reduce((sum, x) => sum + 4 + 31 - Math.clz32(x), 0);
+  const streamBits = table.modelBits + laneStates.reduce((sum, x) => sum + 4 + 31 - Math.clz32(x), 0);
   return { chunk: w.finish(), states, carried, streamBits };
 }
 
