@@ -1,12 +1,13 @@
 // Model normalisation for the encoder's search (docs/FORMAT.md §Frequency
 // model): code counts to frequencies summing to exactly 2^P, at full
-// resolution or at R significant bits. The search normalises each candidate
-// table (every k, precision, context grouping and resolution it weighs),
-// thousands of times per file; here a table of 54 codes normalises in
-// 0.7 us at full resolution and 1.6 us at 3 bits, against 1.7-2.3 and
-// 5.1-5.5 us in JavaScript. The choices are JavaScript's to the bit: the
-// logarithms come from tables the caller fills with Math.log2's own values,
-// and every floating-point operation is the same one, in the same order.
+// resolution or at R significant bits, and what each table costs. The
+// search normalises each candidate table (every k, precision, context
+// grouping and resolution it weighs), thousands of times per file; here a
+// table of 54 codes normalises in 0.7 us at full resolution and 1.6 us at 3
+// bits, against 1.7-2.3 and 5.1-5.5 us in the JavaScript this replaced. Its
+// choices are that JavaScript's to the bit: the logarithms come from tables
+// the caller fills with Math.log2's own values, and every floating-point
+// operation is the same one, in the same order.
 
 import { MAX_CODE_BITS, MAX_PRECISION } from "./rans";
 
@@ -160,8 +161,8 @@ function lossPerSlot(i: u32, residual: u32, resolution: u32): f64 {
 /**
  * Frequencies for the `present` counts at normalizeCounts() (summing to
  * `total`) summing to exactly 2^precision, each at least 1 and, but for
- * the residual's, of at most `resolution` significant bits (src/resolution.ts
- * says how they are chosen). The caller checks 1 <= present <= 2^precision.
+ * the residual's, of at most `resolution` significant bits (src/model.ts
+ * modelTable says how they are chosen). The caller checks 1 <= present <= 2^precision.
  * Returns the residual: the index of the first largest count.
  */
 export function normalizeResolved(present: u32, total: f64, precision: u32, resolution: u32): u32 {
