@@ -135,12 +135,12 @@ export function coarsenings(finest: Histogram, maxK: number, room: ArrayRoom = F
 
 /** Logarithms the Wasm normaliser reads (assembly/normalize.ts): every frequency and remainder up to 2^15. */
 const NORMALIZER_LOGS = (1 << 15) + 1;
-/** The most codes a table has (2^15): the size of the normaliser's regions for counts and frequencies. */
+/** The most codes a table has (2^15): the size of the normaliser's regions for counts, codes and frequencies. */
 const NORMALIZER_CODES = 1 << 15;
 
 /**
- * A core's normaliser with views of its regions for counts and frequencies,
- * made once: for a table of a few dozen codes, making views and fetching
+ * A core's normaliser with views of its regions for counts, codes and
+ * frequencies, made once: for a table of a few dozen codes, making views and fetching
  * addresses at every call cost more than the normalising.
  */
 class Normalizer {
