@@ -7,7 +7,7 @@
 // loaded only when a GGUF file comes: importing it takes about 55 ms, more
 // than half of what loading ansfloat takes otherwise. Decoders name the
 // segments from the stored header with a small synchronous reader of its
-// tensor infos (ggufSegmentNames).
+// tensor infos (ggufSegments).
 
 import { ByteReader } from "./bytes.js";
 import { layoutOf, type CodedDtype } from "./dtypes.js";
@@ -55,7 +55,8 @@ export async function planGguf(reader: Reader): Promise<{ plans: SegmentPlan[]; 
   const dataStart = Number(parsed.tensorDataOffset);
   if (!(dataStart <= size)) throw new AnsfError("BAD_GGUF", `tensor data starts at ${dataStart}, past the end of the ${size}-byte file`);
   const tensors = parsed.tensorInfos.map((t) => ({ name: t.name, type: t.dtype as number, dims: t.shape.map(Number), begin: dataStart + Number(t.offset) }));
-  return segmentsOf(tensors, dataStart, size);
+  const { plans, names } = segmentsOf(tensors, dataStart, size);
+  return { plans, names };
 }
 
 /**
@@ -63,14 +64,17 @@ export async function planGguf(reader: Reader): Promise<{ plans: SegmentPlan[]; 
  * `dataStart`: the header, then each tensor in data order, coded as pairs
  * (F32, F16, BF16) or byte-wise, and the padding after it.
  */
-function segmentsOf(listed: GgufTensor[], dataStart: number, size: number): { plans: SegmentPlan[]; names: string[] } {
+function segmentsOf(listed: GgufTensor[], dataStart: number, size: number): { plans: SegmentPlan[]; names: string[]; types: (number | undefined)[] } {
   const tensors = [...listed].sort((a, b) => a.begin - b.begin);
   const plans: SegmentPlan[] = [{ begin: 0, end: dataStart, layout: layoutOf("u8"), shape: [] }];
   const names = ["(header)"];
-  const bytesRun = (begin: number, end: number, name: string) => {
+  // The GGML type of each tensor carried as bytes (quantised blocks), for listings.
+  const types: (number | undefined)[] = [undefined];
+  const bytesRun = (begin: number, end: number, name: string, type?: number) => {
     if (end > begin) {
       plans.push({ begin, end, layout: layoutOf("u8"), shape: [] });
       names.push(name);
+      types.push(type);
     }
   };
   tensors.forEach((t, i) => {
@@ -86,13 +90,14 @@ function segmentsOf(listed: GgufTensor[], dataStart: number, size: number): { pl
       // GGUF lists dimensions innermost first; safetensors and we list them outermost first.
       plans.push({ begin: t.begin, end, layout: layoutOf(coded), shape: [...t.dims].reverse() });
       names.push(t.name);
+      types.push(undefined);
     } else {
-      bytesRun(t.begin, end, t.name);
+      bytesRun(t.begin, end, t.name, t.type);
     }
     bytesRun(end, next, `(padding after ${t.name})`);
   });
   if (tensors.length === 0) bytesRun(dataStart, size, "(data)");
-  return { plans, names };
+  return { plans, names, types };
 }
 
 /** Bytes of each fixed-size GGUF metadata value type (8 is a string, 9 an array). */
@@ -103,17 +108,31 @@ const ARRAY = 9;
 const MAX_ARRAY_DEPTH = 4;
 const MAX_RANK = 8;
 
+/** GGML's names of its tensor types (enum ggml_type; also @huggingface/tasks' GGMLQuantizationType, whose import takes 35 ms), by id. */
+const GGML_TYPES: Record<number, string> = {
+  0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K",
+  14: "Q6_K", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS",
+  24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
+};
+
+/** What a listing says of the segments of a GGUF-sourced stream: each one's name, and the GGML type of tensors carried as bytes. */
+export interface GgufSegments {
+  names: string[];
+  /** "Q4_K", "Q8_0", ... for a quantised tensor's segment; undefined for the others. */
+  dtypes: (string | undefined)[];
+}
+
 /**
- * The names of the `segments` segments planGguf cut a GGUF file into, from
- * the file's header (segment 0, all bytes before the tensor data) and its
- * size.
+ * The names (and GGML types) of the `segments` segments planGguf cut a GGUF
+ * file into, from the file's header (segment 0, all bytes before the
+ * tensor data) and its size.
  * @huggingface/gguf, which read the header when the file was compressed,
  * parses only asynchronously; open() and inspect() are synchronous, so
  * this reads the tensor infos itself and cuts the same segments
  * (segmentsOf). Little-endian GGUF only: a big-endian file's segments keep
  * positional names (undefined here).
  */
-export function ggufSegmentNames(header: Uint8Array, size: number, segments: number): string[] | undefined {
+export function ggufSegments(header: Uint8Array, size: number, segments: number): GgufSegments | undefined {
   const r = new ByteReader(header, "GGUF header");
   r.bytes(GGUF_MAGIC.length);
   const version = r.u32();
@@ -146,7 +165,7 @@ export function ggufSegmentNames(header: Uint8Array, size: number, segments: num
     const type = r.u32();
     tensors.push({ name, type, dims, begin: header.length + r.u64() });
   }
-  const { names } = segmentsOf(tensors, header.length, size);
+  const { names, types } = segmentsOf(tensors, header.length, size);
   if (names.length !== segments) throw new AnsfError("CORRUPT_STREAM", `the GGUF header lists ${names.length} segments, the index ${segments}`);
-  return names;
+  return { names, dtypes: types.map((t) => (t === undefined ? undefined : GGML_TYPES[t] ?? `GGML type ${t}`)) };
 }

@@ -5,7 +5,7 @@
 import { parseContainer, SEGMENT_TENSOR, type Index } from "./container.js";
 import { readChunkHeader, MODE_CONTEXT, MODE_DEFLATE, MODE_RANS } from "./chunk.js";
 import { CONTEXT_ROW } from "./context.js";
-import { ggufSegmentNames } from "./gguf-codec.js";
+import { ggufSegments } from "./gguf-codec.js";
 import { parseSafetensorsHeader } from "./safetensors.js";
 import { core } from "./wasm.js";
 import { decodeSegment } from "./segments.js";
@@ -38,9 +38,14 @@ export interface StreamInfo {
   segments: SegmentInfo[];
 }
 
-/** Names of the segments: tensor names for safetensors and GGUF, else positional. */
-function segmentNames(stream: Uint8Array, index: Index): string[] {
+/**
+ * Names of the segments (tensor names for safetensors and GGUF, else
+ * positional) and, for tensors carried as bytes, their type in the source:
+ * an I8 tensor, Q4_K blocks.
+ */
+function segmentLabels(stream: Uint8Array, index: Index): { names: string[]; dtypes: (string | undefined)[] } {
   const names = index.segments.map((_, i) => (i === 0 && index.source === "safetensors" ? "(header)" : `segment ${i}`));
+  const dtypes: (string | undefined)[] = [];
   const first = index.segments[0];
   if ((index.source === "safetensors" || index.source === "gguf") && first) {
     const header = new Uint8Array(first.length);
@@ -48,19 +53,20 @@ function segmentNames(stream: Uint8Array, index: Index): string[] {
     if (index.source === "safetensors") {
       parseSafetensorsHeader(header, index.size).tensors.forEach((t, i) => {
         names[i + 1] = t.name;
+        dtypes[i + 1] = t.dtype;
       });
     } else {
-      const named = ggufSegmentNames(header, index.size, names.length);
-      if (named) return named;
+      const labels = ggufSegments(header, index.size, names.length);
+      if (labels) return labels;
     }
   }
   if (index.source === "tensor") names[0] = "tensor";
-  return names;
+  return { names, dtypes };
 }
 
 export function inspect(stream: Uint8Array): StreamInfo {
   const index = parseContainer(stream);
-  const names = segmentNames(stream, index);
+  const { names, dtypes } = segmentLabels(stream, index);
   const segments = index.segments.map((s, i): SegmentInfo => {
     const compressedBytes = s.chunks.reduce((sum, c) => sum + c.length, 0);
     const ks: number[] = [];
@@ -79,7 +85,7 @@ export function inspect(stream: Uint8Array): StreamInfo {
     const elements = s.length / s.layout.width;
     return {
       name: names[i] ?? `segment ${i}`,
-      dtype: s.format ? s.format.name : s.kind === SEGMENT_TENSOR ? s.layout.name : "bytes",
+      dtype: s.format ? s.format.name : s.kind === SEGMENT_TENSOR ? s.layout.name : dtypes[i] ?? "bytes",
       shape: s.shape,
       bytes: s.length,
       compressedBytes,

@@ -12,7 +12,7 @@ import { decodeChunk, type ChunkRead } from "./chunk.js";
 import { SEGMENT_TENSOR, type ChunkEntry, type Index, type Segment } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { decodeSegmentTo, segmentFormat, targetWidth, type DecodeTarget } from "./format-codec.js";
-import { ggufSegmentNames } from "./gguf-codec.js";
+import { ggufSegments } from "./gguf-codec.js";
 import { fileReader, type Reader } from "./io.js";
 import { parseSafetensorsHeader } from "./safetensors.js";
 import { readIndexFrom } from "./stream.js";
@@ -83,9 +83,9 @@ export class AnsfFile {
         this.add({ name: t.name, dtype, shape: t.shape, bytes: segment.length }, segment);
       });
     } else {
-      const named = this.index.source === "gguf" && segments[0] ? ggufSegmentNames(this.decodeSegment(segments[0]), this.index.size, segments.length) : undefined;
-      const nameOf = (i: number) => named?.[i] ?? (segments.length === 1 ? "tensor" : `segment ${i}`);
-      segments.forEach((s, i) => this.add({ name: nameOf(i), dtype: s.format?.name ?? s.layout.name, shape: s.shape, bytes: s.length }, s));
+      const labels = this.index.source === "gguf" && segments[0] ? ggufSegments(this.decodeSegment(segments[0]), this.index.size, segments.length) : undefined;
+      const nameOf = (i: number) => labels?.names[i] ?? (segments.length === 1 ? "tensor" : `segment ${i}`);
+      segments.forEach((s, i) => this.add({ name: nameOf(i), dtype: s.format?.name ?? labels?.dtypes[i] ?? s.layout.name, shape: s.shape, bytes: s.length }, s));
     }
   }
 

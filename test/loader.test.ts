@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AnsfError, compress, compressAsync, encode, inspect, open } from "../src/index.js";
-import { ggufSegmentNames, planGguf } from "../src/gguf-codec.js";
+import { ggufSegments, planGguf } from "../src/gguf-codec.js";
 import { memoryReader } from "../src/io.js";
 import { parseSafetensors } from "../src/safetensors.js";
 import { errorCode } from "./error-code.js";
@@ -23,6 +23,20 @@ describe("lazy loader", () => {
       for (const t of parsed.tensors) {
         expect(Buffer.from(file.tensor(t.name)).equals(FIXTURE.subarray(t.begin, t.end))).toBe(true);
       }
+    } finally {
+      file.close();
+    }
+  });
+
+  it("gives a tensor carried as bytes its source dtype, in inspect() as in the loader", () => {
+    const stream = readFileSync("fixtures/v3-mixed-layouts.safetensors.ansf");
+    const listed = inspect(stream).segments.map((s) => s.dtype);
+    expect(listed.slice(-2)).toEqual(["fp16", "U8"]);
+    const path = join(dir, "mixed.ansf");
+    writeFileSync(path, stream);
+    const file = open(path);
+    try {
+      expect(file.tensors.map((t) => t.dtype)).toEqual(listed.slice(1));
     } finally {
       file.close();
     }
@@ -102,12 +116,13 @@ describe("GGUF-sourced files", () => {
     const { plans, names } = await planGguf(memoryReader(original));
     expect(names).toEqual(["(header)", "w", "q"]);
     const stream = await compressAsync(original, { threads: 1 });
-    expect(inspect(stream).segments.map((s) => s.name)).toEqual(names);
+    expect(inspect(stream).segments.map((s) => [s.name, s.dtype])).toEqual([["(header)", "bytes"], ["w", "fp32"], ["q", "Q8_0"]]);
     const path = join(dir, "tiny.gguf.ansf");
     writeFileSync(path, stream);
     const file = open(path);
     try {
       expect(file.tensors.map((t) => t.name)).toEqual(names);
+      expect(file.tensors.map((t) => t.dtype)).toEqual(["u8", "fp32", "Q8_0"]);
       expect(file.tensors[1]!.shape).toEqual([2, 4]);
       plans.forEach((p, i) => expect(Buffer.from(file.tensor(names[i]!)).equals(original.subarray(p.begin, p.end))).toBe(true));
     } finally {
@@ -139,16 +154,16 @@ describe("GGUF-sourced files", () => {
     const original = new Uint8Array(readFileSync(ggufs[0]!));
     const { plans, names } = await planGguf(memoryReader(original));
     const header = original.slice(0, plans[0]!.end);
-    expect(ggufSegmentNames(header, original.length, names.length)).toEqual(names);
+    expect(ggufSegments(header, original.length, names.length)!.names).toEqual(names);
     // The last bytes are the padding to the data's alignment (32 by default): cut there, the infos still parse.
     for (let cut = 0; cut < header.length - 32; cut += 7) {
-      expect(errorCode(() => ggufSegmentNames(header.subarray(0, cut), original.length, names.length))).toMatch(/^(TRUNCATED|CORRUPT_STREAM|BAD_GGUF)$/);
+      expect(errorCode(() => ggufSegments(header.subarray(0, cut), original.length, names.length))).toMatch(/^(TRUNCATED|CORRUPT_STREAM|BAD_GGUF)$/);
     }
     // The rank field follows the first tensor's name: its length (u64) and bytes.
     const name = new TextEncoder().encode(names[1]!);
     const at = Buffer.from(header).indexOf(Buffer.from(name)) + name.length;
     new DataView(header.buffer).setUint32(at, 0xffffffff, true);
-    expect(errorCode(() => ggufSegmentNames(header, original.length, names.length))).toBe("CORRUPT_STREAM");
+    expect(errorCode(() => ggufSegments(header, original.length, names.length))).toBe("CORRUPT_STREAM");
   });
 });
 
