@@ -338,34 +338,46 @@ export function writeModels(w: BitWriter, tables: readonly ModelTable[], resolut
   for (const t of tables) serializeModel(t, resolution, w);
 }
 
+/** A malformed frequency model. */
+function modelError(why: string): AnsfError {
+  return new AnsfError("CORRUPT_STREAM", `frequency model: ${why}`);
+}
+
 /** The present codes, ascending: the symbol set of a MODEL_RESOLVED model (see serializeModel). */
-function readTopDown(r: BitReader, alphabet: number, bad: (why: string) => AnsfError): number[] {
+function readTopDown(r: BitReader, alphabet: number): Uint16Array {
   const runCount = r.gamma(17);
-  if (runCount > alphabet) throw bad(`${runCount} runs in an alphabet of ${alphabet}`);
+  if (runCount > alphabet) throw modelError(`${runCount} runs in an alphabet of ${alphabet}`);
   const z = r.gamma(17) - 1;
   let end = alphabet / 2 + (z & 1 ? -(z + 1) / 2 : z / 2);
-  if (end < 1 || end > alphabet) throw bad(`top code ${end - 1} outside the alphabet of ${alphabet}`);
-  const present: number[] = [];
+  if (end < 1 || end > alphabet) throw modelError(`top code ${end - 1} outside the alphabet of ${alphabet}`);
+  // The runs come from the top down, each its first code and length; they hold at most the alphabet.
+  const runs: number[] = [];
+  let present = 0;
   for (let i = 0; i < runCount; i++) {
     if (i > 0) end -= r.gamma(17);
     const length = r.gamma(17);
-    if (end - length < 0) throw bad(`run [${end - length}, ${end}) outside the alphabet of ${alphabet}`);
-    for (let s = end - 1; s >= end - length; s--) present.push(s);
+    if (end - length < 0) throw modelError(`run [${end - length}, ${end}) outside the alphabet of ${alphabet}`);
     end -= length;
+    runs.push(end, length);
+    present += length;
   }
-  return present.reverse();
+  const codes = new Uint16Array(present);
+  for (let i = runs.length - 2, at = 0; i >= 0; i -= 2) {
+    for (let s = runs[i]!, stop = s + runs[i + 1]!; s < stop; s++) codes[at++] = s;
+  }
+  return codes;
 }
 
 /** The present codes, ascending: the symbol set of a version 1 to 3 model, runs from code 0 up. */
-function readBottomUp(r: BitReader, alphabet: number, bad: (why: string) => AnsfError): number[] {
+function readBottomUp(r: BitReader, alphabet: number): number[] {
   const runCount = r.gamma(17);
-  if (runCount > alphabet) throw bad(`${runCount} runs in an alphabet of ${alphabet}`);
+  if (runCount > alphabet) throw modelError(`${runCount} runs in an alphabet of ${alphabet}`);
   const present: number[] = [];
   let next = 0;
   for (let i = 0; i < runCount; i++) {
     const start = next + r.gamma(17) - 1;
     const length = r.gamma(17);
-    if (start + length > alphabet) throw bad(`run [${start}, ${start + length}) outside the alphabet of ${alphabet}`);
+    if (start + length > alphabet) throw modelError(`run [${start}, ${start + length}) outside the alphabet of ${alphabet}`);
     for (let s = start; s < start + length; s++) present.push(s);
     next = start + length;
   }
@@ -381,10 +393,9 @@ function readBottomUp(r: BitReader, alphabet: number, bad: (why: string) => Ansf
 export function readModel(
   r: BitReader, alphabet: number, precision: number, scheme: number, resolution: number, freqs: Uint32Array = new Uint32Array(alphabet),
 ): Uint32Array {
-  const bad = (why: string) => new AnsfError("CORRUPT_STREAM", `frequency model: ${why}`);
-  const present = scheme === MODEL_RESOLVED ? readTopDown(r, alphabet, bad) : readBottomUp(r, alphabet, bad);
+  const present = scheme === MODEL_RESOLVED ? readTopDown(r, alphabet) : readBottomUp(r, alphabet);
   const residual = scheme === MODEL_RESOLVED ? r.bits(indexBits(present.length)) : present.length - 1;
-  if (present.length > 0 && residual >= present.length) throw bad(`residual ${residual} of ${present.length} codes`);
+  if (present.length > 0 && residual >= present.length) throw modelError(`residual ${residual} of ${present.length} codes`);
   const total = 1 << precision;
   let sum = 0;
   let previous = 0;
@@ -395,21 +406,21 @@ export function readModel(
     else {
       const z = r.gamma(6) - 1;
       const length = previous + (z & 1 ? -(z + 1) / 2 : z / 2);
-      if (length < 0 || length > precision) throw bad(`a frequency of ${length + 1} bits at precision ${precision}`);
+      if (length < 0 || length > precision) throw modelError(`a frequency of ${length + 1} bits at precision ${precision}`);
       const kept = keptBits(length, resolution);
       f = ((1 << kept) | r.bits(kept)) << (length - kept);
       previous = length;
     }
     sum += f;
-    if (f < 1 || sum > total) throw bad(`frequencies exceed 2^${precision}`);
+    if (f < 1 || sum > total) throw modelError(`frequencies exceed 2^${precision}`);
     freqs[present[i]!] = f;
   }
   if (present.length > 0) {
     const f = scheme === MODEL_GAMMA ? r.gamma(17) : total - sum;
     sum += f;
-    if (f < 1 || sum > total) throw bad(`frequencies exceed 2^${precision}`);
+    if (f < 1 || sum > total) throw modelError(`frequencies exceed 2^${precision}`);
     freqs[present[residual]!] = f;
   }
-  if (sum !== total) throw bad(`frequencies sum to ${sum}, not 2^${precision}`);
+  if (sum !== total) throw modelError(`frequencies sum to ${sum}, not 2^${precision}`);
   return freqs;
 }
