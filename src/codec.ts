@@ -1,6 +1,6 @@
 // Whole streams: segments in, container out, and back.
 
-import { HEADER_BYTES, parseContainer, placeSegments, writeHeader, writeIndex, type Index, type Source } from "./container.js";
+import { HEADER_BYTES, parseContainer, writeHeader, writeIndex, type Index, type Source } from "./container.js";
 import { resultBuffer } from "./bytes.js";
 import { AnsfError } from "./errors.js";
 import { ChunkArena } from "./chunk-arena.js";
@@ -35,8 +35,9 @@ export function encodeContainer(source: Source, inputs: SegmentInput[], options:
 
 /** Lays encoded segments out as one in-memory container. */
 export function assemble(source: Source, encoded: EncodedSegment[]): Uint8Array {
-  const { index, chunksEnd } = placeSegments(source, encoded.map((e) => e.segment));
-  const tail = writeIndex(index, chunksEnd);
+  let chunksEnd = HEADER_BYTES;
+  for (const e of encoded) for (const c of e.chunks) chunksEnd += c.length;
+  const tail = writeIndex(encoded.map((e) => e.segment), chunksEnd);
   const out = new Uint8Array(chunksEnd + tail.length);
   out.set(writeHeader(source), 0);
   let at = HEADER_BYTES;

@@ -74,33 +74,23 @@ export function writeHeader(source: Source): Uint8Array {
   return new Uint8Array([...MAGIC, VERSION, SOURCES.indexOf(source), 0, 0]);
 }
 
-/** The index of a container whose chunks lie back to back after the header, segment after segment; and where they end. */
-export function placeSegments(source: Source, segments: Omit<Segment, "offset">[]): { index: Index; chunksEnd: number } {
-  let chunkOffset = HEADER_BYTES;
-  let fileOffset = 0;
-  const placed = segments.map((s) => {
-    const chunks = s.chunks.map((c) => {
-      const entry = { ...c, offset: chunkOffset };
-      chunkOffset += c.length;
-      return entry;
-    });
-    const segment = { ...s, offset: fileOffset, chunks };
-    fileOffset += s.length;
-    return segment;
-  });
-  return { index: { source, version: VERSION, size: fileOffset, segments: placed }, chunksEnd: chunkOffset };
-}
+/**
+ * What the index records of a segment: all but where it and its chunks lie,
+ * which follow from their order (segments restore consecutive ranges of the
+ * file, chunks lie back to back after the header).
+ */
+export type SegmentRecord = Omit<Segment, "offset" | "chunks"> & { chunks: readonly Omit<ChunkEntry, "offset">[] };
 
 /** Index bytes followed by the footer, for chunks that end at `indexOffset`. */
-export function writeIndex(index: Index, indexOffset: number): Uint8Array {
+export function writeIndex(segments: readonly SegmentRecord[], indexOffset: number): Uint8Array {
   const w = new ByteWriter();
   const formats = new Map<string, { at: number; format: NumericFormat }>();
-  for (const s of index.segments) {
+  for (const s of segments) {
     if (s.format && !formats.has(formatKey(s.format))) formats.set(formatKey(s.format), { at: formats.size, format: s.format });
   }
   writeFormatTable(w, [...formats.values()].map((f) => f.format));
-  w.varint(index.segments.length);
-  for (const s of index.segments) {
+  w.varint(segments.length);
+  for (const s of segments) {
     w.u8(s.kind);
     w.u8(s.layout.id);
     if (s.format) w.varint(formats.get(formatKey(s.format))!.at);

@@ -3,7 +3,7 @@
 
 import type { ChunkArena } from "./chunk-arena.js";
 import { chunkBound, decodeChunk, encodeChunk, type ChunkChoice, type ChunkOptions, type EncodedChunk } from "./chunk.js";
-import { MAX_CHUNK_BYTES, SEGMENT_BYTES, SEGMENT_FORMAT, SEGMENT_TENSOR, type Segment } from "./container.js";
+import { MAX_CHUNK_BYTES, SEGMENT_BYTES, SEGMENT_FORMAT, SEGMENT_TENSOR, type Segment, type SegmentRecord } from "./container.js";
 import { AnsfError } from "./errors.js";
 import type { PairLayout } from "./dtypes.js";
 import type { NumericFormat } from "./numformat/index.js";
@@ -21,7 +21,7 @@ export interface EncodeOptions extends ChunkOptions {
 }
 
 export interface EncodedSegment {
-  segment: Omit<Segment, "offset">;
+  segment: SegmentRecord;
   chunks: Uint8Array[];
   choices: ChunkChoice[];
 }
@@ -52,24 +52,20 @@ export interface ChunkRecord {
   choice: ChunkChoice;
 }
 
-/**
- * The index record of a segment from its coded chunks (in order); offsets
- * are placed by the writer. With a format, `layout` is its carrier.
- */
-export function segmentRecord(layout: PairLayout, shape: number[], length: number, chunks: ChunkRecord[], format?: NumericFormat): Omit<Segment, "offset"> {
+/** The index record of a segment from its coded chunks, in order. With a format, `layout` is its carrier. */
+export function segmentRecord(layout: PairLayout, shape: number[], length: number, chunks: ChunkRecord[], format?: NumericFormat): SegmentRecord {
   const kind = format ? SEGMENT_FORMAT : layout.mantissaBits === 0 && layout.width === 1 ? SEGMENT_BYTES : SEGMENT_TENSOR;
   const boundBits = kind !== SEGMENT_BYTES ? chunks.reduce((sum, c) => sum + c.choice.exponentBoundBits, 0) : 0;
   return {
     kind, layout, length, shape, boundBytes: Math.ceil(boundBits / 8),
-    chunks: chunks.map((c) => ({ elements: c.elements, offset: 0, length: c.length })),
+    chunks: chunks.map((c) => ({ elements: c.elements, length: c.length })),
     ...(format ? { format } : {}),
   };
 }
 
 /**
  * A segment of `length` bytes (elements of `layout`, or patterns of `format`
- * carried by it) from its coded chunks, in order; chunk offsets are filled
- * in by the container writer.
+ * carried by it) from its coded chunks, in order.
  */
 export function encodedSegment(layout: PairLayout, shape: number[], length: number, coded: EncodedChunk[], format?: NumericFormat): EncodedSegment {
   return {

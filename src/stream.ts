@@ -6,7 +6,7 @@
 import type { Writable } from "node:stream";
 import { decodedBytes, encodedBound } from "./batch.js";
 import { BufferPool } from "./buffer-pool.js";
-import { FOOTER_BYTES, HEADER_BYTES, placeSegments, readFooter, readHeader, readIndex, writeHeader, writeIndex, type Index, type Source } from "./container.js";
+import { FOOTER_BYTES, HEADER_BYTES, readFooter, readHeader, readIndex, writeHeader, writeIndex, type Index, type Source } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { isGguf, planGguf } from "./gguf-codec.js";
 import { writeAll, type Reader } from "./io.js";
@@ -98,8 +98,7 @@ export async function compressPlans(reader: Reader, out: Writable, source: Sourc
     }
     options.onProgress?.(done, reader.size);
   }
-  const { index } = placeSegments(source, segments.map((s) => segmentRecord(s.plan.layout, s.plan.shape, s.plan.end - s.plan.begin, s.chunks, s.plan.format)));
-  const tail = writeIndex(index, written);
+  const tail = writeIndex(segments.map((s) => segmentRecord(s.plan.layout, s.plan.shape, s.plan.end - s.plan.begin, s.chunks, s.plan.format)), written);
   await writeAll(out, tail);
   return { source, bytes: reader.size, compressedBytes: written + tail.length, segments };
 }

@@ -235,7 +235,7 @@ describe("real weights in every built-in format", () => {
 function withIndex(stream: Uint8Array, segments: Segment[]): Uint8Array {
   const index = parseContainer(stream);
   const end = index.segments.flatMap((s) => s.chunks).reduce((at, c) => Math.max(at, c.offset + c.length), 8);
-  const tail = writeIndex({ ...index, segments }, end);
+  const tail = writeIndex(segments, end);
   const out = new Uint8Array(end + tail.length);
   out.set(stream.subarray(0, end));
   out.set(tail, end);
