@@ -101,21 +101,31 @@ export class ByteReader {
     return this.buf[this.pos++]!;
   }
 
+  /**
+   * The little-endian u32 at p, byte by byte: a DataView per field cost a
+   * chunk header's parse more than its other fields, and a GGUF header's
+   * vocabulary has a 64-bit length per string.
+   */
+  private wordAt(p: number): number {
+    const b = this.buf;
+    return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+  }
+
   u32(): number {
     this.need(4);
-    // Byte by byte: a DataView per call cost a header parse more than its other fields.
-    const b = this.buf;
-    const p = this.pos;
+    const v = this.wordAt(this.pos);
     this.pos += 4;
-    return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+    return v;
   }
 
   u64(): number {
     this.need(8);
-    const v = new DataView(this.buf.buffer, this.buf.byteOffset).getBigUint64(this.pos, true);
+    const low = this.wordAt(this.pos);
+    const high = this.wordAt(this.pos + 4);
     this.pos += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new AnsfError("CORRUPT_STREAM", `${this.what}: 64-bit field too large`);
-    return Number(v);
+    // Above 2^53 - 1 exactly when the high word reaches 2^21.
+    if (high >= 1 << 21) throw new AnsfError("CORRUPT_STREAM", `${this.what}: 64-bit field too large`);
+    return high * 2 ** 32 + low;
   }
 
   /** Unsigned LEB128, at most 8 bytes (53 bits). */
