@@ -61,6 +61,17 @@ export interface Segment {
   chunks: ChunkEntry[];
 }
 
+/**
+ * What a listing calls a segment's elements: its numeric format, else its
+ * coded layout, else (carried as bytes) its type in the source when known
+ * (an I8 tensor, Q4_K blocks), else `bytesName`.
+ */
+export function segmentDtype(segment: Omit<Segment, "offset">, sourceDtype: string | undefined, bytesName: string): string {
+  if (segment.format) return segment.format.name;
+  if (segment.kind === SEGMENT_TENSOR) return segment.layout.name;
+  return sourceDtype ?? bytesName;
+}
+
 export interface Index {
   source: Source;
   /** Container version: how the chunks are to be read (readChunkHeader). */

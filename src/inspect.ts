@@ -2,7 +2,7 @@
 // shape, sizes, the k, precision and context each chunk chose, and the order-0
 // exponent-only bound it is measured against.
 
-import { parseContainer, SEGMENT_TENSOR, type Index } from "./container.js";
+import { parseContainer, segmentDtype, type Index } from "./container.js";
 import { readChunkHeader, MODE_CONTEXT, MODE_DEFLATE, MODE_RANS } from "./chunk.js";
 import { CONTEXT_ROW } from "./context.js";
 import { ggufSegments } from "./gguf-codec.js";
@@ -85,7 +85,7 @@ export function inspect(stream: Uint8Array): StreamInfo {
     const elements = s.length / s.layout.width;
     return {
       name: names[i] ?? `segment ${i}`,
-      dtype: s.format ? s.format.name : s.kind === SEGMENT_TENSOR ? s.layout.name : dtypes[i] ?? "bytes",
+      dtype: segmentDtype(s, dtypes[i], "bytes"),
       shape: s.shape,
       bytes: s.length,
       compressedBytes,

@@ -9,7 +9,7 @@ import { basename, join } from "node:path";
 import { requirePath } from "./arguments.js";
 import { resultBuffer } from "./bytes.js";
 import { decodeChunk, type ChunkRead } from "./chunk.js";
-import { SEGMENT_TENSOR, type ChunkEntry, type Index, type Segment } from "./container.js";
+import { segmentDtype, type ChunkEntry, type Index, type Segment } from "./container.js";
 import { AnsfError } from "./errors.js";
 import { decodeSegmentTo, segmentFormat, targetWidth, type DecodeTarget } from "./format-codec.js";
 import { ggufSegments } from "./gguf-codec.js";
@@ -79,13 +79,12 @@ export class AnsfFile {
       parsed.tensors.forEach((t, i) => {
         const segment = segments[i + 1];
         if (!segment || segment.length !== t.end - t.begin) throw new AnsfError("CORRUPT_STREAM", `tensor "${t.name}" has no matching segment`);
-        const dtype = segment.format ? segment.format.name : segment.kind === SEGMENT_TENSOR ? segment.layout.name : t.dtype;
-        this.add({ name: t.name, dtype, shape: t.shape, bytes: segment.length }, segment);
+        this.add({ name: t.name, dtype: segmentDtype(segment, t.dtype, t.dtype), shape: t.shape, bytes: segment.length }, segment);
       });
     } else {
       const labels = this.index.source === "gguf" && segments[0] ? ggufSegments(this.decodeSegment(segments[0]), this.index.size, segments.length) : undefined;
       const nameOf = (i: number) => labels?.names[i] ?? (segments.length === 1 ? "tensor" : `segment ${i}`);
-      segments.forEach((s, i) => this.add({ name: nameOf(i), dtype: s.format?.name ?? labels?.dtypes[i] ?? s.layout.name, shape: s.shape, bytes: s.length }, s));
+      segments.forEach((s, i) => this.add({ name: nameOf(i), dtype: segmentDtype(s, labels?.dtypes[i], s.layout.name), shape: s.shape, bytes: s.length }, s));
     }
   }
 
