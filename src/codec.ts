@@ -23,10 +23,11 @@ export interface SegmentInput {
  * records and choices; their chunks' bytes are gone with the arena.
  */
 export function encodeContainer(source: Source, inputs: SegmentInput[], options: EncodeOptions): { stream: Uint8Array; segments: EncodedSegment[] } {
-  const arena = ChunkArena.borrow(inputs.reduce((sum, s) => sum + codedBound(chunkRanges(s.data.length, s.layout, options)), 0));
+  const ranges = inputs.map((s) => chunkRanges(s.data.length, s.layout, options));
+  const arena = ChunkArena.borrow(ranges.reduce((sum, r) => sum + codedBound(r), 0));
   try {
     const c = core();
-    const segments = inputs.map((s) => encodeSegment(c, s.data, s.layout, s.shape, options, arena, s.format));
+    const segments = inputs.map((s, i) => encodeSegment(c, s.data, ranges[i]!, s.layout, s.shape, options, arena, s.format));
     return { stream: assemble(source, segments), segments };
   } finally {
     arena.release();

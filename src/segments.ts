@@ -75,11 +75,11 @@ export function encodedSegment(layout: PairLayout, shape: number[], length: numb
   };
 }
 
-/** Codes `data` chunk by chunk on this thread (see encodedSegment), each chunk written into `arena`. */
+/** Codes `data` chunk by chunk (its `ranges`, from chunkRanges) on this thread (see encodedSegment), each chunk written into `arena`. */
 export function encodeSegment(
-  core: Core, data: Uint8Array, layout: PairLayout, shape: number[], options: EncodeOptions, arena: ChunkArena, format?: NumericFormat,
+  core: Core, data: Uint8Array, ranges: [number, number][], layout: PairLayout, shape: number[], options: EncodeOptions, arena: ChunkArena, format?: NumericFormat,
 ): EncodedSegment {
-  const coded = chunkRanges(data.length, layout, options).map(([begin, end]) => {
+  const coded = ranges.map(([begin, end]) => {
     const chunk = encodeChunk(core, data.subarray(begin, end), layout, options, { shape, start: begin / layout.width }, arena.room(end - begin));
     arena.keep(chunk.bytes);
     return chunk;
