@@ -19,11 +19,11 @@ import { workerModule } from "./worker-module.js";
 export interface ParallelOptions {
   /**
    * Threads (default: the machine's cores, and 1 for in-memory jobs under
-   * DEFAULT_THREADS_FROM bytes). Every call codes on the calling thread and
-   * threads - 1 workers, so 1 needs no pool: the in-memory calls
-   * (compressAsync and the like) share one job among them; the file-to-file
-   * streams hand a batch to a worker when one is free and has started, and
-   * code it on the calling thread (between its reads and writes) otherwise.
+   * DEFAULT_THREADS_FROM bytes); 1 codes on the calling thread alone, with
+   * no pool. The in-memory calls (compressAsync and the like) share one job
+   * between the calling thread and threads - 1 workers; the file-to-file
+   * streams code on `threads` workers while the calling thread reads, writes
+   * and hands out batches (see runnerFor).
    */
   threads?: number;
   /** Cancels the job: no further chunk starts, the few in flight finish, the promise rejects with ABORTED. */
@@ -147,13 +147,9 @@ function inlineRunner(options: EncodeOptions & ParallelOptions): ChunkRunner {
 }
 
 /**
- * Batches a stream keeps in flight per worker. Piscina's queue lives on the
- * calling thread, which hands a worker its next batch only between the
- * batches it codes itself: with one batch each, a worker sat idle 30-40% of
- * a 1.2 GB file. With the next batch already sent to it, the file
- * decompressed at -T 2 in 1.72-1.90 s instead of 1.90-2.34 (-T 1:
- * 1.95-2.31) and compressed in 6.4-7.0 s instead of 7.0-9.0 (-T 1: 7.2-8.4),
- * CLI output to /dev/null.
+ * Batches a stream keeps in flight per worker: the next one is already
+ * there when a worker finishes a batch, so it never waits for the calling
+ * thread to hand it one.
  */
 const STREAM_TASKS_PER_WORKER = 2;
 
@@ -163,20 +159,18 @@ function poolRunner(pool: Piscina, workers: number, options: EncodeOptions & Par
   const inline = inlineRunner(options);
   // A worker's first task waits for it to start (module loading and a cold
   // JIT, about 100 ms): batches behind it in the ordered window would wait
-  // too. So the calling thread codes every batch until the workers answer,
-  // and any batch that finds them all full.
+  // too. So the calling thread codes every batch until the workers answer.
   let started = false;
-  let busy = 0;
   void Promise.all(Array.from({ length: workers }, () => pool.run({ op: "ping" } satisfies PingTask))).then(
     () => (started = true),
     () => undefined,
   );
-  // Whether a worker can take the next batch, after a turn of the event loop:
+  // Whether the workers have started, after a turn of the event loop:
   // replies (the pings' too) arrive there, and a caller that only awaits
   // promises would never give it one.
-  const free = async () => {
+  const ready = async () => {
     await new Promise(setImmediate);
-    return started && busy < STREAM_TASKS_PER_WORKER * workers;
+    return started;
   };
   // The signal is checked around each task rather than handed to Piscina:
   // aborting a running Piscina task races with its reply (an uncaught
@@ -185,21 +179,18 @@ function poolRunner(pool: Piscina, workers: number, options: EncodeOptions & Par
   const run = async <T>(task: EncodeTask | DecodeTask): Promise<T> => {
     aborted(signal);
     let result: T;
-    busy++;
     try {
       result = (await pool.run(task, { transferList: [task.input, task.output] })) as T;
     } catch (err) {
       throw revive(err);
-    } finally {
-      busy--;
     }
     aborted(signal);
     return result;
   };
   return {
-    threads: workers + 1,
+    threads: workers,
     async encode(source, parts, output) {
-      if (!(await free())) return inline.encode(source, parts, output);
+      if (!(await ready())) return inline.encode(source, parts, output);
       const inputLength = source.room.length;
       const outputLength = output.length;
       const back = await run<{ input: ArrayBuffer; output: ArrayBuffer; chunks: EncodedChunk[] }>({
@@ -208,7 +199,7 @@ function poolRunner(pool: Piscina, workers: number, options: EncodeOptions & Par
       return { input: new Uint8Array(back.input, 0, inputLength), output: new Uint8Array(back.output, 0, outputLength), chunks: back.chunks };
     },
     async decode(source, parts, version, output) {
-      if (!(await free())) return inline.decode(source, parts, version, output);
+      if (!(await ready())) return inline.decode(source, parts, version, output);
       const inputLength = source.room.length;
       const outputLength = output.length;
       const back = await run<{ input: ArrayBuffer; output: ArrayBuffer }>({ op: "decode", ...taskInput(source), output: wholeBuffer(output), parts, version });
@@ -236,16 +227,25 @@ function wholeBuffer(bytes: Uint8Array): ArrayBuffer {
 }
 
 /**
- * The runner for `options.threads`. A pool is made (and Piscina imported)
- * before the first batch: a module import takes many turns of the event
- * loop, which a calling thread coding batches gives only between them. Left
- * to load behind the batches, Piscina took 1.1 s of a 300 MB file at -T 2,
- * all of it coded on the calling thread alone.
+ * The runner for `options.threads`: that many workers code every batch once
+ * they have started, and the calling thread reads, writes and hands out.
+ * It codes no share of its own: it hands a worker its next batch only
+ * between the batches it codes, so workers waited on it, and it waited on
+ * them to write in order. Warm, on a 300 MB file of CNN tensors at 2
+ * threads, that took 740-820 ms to compress where two workers take 640-720
+ * (one thread: 1,070-1,230), and 182-254 ms to decompress where two workers
+ * take 180-199 (one thread: 242-290).
+ *
+ * A pool is made (and Piscina imported) before the first batch: a module
+ * import takes many turns of the event loop, which a calling thread coding
+ * batches gives only between them. Left to load behind the batches,
+ * Piscina took 1.1 s of a 300 MB file at -T 2, all of it coded on the
+ * calling thread alone.
  */
 export async function runnerFor(options: EncodeOptions & ParallelOptions): Promise<ChunkRunner> {
   const threads = threadsOf(options);
   if (threads === 1) return inlineRunner(options);
-  return poolRunner(await poolOf(threads - 1, STREAM_TASKS_PER_WORKER), threads - 1, options);
+  return poolRunner(await poolOf(threads, STREAM_TASKS_PER_WORKER), threads, options);
 }
 
 /**
