@@ -10,6 +10,7 @@ import { basename, dirname, join } from "node:path";
 import { type Readable, Writable } from "node:stream";
 import { parseCommandLine } from "./arguments.js";
 import { layoutOf } from "./dtypes.js";
+import { errorLine } from "./errors.js";
 import { AnsfError, inspect, type StreamInfo } from "./index.js";
 import { fileReader, memoryReader, type Reader } from "./io.js";
 import { BUILTIN_FORMAT_NAMES, builtinFormat, parseFormatJson, type NumericFormat, type QuantizationError } from "./numformat/index.js";
@@ -527,12 +528,6 @@ function filesUnder(dir: string): string[] {
     else if (entry.isFile() || (entry.isSymbolicLink() && statOrNull(path)?.isFile())) found.push(path);
   }
   return found;
-}
-
-/** One line for a failure: what it concerns, the message and, for an AnsfError, its stable code. */
-function errorLine(err: unknown, subject?: string): string {
-  const code = err instanceof AnsfError ? ` [${err.code}]` : "";
-  return `ansfloat: ${subject === undefined ? "" : `${subject}: `}${(err as Error).message}${code}\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {

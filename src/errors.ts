@@ -46,3 +46,9 @@ export function revive(err: unknown): unknown {
   if (code !== undefined && ANSF_ERROR_CODES.includes(code)) return new AnsfError(code, (err as AnsfErrorMessage).message);
   return err;
 }
+
+/** A command line's report of a failure: what it concerns, the message and, for an AnsfError, its stable code. */
+export function errorLine(err: unknown, subject?: string): string {
+  const code = err instanceof AnsfError ? ` [${err.code}]` : "";
+  return `ansfloat: ${subject === undefined ? "" : `${subject}: `}${(err as Error).message}${code}\n`;
+}

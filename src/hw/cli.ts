@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parseCommandLine } from "../arguments.js";
-import { AnsfError } from "../errors.js";
+import { AnsfError, errorLine } from "../errors.js";
 import { DEFAULTS, type SystemConfig, type TableOrg } from "./config.js";
 import { FACTORY_DEFAULTS, tokenFactory, type FactoryParams, type FactoryReport } from "./token-factory.js";
 import { verifyStream, type HwReport } from "./verify.js";
@@ -109,8 +109,7 @@ export async function hwMain(command: "hw-sim" | "hw-vectors", argv: string[]): 
     }
     return 0;
   } catch (err) {
-    const message = err instanceof AnsfError ? `${err.message} [${err.code}]` : `internal error: ${(err as Error).message}`;
-    process.stderr.write(`ansfloat: ${label}: ${message}\n`);
+    process.stderr.write(errorLine(err, label));
     return 1;
   } finally {
     await stopReference();
