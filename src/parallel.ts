@@ -13,7 +13,7 @@ import type { EncodeOptions } from "./segments.js";
 import { allEntered, closeJob, InputFeed, stopJob, work, type Coded, type Job } from "./shared-job.js";
 import { core, coreModule } from "./wasm.js";
 import type { Reader } from "./io.js";
-import type { DecodeTask, EncodeTask, JobTask, PingTask, TaskInput } from "./worker.js";
+import type { DecodeTask, EncodeTask, JobTask, TaskInput } from "./worker.js";
 import { workerModule } from "./worker-module.js";
 
 export interface ParallelOptions {
@@ -156,22 +156,6 @@ const STREAM_TASKS_PER_WORKER = 2;
 function poolRunner(pool: Piscina, workers: number, options: EncodeOptions & ParallelOptions): ChunkRunner {
   const chunkOptions = chunkOptionsOf(options);
   const signal = options.signal;
-  const inline = inlineRunner(options);
-  // A worker's first task waits for it to start (module loading and a cold
-  // JIT, about 100 ms): batches behind it in the ordered window would wait
-  // too. So the calling thread codes every batch until the workers answer.
-  let started = false;
-  void Promise.all(Array.from({ length: workers }, () => pool.run({ op: "ping" } satisfies PingTask))).then(
-    () => (started = true),
-    () => undefined,
-  );
-  // Whether the workers have started, after a turn of the event loop:
-  // replies (the pings' too) arrive there, and a caller that only awaits
-  // promises would never give it one.
-  const ready = async () => {
-    await new Promise(setImmediate);
-    return started;
-  };
   // The signal is checked around each task rather than handed to Piscina:
   // aborting a running Piscina task races with its reply (an uncaught
   // "Unexpected message from Worker"), and a batch takes milliseconds, so
@@ -190,7 +174,6 @@ function poolRunner(pool: Piscina, workers: number, options: EncodeOptions & Par
   return {
     threads: workers,
     async encode(source, parts, output) {
-      if (!(await ready())) return inline.encode(source, parts, output);
       const inputLength = source.room.length;
       const outputLength = output.length;
       const back = await run<{ input: ArrayBuffer; output: ArrayBuffer; chunks: EncodedChunk[] }>({
@@ -199,7 +182,6 @@ function poolRunner(pool: Piscina, workers: number, options: EncodeOptions & Par
       return { input: new Uint8Array(back.input, 0, inputLength), output: new Uint8Array(back.output, 0, outputLength), chunks: back.chunks };
     },
     async decode(source, parts, version, output) {
-      if (!(await ready())) return inline.decode(source, parts, version, output);
       const inputLength = source.room.length;
       const outputLength = output.length;
       const back = await run<{ input: ArrayBuffer; output: ArrayBuffer }>({ op: "decode", ...taskInput(source), output: wholeBuffer(output), parts, version });
@@ -227,20 +209,16 @@ function wholeBuffer(bytes: Uint8Array): ArrayBuffer {
 }
 
 /**
- * The runner for `options.threads`: that many workers code every batch once
- * they have started, and the calling thread reads, writes and hands out.
- * It codes no share of its own: it hands a worker its next batch only
- * between the batches it codes, so workers waited on it, and it waited on
- * them to write in order. Warm, on a 300 MB file of CNN tensors at 2
- * threads, that took 740-820 ms to compress where two workers take 640-720
- * (one thread: 1,070-1,230), and 182-254 ms to decompress where two workers
- * take 180-199 (one thread: 242-290).
- *
- * A pool is made (and Piscina imported) before the first batch: a module
- * import takes many turns of the event loop, which a calling thread coding
- * batches gives only between them. Left to load behind the batches,
- * Piscina took 1.1 s of a 300 MB file at -T 2, all of it coded on the
- * calling thread alone.
+ * The runner for `options.threads`: that many workers code every batch, and
+ * the calling thread reads, writes and hands out batches. It codes none
+ * itself: it would hand a worker its next batch only between the batches it
+ * codes, so the workers waited on it, and it waited on them to write in
+ * order. Warm, on a 300 MB file of CNN tensors at 2 threads, that took
+ * 740-820 ms to compress where two workers take 640-720 (one thread:
+ * 1,070-1,230), and 182-254 ms to decompress where two workers take 180-199
+ * (one thread: 242-290). Nor does it code while the workers start: cold,
+ * that compiled the encoder in a third isolate, and the 300 MB file took
+ * 1.83-2.29 s (3.1-4.0 s of CPU) where waiting took 1.61-2.03 (2.8-3.5).
  */
 export async function runnerFor(options: EncodeOptions & ParallelOptions): Promise<ChunkRunner> {
   const threads = threadsOf(options);

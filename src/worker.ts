@@ -41,11 +41,6 @@ export interface DecodeTask extends TaskInput {
   version: number;
 }
 
-/** Answered at once: a runner knows the worker has started. */
-export interface PingTask {
-  op: "ping";
-}
-
 export interface JobTask {
   op: "job";
   job: Job;
@@ -66,9 +61,8 @@ function moveCoded<T>(value: T, coded: EncodedChunk[]): unknown {
   return moveWith(value, coded.map((c) => c.bytes.buffer));
 }
 
-export default function run(task: EncodeTask | DecodeTask | JobTask | PingTask): unknown {
+export default function run(task: EncodeTask | DecodeTask | JobTask): unknown {
   try {
-    if (task.op === "ping") return true;
     if (task.op === "job") {
       const coded: Coded = new Map();
       if (enter(task.job, task.slot)) work(core, task.job, coded);

@@ -115,8 +115,6 @@ describe("worker pool", () => {
     const reader = fileReader(path);
     try {
       const runner = await runnerFor({ threads: 2 });
-      // Batches go to the worker once it has answered its first message (before, the calling thread codes them).
-      await new Promise((resolve) => setTimeout(resolve, 1000));
       const layout = layoutOf("bf16");
       const parts = [{ begin: 0, end: data.length, layout: layout.id }];
       const batch = await runner.encode({ reader, position: 0, room: new Uint8Array(data.length) }, parts, new Uint8Array(encodedBound(parts)));
