@@ -220,7 +220,7 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
       const grouped = bestContext(core, grouping, layout, maxK, ks, widest, slots, contextBits);
       // Finer tables change the best k by a step at most.
       const near = grouped ? ks.filter((k) => Math.abs(k - grouped.k) <= 1) : ks;
-      for (const contextual of [grouped, ...fewerGroupings(grouping, maxK, slots, core.scratch).map((g) => bestContext(core, g, layout, maxK, near, widest, slots, contextBits))]) {
+      for (const contextual of [grouped, ...packedMap(fewerGroupings(grouping, maxK, slots, core.scratch), (g) => bestContext(core, g, layout, maxK, near, widest, slots, contextBits))]) {
         if (contextual && best && contextual.bits < best.bits) best = contextual;
       }
     }
@@ -322,9 +322,23 @@ function estimatesOf(ks: number[], countsAt: (k: number) => Histogram[], fixedBi
   return estimates;
 }
 
+/**
+ * `items.map(f)`, as a packed array. Array.prototype.map inlined into
+ * optimised code makes a holey array, the interpreter's a packed one; a
+ * function that meets arrays of both kinds is deoptimised and compiled
+ * again, and the search's arrays of tables and counts met both (on a cold
+ * 300 MB compress, 18 deoptimisations; encodeChunk alone compiled three
+ * times, 40-60 ms of a compile thread each).
+ */
+function packedMap<T, U>(items: readonly T[], f: (item: T) => U): U[] {
+  const out: U[] = [];
+  for (const item of items) out.push(f(item));
+  return out;
+}
+
 /** A table per counts (modelTable), or null when any does not fit. */
 function modelTables(core: Core, counts: Histogram[], precision: number, resolution: number): ModelTable[] | null {
-  const tables = counts.map((h) => modelTable(core, h, precision, resolution, core.scratch));
+  const tables = packedMap(counts, (h) => modelTable(core, h, precision, resolution, core.scratch));
   return tables.some((t) => !t) ? null : (tables as ModelTable[]);
 }
 
@@ -356,7 +370,7 @@ function bestCoding(
   // At the widest precision, then the others for the k that won: the best k hardly depends on P.
   for (const { k, counts } of estimates.slice(0, 3)) tryCoding(k, counts, precisions[0]!);
   const chosen: CodingChoice | undefined = best;
-  if (chosen) for (const precision of precisions.slice(1)) tryCoding(chosen.k, chosen.tables.map((t) => t.counts), precision);
+  if (chosen) for (const precision of precisions.slice(1)) tryCoding(chosen.k, packedMap(chosen.tables, (t) => t.counts), precision);
   return best;
 }
 
@@ -375,7 +389,7 @@ function atBestResolution(core: Core, coding: CodingChoice): CodingChoice {
   const fixed = coding.bits - tablesBits(tables);
   let best = coding;
   const sizeAt = (resolution: number): number => {
-    const resolved = modelTables(core, tables.map((t) => t.counts), precision, resolution);
+    const resolved = modelTables(core, packedMap(tables, (t) => t.counts), precision, resolution);
     if (!resolved) return Infinity;
     const bits = fixed + tablesBits(resolved);
     if (bits < best.bits) best = { ...coding, resolution, tables: resolved, bits };
@@ -409,8 +423,8 @@ function bestContext(
   const precisions = [finest, finest - 1].filter((p) => p >= MIN_CONTEXT_PRECISION);
   if (precisions.length === 0) return undefined;
   const fitting = ks.filter((k) => context.groups << codeBits(layout, k) <= MAX_CODES);
-  const ladders = grouping.counts.map((h) => coarsenings(h, maxK, core.scratch));
-  const countsAt = (k: number) => ladders.map((ladder) => ladder[k]!);
+  const ladders = packedMap(grouping.counts, (h) => coarsenings(h, maxK, core.scratch));
+  const countsAt = (k: number) => packedMap(ladders, (ladder) => ladder[k]!);
   const coding = bestCoding(core, fitting, countsAt, precisions, (k) => contextBits + fixedBits(k));
   return coding && { ...coding, context };
 }
@@ -431,7 +445,7 @@ function contextPrecision(groups: number, slots: number): number {
  */
 function fewerGroupings(grouping: ChannelGrouping, maxK: number, slots: number, room: ArrayRoom): ChannelGrouping[] {
   const { context, counts } = grouping;
-  const exponents = counts.map((h) => coarsen(h, maxK, room));
+  const exponents = packedMap(counts, (h) => coarsen(h, maxK, room));
   const found: ChannelGrouping[] = [];
   for (let precision = contextPrecision(context.groups, slots) + 1; ; precision++) {
     const most = Math.min(context.groups - 1, slots >>> precision);
