@@ -162,12 +162,7 @@ function poolRunner(pool: Piscina, workers: number, options: EncodeOptions & Par
   // letting the few in flight finish still stops the job promptly.
   const run = async <T>(task: EncodeTask | DecodeTask): Promise<T> => {
     aborted(signal);
-    let result: T;
-    try {
-      result = (await pool.run(task, { transferList: [task.input, task.output] })) as T;
-    } catch (err) {
-      throw revive(err);
-    }
+    const result = (await pool.run(task, { transferList: [task.input, task.output] }).catch((err: unknown) => Promise.reject(revive(err)))) as T;
     aborted(signal);
     return result;
   };
