@@ -1,10 +1,12 @@
 // Every codec the bench compares, behind one interface. In-process codecs
 // (ansfloat, node:zlib's gzip and brotli) run on this thread; the zstd, bzip2
-// and xz command-line tools run as child processes fed through pipes, so
-// their timings include process start and pipe copies (the `cat` baseline
-// shows how much that is on its own).
+// and xz command-line tools, and ansfloat's own, run as child processes fed
+// through pipes, so their timings include process start and pipe copies
+// (the `cat` baseline shows how much that is on its own).
 
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { constants as zlibConstants, brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { zipnnCompress, zipnnDecompress, type PlaneBackend } from "./zipnn.js";
 
@@ -152,12 +154,30 @@ function ansfloatCodec(): Codec {
   };
 }
 
+/**
+ * ansfloat's command line as a user runs it once per file: a fresh Node
+ * process that loads the module, compiles the Wasm and warms up its
+ * JavaScript on this one input, which the in-process row has done before it
+ * is timed.
+ */
+function ansfloatCli(): Codec {
+  const cli = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+  const compressArgv = [process.execPath, cli, "-c", "-q", "-T1", "-"];
+  const decompressArgv = [process.execPath, cli, "-d", "-c", "-q", "-T1", "-"];
+  return {
+    ...binary("ansfloat CLI", false, compressArgv, decompressArgv, []),
+    probe: async () =>
+      existsSync(cli) ? { implementation: `ansfloat CLI (node ${process.versions.node} dist/src/cli.js via pipe, -T1)` } : { unavailable: `${cli}: not built` },
+  };
+}
+
 /** Every codec, in the order the tables list them. */
 export function allCodecs(): Codec[] {
   const zstd3 = zstd(3);
   const brotli4 = brotli(4);
   return [
     ansfloatCodec(),
+    ansfloatCli(),
     zipnnStyle("zipnn-style + zstd -3", zstd3, "hybrid", zstd3.probe),
     zipnnStyle("zipnn-style + brotli q4", brotli4, "in-process", brotli4.probe),
     gzip(6),

@@ -242,6 +242,10 @@ const METHOD = `## How these numbers are made
   \`cat (pipe baseline)\` row is that overhead alone, an upper bound on any tool's speed here.
   zstd has no in-process binding in Node 20 (node:zlib gained zstd in Node 22.15/23.8) and
   native npm modules that download prebuilt binaries cannot be installed here.
+- **ansfloat CLI** is this package's command line run the same way (\`node dist/src/cli.js -c -T1 -\`
+  and \`-d\`): a fresh process per call, so beside process start it pays what the in-process
+  \`ansfloat\` row has paid before it is timed: loading the module, compiling the Wasm and the
+  JIT's warm-up of its JavaScript on this one input.
 - **Peak memory**: for command-line tools, the max RSS of the tool's own process from
   \`/usr/bin/time -f %M\`; for in-process codecs, how far a fresh node process's peak RSS rises
   during the one call above its RSS just before it, with the input loaded and garbage collected
