@@ -138,7 +138,8 @@ interface CodingChoice {
   resolution: number;
   /** Per table, the counts coded with it and their normalised frequencies. */
   tables: ModelTable[];
-  context?: ChannelContext;
+  /** Always present, undefined for one table: choices of one shape keep the search's optimised code from deoptimising on the other. */
+  context: ChannelContext | undefined;
   /** Exact size of the chunk in bits. */
   bits: number;
 }
@@ -365,7 +366,7 @@ function bestCoding(
     const tables = modelTables(core, counts, precision, FULL_RESOLUTION);
     if (!tables) return;
     const bits = tablesBits(tables) + fixedBits(k);
-    if (!best || bits < best.bits) best = { k, precision, resolution: FULL_RESOLUTION, tables, bits };
+    if (!best || bits < best.bits) best = { k, precision, resolution: FULL_RESOLUTION, tables, context: undefined, bits };
   };
   // At the widest precision, then the others for the k that won: the best k hardly depends on P.
   for (const { k, counts } of estimates.slice(0, 3)) tryCoding(k, counts, precisions[0]!);

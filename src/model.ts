@@ -72,8 +72,9 @@ export function sparse(dense: ArrayLike<number>, room: ArrayRoom = FRESH): Histo
     const c = dense[s]!;
     if (c === 0) continue;
     symbols[i] = s;
-    counts[i++] = c;
-    total += c;
+    counts[i] = c;
+    // Summed from the u32 copy, not from `dense` (doubles when it is a Float64Array), so that the total is a small integer to the JIT too.
+    total += counts[i++]!;
   }
   return { alphabet: dense.length, symbols, counts, total };
 }
