@@ -161,7 +161,9 @@ function ansfloatCodec(): Codec {
  * is timed.
  */
 function ansfloatCli(): Codec {
-  const cli = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+  // Beside this file when it is compiled (dist/bench), or the build's when it runs as source (the tests).
+  const candidates = ["../src/cli.js", "../dist/src/cli.js"].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  const cli = candidates.find((path) => existsSync(path)) ?? candidates[0]!;
   const compressArgv = [process.execPath, cli, "-c", "-q", "-T1", "-"];
   const decompressArgv = [process.execPath, cli, "-d", "-c", "-q", "-T1", "-"];
   return {

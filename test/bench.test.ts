@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { constants as zlibConstants, brotliCompressSync, brotliDecompressSync } from "node:zlib";
 import { exponentBound, histogramBits, pairBound } from "../bench/entropy.js";
 import { countWeights, readLayout } from "../bench/safetensors.js";
-import type { Codec } from "../bench/codecs.js";
+import { allCodecs, type Codec } from "../bench/codecs.js";
 import { escapeXml, lineChart, scatterChart } from "../bench/svg.js";
 import { verifyRoundTrip } from "../bench/verify.js";
 import { groupBytes, ungroupBytes, zipnnCompress, zipnnDecompress, type PlaneBackend } from "../bench/zipnn.js";
+import { compress } from "../src/index.js";
 
 const FIXTURE = readFileSync("fixtures/stories260K.bf16.safetensors");
 
@@ -136,6 +137,16 @@ describe("zipnn-style byte grouping", () => {
     const packed = zipnnCompress(FIXTURE, brotli);
     expect(packed.length).toBeLessThan(FIXTURE.length / 1.3);
     expect(Buffer.from(zipnnDecompress(packed, brotli)).equals(FIXTURE)).toBe(true);
+  });
+});
+
+describe("the command-line row", () => {
+  it("pipes the fixture through the built CLI: the bytes compress() writes, and the fixture back", async () => {
+    const cli = allCodecs().find((c) => c.name === "ansfloat CLI")!;
+    expect(await cli.probe()).toMatchObject({ implementation: expect.stringContaining("dist/src/cli.js via pipe") });
+    const packed = cli.compress(FIXTURE);
+    expect(Buffer.from(packed).equals(Buffer.from(compress(FIXTURE)))).toBe(true);
+    expect(Buffer.from(cli.decompress(packed)).equals(FIXTURE)).toBe(true);
   });
 });
 
