@@ -6,7 +6,7 @@ import { parseContainer, segmentDtype, type Index } from "./container.js";
 import { readChunkHeader, MODE_CONTEXT, MODE_DEFLATE, MODE_RANS } from "./chunk.js";
 import { CONTEXT_ROW } from "./context.js";
 import { ggufSegments } from "./gguf-codec.js";
-import { parseSafetensorsHeader } from "./safetensors.js";
+import { safetensorsSegments } from "./safetensors-codec.js";
 import { core } from "./wasm.js";
 import { decodeSegment } from "./segments.js";
 
@@ -40,33 +40,24 @@ export interface StreamInfo {
 
 /**
  * Names of the segments (tensor names for safetensors and GGUF, else
- * positional) and, for tensors carried as bytes, their type in the source:
- * an I8 tensor, Q4_K blocks.
+ * positional), for tensors carried as bytes their type in the source (an I8
+ * tensor, Q4_K blocks), and a safetensors tensor's shape.
  */
-function segmentLabels(stream: Uint8Array, index: Index): { names: string[]; dtypes: (string | undefined)[] } {
-  const names = index.segments.map((_, i) => (i === 0 && index.source === "safetensors" ? "(header)" : `segment ${i}`));
-  const dtypes: (string | undefined)[] = [];
+function segmentLabels(stream: Uint8Array, index: Index): { names: string[]; dtypes: (string | undefined)[]; shapes?: number[][] } {
   const first = index.segments[0];
   if ((index.source === "safetensors" || index.source === "gguf") && first) {
     const header = new Uint8Array(first.length);
     decodeSegment(core(), stream, first, header, index.version);
-    if (index.source === "safetensors") {
-      parseSafetensorsHeader(header, index.size).tensors.forEach((t, i) => {
-        names[i + 1] = t.name;
-        dtypes[i + 1] = t.dtype;
-      });
-    } else {
-      const labels = ggufSegments(header, index.size, names.length);
-      if (labels) return labels;
-    }
+    if (index.source === "safetensors") return safetensorsSegments(header, index.size, index.segments);
+    const labels = ggufSegments(header, index.size, index.segments.length);
+    if (labels) return labels;
   }
-  if (index.source === "tensor") names[0] = "tensor";
-  return { names, dtypes };
+  return { names: index.segments.map((_, i) => (index.source === "tensor" && i === 0 ? "tensor" : `segment ${i}`)), dtypes: [] };
 }
 
 export function inspect(stream: Uint8Array): StreamInfo {
   const index = parseContainer(stream);
-  const { names, dtypes } = segmentLabels(stream, index);
+  const { names, dtypes, shapes } = segmentLabels(stream, index);
   const segments = index.segments.map((s, i): SegmentInfo => {
     const compressedBytes = s.chunks.reduce((sum, c) => sum + c.length, 0);
     const ks: number[] = [];
@@ -86,7 +77,7 @@ export function inspect(stream: Uint8Array): StreamInfo {
     return {
       name: names[i] ?? `segment ${i}`,
       dtype: segmentDtype(s, dtypes[i], "bytes"),
-      shape: s.shape,
+      shape: shapes?.[i] ?? s.shape,
       bytes: s.length,
       compressedBytes,
       ks,

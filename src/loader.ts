@@ -14,7 +14,7 @@ import { AnsfError } from "./errors.js";
 import { decodeSegmentTo, segmentFormat, targetWidth, type DecodeTarget } from "./format-codec.js";
 import { ggufSegments } from "./gguf-codec.js";
 import { fileReader, type Reader } from "./io.js";
-import { parseSafetensorsHeader } from "./safetensors.js";
+import { safetensorsSegments } from "./safetensors-codec.js";
 import { readIndexFrom } from "./stream.js";
 import { core } from "./wasm.js";
 
@@ -74,13 +74,9 @@ export class AnsfFile {
   private nameSegments(): void {
     const segments = this.index.segments;
     if (this.index.source === "safetensors") {
-      const header = this.decodeSegment(segments[0]!);
-      const parsed = parseSafetensorsHeader(header, this.index.size);
-      parsed.tensors.forEach((t, i) => {
-        const segment = segments[i + 1];
-        if (!segment || segment.length !== t.end - t.begin) throw new AnsfError("CORRUPT_STREAM", `tensor "${t.name}" has no matching segment`);
-        this.add({ name: t.name, dtype: segmentDtype(segment, t.dtype, t.dtype), shape: t.shape, bytes: segment.length }, segment);
-      });
+      const { names, dtypes, shapes } = safetensorsSegments(this.decodeSegment(segments[0]!), this.index.size, segments);
+      // Segment 0 is the header, not a tensor.
+      segments.slice(1).forEach((s, j) => this.add({ name: names[j + 1]!, dtype: segmentDtype(s, dtypes[j + 1], dtypes[j + 1]!), shape: shapes[j + 1]!, bytes: s.length }, s));
     } else {
       const labels = this.index.source === "gguf" && segments[0] ? ggufSegments(this.decodeSegment(segments[0]), this.index.size, segments.length) : undefined;
       const nameOf = (i: number) => labels?.names[i] ?? (segments.length === 1 ? "tensor" : `segment ${i}`);

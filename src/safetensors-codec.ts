@@ -7,7 +7,7 @@ import { encodeContainer } from "./codec.js";
 import { layoutOf, type CodedDtype, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import { isGguf } from "./gguf-codec.js";
-import { parseSafetensors, type SafetensorsFile, type SafetensorsTensor } from "./safetensors.js";
+import { parseSafetensors, parseSafetensorsHeader, type SafetensorsFile, type SafetensorsTensor } from "./safetensors.js";
 import type { NumericFormat } from "./numformat/index.js";
 import type { EncodedSegment, EncodeOptions } from "./segments.js";
 
@@ -41,6 +41,35 @@ export function plansFromSafetensors(parsed: SafetensorsFile): SegmentPlan[] {
     plans.push({ begin: t.begin, end: t.end, layout: layoutOf(coded ?? "u8"), shape: coded ? t.shape : [] });
   }
   return plans;
+}
+
+/** What each segment of a safetensors-sourced stream holds (index: segment), for listings and the loader. */
+export interface SafetensorsSegments {
+  names: string[];
+  /** The source's dtype ("BF16", "U8", ...); undefined for the header. */
+  dtypes: (string | undefined)[];
+  shapes: number[][];
+}
+
+/**
+ * The header (segment 0) and the tensors (one segment each, in data order)
+ * of a safetensors-sourced stream, from its decoded header segment; the
+ * inverse of plansFromSafetensors. CORRUPT_STREAM when the tensors and the
+ * other segments do not pair up by number and size.
+ */
+export function safetensorsSegments(header: Uint8Array, size: number, segments: readonly { length: number }[]): SafetensorsSegments {
+  const { tensors } = parseSafetensorsHeader(header, size);
+  if (tensors.length !== segments.length - 1) {
+    throw new AnsfError("CORRUPT_STREAM", `the safetensors header lists ${tensors.length} tensors for ${segments.length - 1} segments`);
+  }
+  const labels: SafetensorsSegments = { names: ["(header)"], dtypes: [undefined], shapes: [[]] };
+  tensors.forEach((t, i) => {
+    if (segments[i + 1]!.length !== t.end - t.begin) throw new AnsfError("CORRUPT_STREAM", `tensor "${t.name}" has no matching segment`);
+    labels.names.push(t.name);
+    labels.dtypes.push(t.dtype);
+    labels.shapes.push(t.shape);
+  });
+  return labels;
 }
 
 /** Per-tensor reports from the coded segments (segment 0 is the header). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AnsfError, compress, compressAsync, encode, inspect, open } from "../src/index.js";
+import { AnsfError, compress, compressAsync, decompress, encode, inspect, open } from "../src/index.js";
 import { ggufSegments, planGguf } from "../src/gguf-codec.js";
 import { memoryReader } from "../src/io.js";
 import { parseSafetensors } from "../src/safetensors.js";
@@ -28,15 +28,17 @@ describe("lazy loader", () => {
     }
   });
 
-  it("gives a tensor carried as bytes its source dtype, in inspect() as in the loader", () => {
+  it("gives a tensor carried as bytes its source dtype and shape, in inspect() as in the loader", () => {
     const stream = readFileSync("fixtures/v3-mixed-layouts.safetensors.ansf");
-    const listed = inspect(stream).segments.map((s) => s.dtype);
-    expect(listed.slice(-2)).toEqual(["fp16", "U8"]);
+    const listed = inspect(stream).segments;
+    expect(listed.slice(-2).map((s) => s.dtype)).toEqual(["fp16", "U8"]);
+    const header = parseSafetensors(decompress(stream)).tensors;
+    expect(listed.slice(1).map((s) => s.shape)).toEqual(header.map((t) => t.shape));
     const path = join(dir, "mixed.ansf");
     writeFileSync(path, stream);
     const file = open(path);
     try {
-      expect(file.tensors.map((t) => t.dtype)).toEqual(listed.slice(1));
+      expect(file.tensors.map((t) => [t.name, t.dtype, t.shape])).toEqual(listed.slice(1).map((s) => [s.name, s.dtype, s.shape]));
     } finally {
       file.close();
     }
