@@ -530,44 +530,44 @@ function filesUnder(dir: string): string[] {
   return found;
 }
 
+/**
+ * What the command line asks for: help, the version, or the files to work
+ * on (folders expanded under -r) with their options and --format loaded. A
+ * usage error throws, before any file is touched.
+ */
+function plan(argv: string[]): { options: Options; files: string[]; format: NumericFormat | undefined } | "help" | "version" {
+  const parsed = argv[0] === "quantize" ? parse(argv.slice(1), true) : parse(argv);
+  if (typeof parsed !== "object") return parsed;
+  const { options } = parsed;
+  const format = options.quantize ? loadFormat(options.quantize.format) : undefined;
+  const files = parsed.files.flatMap((f) => expand(f, options));
+  if (options.output !== undefined && files.length > 1) throw new AnsfError("BAD_ARGUMENT", "-o takes one input file");
+  return { options, files, format };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command] = argv;
   if (command === "hw-sim" || command === "hw-vectors") {
     const { hwMain } = await import("./hw/cli.js");
     return hwMain(command, argv.slice(1));
   }
-  let parsed: ReturnType<typeof parse>;
+  let planned: ReturnType<typeof plan>;
   try {
-    parsed = command === "quantize" ? parse(argv.slice(1), true) : parse(argv);
+    planned = plan(argv);
   } catch (err) {
     process.stderr.write(errorLine(err));
     return 1;
   }
-  let format: NumericFormat | undefined;
-  try {
-    if (typeof parsed === "object" && parsed.options.quantize) format = loadFormat(parsed.options.quantize.format);
-  } catch (err) {
-    process.stderr.write(errorLine(err));
-    return 1;
-  }
-  if (parsed === "help") {
+  if (planned === "help") {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  if (parsed === "version") {
+  if (planned === "version") {
     process.stdout.write(`ansfloat ${VERSION}\n`);
     return 0;
   }
-  const { options } = parsed;
+  const { options, files, format } = planned;
   let status = 0;
-  let files: string[];
-  try {
-    files = parsed.files.flatMap((f) => expand(f, options));
-    if (options.output !== undefined && files.length > 1) throw new AnsfError("BAD_ARGUMENT", "-o takes one input file");
-  } catch (err) {
-    process.stderr.write(errorLine(err));
-    return 1;
-  }
   for (const file of files) {
     try {
       if (format) await quantizeCommand(file, format, options);
