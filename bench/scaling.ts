@@ -146,12 +146,13 @@ for (const w of workloads) {
   console.log(`  async T=2 / async T=1   ${ratio(2, 1)}`);
   console.log(`  async T=2 / sync        ${ratio(2, 0)}`);
 }
-for (const op of ["decode", "encode"] as const) {
-  const { one, two } = await ceiling(op, tensor);
-  console.log(`\nceiling: sync tensor ${op} loops sharing nothing, 1 thread ${one.toFixed(0)} MB/s, 2 threads ${two.toFixed(0)} MB/s in all: ${(two / one).toFixed(2)}x`);
-}
-{
-  const { one, two } = await ceiling("compress", bytes);
-  console.log(`\nceiling: sync file compress loops sharing nothing, 1 thread ${one.toFixed(0)} MB/s, 2 threads ${two.toFixed(0)} MB/s in all: ${(two / one).toFixed(2)}x`);
+const ceilings = [
+  { op: "decode", what: "tensor decode", input: tensor },
+  { op: "encode", what: "tensor encode", input: tensor },
+  { op: "compress", what: "file compress", input: bytes },
+] as const;
+for (const { op, what, input } of ceilings) {
+  const { one, two } = await ceiling(op, input);
+  console.log(`\nceiling: sync ${what} loops sharing nothing, 1 thread ${one.toFixed(0)} MB/s, 2 threads ${two.toFixed(0)} MB/s in all: ${(two / one).toFixed(2)}x`);
 }
 console.log(`\nload average after: ${load()}`);
