@@ -51,10 +51,34 @@ export function exponentBound(file: Uint8Array, layout: SafetensorsLayout): Expo
 /** What the bound over ansfloat's choices needs to know of each stored chunk, in file order (from inspect()). */
 export interface ChosenChunk {
   elements: number;
+  /** Bytes the chunk takes in the stream. */
+  bytes: number;
   mode: "stored" | "rans" | "context" | "deflate";
   k: number;
   /** Context chunks: the table group of each element of the chunk. */
   groupOf?: (e: number) => number;
+}
+
+/** Some of a file's float tensor chunks: what they take and the entropy of their coding pairs. */
+export interface ChunkOverhead {
+  /** Bytes the chunks take in the stream. */
+  bytes: number;
+  /** Entropy of their coding pairs as pairBound counts it: per group of channels in a context chunk. */
+  bits: number;
+  /** The same pairs at their order-0 entropy per chunk, whatever table coded them. */
+  orderZeroBits: number;
+}
+
+export interface PairBound extends ExponentBound {
+  /** Every chunk of the float tensors. */
+  chunks: ChunkOverhead;
+  /** The context chunks among them. */
+  contexts: ChunkOverhead;
+}
+
+/** How far `bytes` lies above (or below, negative) `bits`, in per cent. */
+export function overheadPercent(bytes: number, bits: number): number {
+  return bits === 0 ? 0 : ((8 * bytes) / bits - 1) * 100;
 }
 
 /**
@@ -64,39 +88,52 @@ export interface ChosenChunk {
  * chunk), the other 1 + M − k bits raw; stored chunks and every other byte
  * raw. The gap between this and ansfloat's size
  * is the coder's own overhead (models, lane states, headers, rounding).
+ * A context chunk's groups each pay for a table of their own; its order-0
+ * entropy, the one table of a chunk without contexts, is kept beside
+ * (orderZeroBits) to show what the context gains.
  * `chunksOf(i)` gives the chunks of the i-th tensor in file order.
  */
-export function pairBound(file: Uint8Array, layout: SafetensorsLayout, chunksOf: (i: number) => ChosenChunk[]): ExponentBound {
+export function pairBound(file: Uint8Array, layout: SafetensorsLayout, chunksOf: (i: number) => ChosenChunk[]): PairBound {
   let rawBytes = file.length;
-  let bits = 0;
+  const chunks: ChunkOverhead = { bytes: 0, bits: 0, orderZeroBits: 0 };
+  const contexts: ChunkOverhead = { bytes: 0, bits: 0, orderZeroBits: 0 };
+  const view = new DataView(file.buffer, file.byteOffset);
   layout.tensors.forEach((t, i) => {
     if (!isFloatDtype(t.dtype)) return;
     const { width, exponentBits, mantissaBits } = FLOAT_LAYOUTS[t.dtype];
     let at = t.begin;
     for (const c of chunksOf(i)) {
       const end = at + c.elements * width;
-      if (c.mode !== "rans" && c.mode !== "context") {
-        bits += (end - at) * 8;
-      } else {
+      let bits = (end - at) * 8;
+      let orderZeroBits = bits;
+      if (c.mode === "rans" || c.mode === "context") {
         const shift = mantissaBits - c.k;
         const mask = (1 << (exponentBits + c.k)) - 1;
         const groups = new Map<number, Float64Array>();
-        const view = new DataView(file.buffer, file.byteOffset);
+        const all = new Float64Array(mask + 1);
         for (let p = at, e = 0; p < end; p += width, e++) {
-          const v = width === 2 ? view.getUint16(p, true) : view.getUint32(p, true);
-          const g = c.groupOf ? c.groupOf(e) : 0;
+          const code = ((width === 2 ? view.getUint16(p, true) : view.getUint32(p, true)) >>> shift) & mask;
+          all[code]!++;
+          if (!c.groupOf) continue;
+          const g = c.groupOf(e);
           let counts = groups.get(g);
           if (!counts) groups.set(g, (counts = new Float64Array(mask + 1)));
-          counts[(v >>> shift) & mask]!++;
+          counts[code]!++;
         }
-        for (const counts of groups.values()) bits += histogramBits(counts);
-        bits += c.elements * (1 + shift);
+        const rawFields = c.elements * (1 + shift);
+        orderZeroBits = histogramBits(all) + rawFields;
+        bits = c.groupOf ? [...groups.values()].reduce((sum, counts) => sum + histogramBits(counts), 0) + rawFields : orderZeroBits;
+      }
+      for (const totals of c.mode === "context" ? [chunks, contexts] : [chunks]) {
+        totals.bytes += c.bytes;
+        totals.bits += bits;
+        totals.orderZeroBits += orderZeroBits;
       }
       at = end;
     }
     if (at !== t.end) throw new Error(`tensor ${t.name}: chunks cover ${at - t.begin} of ${t.end - t.begin} bytes`);
     rawBytes -= t.end - t.begin;
   });
-  bits += rawBytes * 8;
-  return { bits, ratio: (file.length * 8) / bits };
+  const bits = chunks.bits + rawBytes * 8;
+  return { bits, ratio: (file.length * 8) / bits, chunks, contexts };
 }

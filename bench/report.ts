@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { cpus, loadavg, totalmem } from "node:os";
 import type { CodecKind } from "./codecs.js";
-import type { ExponentBound } from "./entropy.js";
+import { overheadPercent, type ExponentBound, type PairBound } from "./entropy.js";
 import { lineChart, scatterChart } from "./svg.js";
 import type { ThreadScaling } from "./threads.js";
 import type { Throughput, TimingPlan } from "./timing.js";
@@ -47,7 +47,7 @@ export interface FileResult {
   dtypes: string[];
   bound: ExponentBound & { bitsPerWeight: number };
   /** Entropy of the coding pairs ansfloat chose (absent when ansfloat could not be loaded). */
-  pairBound?: ExponentBound & { bitsPerWeight: number };
+  pairBound?: PairBound & { bitsPerWeight: number };
   date: string;
   machine: Machine;
   /** 1-minute load average when the file's run began: other work on the machine skews timings. */
@@ -166,6 +166,19 @@ function remeasuredLines(r: FileResult): string[] {
   return rows.length ? [...rows.map((c) => `Row ${c.name} re-measured alone (\`--only\`) ${when(c)}.`), ""] : [];
 }
 
+/** ansfloat's chunks against the entropy of their coding pairs: all, those with one table, those with channel contexts. */
+export function overheadText(p: PairBound): string {
+  const { chunks, contexts } = p;
+  const pct = (bytes: number, bits: number) => `${overheadPercent(bytes, bits).toFixed(3)}%`;
+  const sideOf = (percent: number) => `${Math.abs(percent).toFixed(3)}% ${percent < 0 ? "below" : "above"}`;
+  const orderZero = `${pct(chunks.bytes - contexts.bytes, chunks.bits - contexts.bits)} for the chunks with one table`;
+  const context = contexts.bytes === 0
+    ? "no chunk with channel contexts"
+    : `${pct(contexts.bytes, contexts.bits)} for the ${count(contexts.bytes)} bytes of chunks with channel contexts, which lie ` +
+      `${sideOf(overheadPercent(contexts.bytes, contexts.orderZeroBits))} the order-0 entropy of their coding pairs`;
+  return `ansfloat's chunks of the float tensors take ${count(chunks.bytes)} bytes, ${pct(chunks.bytes, chunks.bits)} over that entropy: ${orderZero}, ${context}.`;
+}
+
 function fileSection(r: FileResult): string[] {
   const name = resultName(r.file);
   const charts = chartNames(name);
@@ -175,7 +188,7 @@ function fileSection(r: FileResult): string[] {
     "",
     `\`${r.file}\`: ${count(r.bytes)} bytes, ${r.tensors} tensors, ${count(r.weights)} float weights (${r.dtypes.join(", ")}). ` +
       `Ideal exponent-only bound: ratio ${r.bound.ratio.toFixed(3)}, ${r.bound.bitsPerWeight.toFixed(2)} bits/weight.` +
-      (r.pairBound ? ` Entropy of the coding pairs ansfloat chose: ratio ${r.pairBound.ratio.toFixed(3)}, ${r.pairBound.bitsPerWeight.toFixed(2)} bits/weight.` : ""),
+      (r.pairBound ? ` Entropy of the coding pairs ansfloat chose: ratio ${r.pairBound.ratio.toFixed(3)}, ${r.pairBound.bitsPerWeight.toFixed(2)} bits/weight. ${overheadText(r.pairBound)}` : ""),
     "",
     `Measured ${r.date.slice(0, 16).replace("T", " ")} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB, load average ${r.loadAverage} at the start), Node ${m.node}, ${m.platform}; ` +
       `${r.quick ? "quick run (`--quick`)" : "full run"}: at least ${r.plan.minSamples} timed samples per direction within a ${r.plan.budgetMs} ms budget.`,
@@ -229,8 +242,12 @@ const METHOD = `## How these numbers are made
   A codec that models only exponents cannot beat it; one that also models mantissa bits, or an
   LZ/BWT coder exploiting repeats, can.
 - **Entropy of ansfloat's coding pairs**: the same, but per chunk with the codes ansfloat chose
-  (exponent plus k top mantissa bits) at their order-0 entropy; ansfloat's distance from it is
-  its own overhead (models, lane states, headers, rounding of frequencies).
+  (exponent plus k top mantissa bits) at their order-0 entropy, per group of channels in a chunk
+  with channel contexts; ansfloat's distance from it is its own overhead (models, lane states,
+  headers, rounding of frequencies). Each section splits that distance, over the tensors' chunks
+  alone, between chunks with one table and chunks with channel contexts: a context's extra
+  tables each pay for their own description, so those chunks sit further above their per-group
+  entropy, and below the order-0 entropy of the same coding pairs, which one table would code.
 - **Throughput** is MB/s (10^6 bytes/s) of the *original* size in both directions, timed with
   tinybench: a warm-up for calls under a second (longer calls gain nothing from JIT warm-up),
   then at least the stated number of samples and more while the budget lasts. The table shows

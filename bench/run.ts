@@ -17,7 +17,7 @@ import { parseContainer } from "../src/container.js";
 import { groupOf } from "../src/context.js";
 import { allCodecs, loadAnsfloat, type Codec } from "./codecs.js";
 import { exponentBound, pairBound, type ChosenChunk } from "./entropy.js";
-import { currentLoad, machine, readFileResults, resultName, writeCharts, writeFileResult, writeReadme, type CodecResult, type FileResult } from "./report.js";
+import { currentLoad, machine, overheadText, readFileResults, resultName, writeCharts, writeFileResult, writeReadme, type CodecResult, type FileResult } from "./report.js";
 import { countWeights, readLayout } from "./safetensors.js";
 import { measureThreads } from "./threads.js";
 import { measure, type TimingPlan } from "./timing.js";
@@ -148,7 +148,7 @@ async function refreshBounds(): Promise<void> {
     const pairs = await ansfloatPairBound(input, layout);
     result.pairBound = { ...pairs, bitsPerWeight: pairs.bits / result.weights };
     writeFileResult(RESULTS, result);
-    console.log(`${result.file}: entropy of ansfloat's coding pairs: ratio ${pairs.ratio.toFixed(3)}`);
+    console.log(`${result.file}: entropy of ansfloat's coding pairs: ratio ${pairs.ratio.toFixed(3)}. ${overheadText(pairs)}`);
   }
   writeReadme(RESULTS);
 }
@@ -178,7 +178,7 @@ async function benchFile(file: string, quick: boolean, only: string[] | undefine
   }
   const ansfloatOk = codecs.some((c) => c.name === "ansfloat" && c.status === "ok");
   const pairs = ansfloatOk ? await ansfloatPairBound(input, layout) : undefined;
-  if (pairs) console.log(`  entropy of ansfloat's coding pairs: ratio ${pairs.ratio.toFixed(3)}`);
+  if (pairs) console.log(`  entropy of ansfloat's coding pairs: ratio ${pairs.ratio.toFixed(3)}. ${overheadText(pairs)}`);
   const threads = saved && !only!.includes("ansfloat") ? saved.threads : ansfloatOk ? await measureThreads(await loadAnsfloat(), input, plan) : null;
   if (threads) console.log(`  threads: ${"points" in threads ? `${threads.points.length} thread counts measured` : JSON.stringify(threads)}`);
   return {

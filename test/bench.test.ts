@@ -3,10 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { constants as zlibConstants, brotliCompressSync, brotliDecompressSync } from "node:zlib";
-import { exponentBound, histogramBits, pairBound } from "../bench/entropy.js";
+import { exponentBound, histogramBits, overheadPercent, pairBound } from "../bench/entropy.js";
 import { countWeights, readLayout } from "../bench/safetensors.js";
 import { allCodecs, type Codec } from "../bench/codecs.js";
 import { escapeXml, lineChart, scatterChart } from "../bench/svg.js";
+import { overheadText } from "../bench/report.js";
 import { verifyRoundTrip } from "../bench/verify.js";
 import { groupBytes, ungroupBytes, zipnnCompress, zipnnDecompress, type PlaneBackend } from "../bench/zipnn.js";
 import { compress } from "../src/index.js";
@@ -78,29 +79,53 @@ describe("entropy bound", () => {
     const file = crafted();
     const layout = readLayout(file);
     const chunks = [
-      [{ elements: 4, mode: "rans" as const, k: 1 }],
+      [{ elements: 4, bytes: 9, mode: "rans" as const, k: 1 }],
       [],
-      [{ elements: 4, mode: "stored" as const, k: 0 }],
-      [{ elements: 3, mode: "rans" as const, k: 0 }],
+      [{ elements: 4, bytes: 13, mode: "stored" as const, k: 0 }],
+      [{ elements: 3, bytes: 17, mode: "rans" as const, k: 0 }],
     ];
     const bound = pairBound(file, layout, (i) => chunks[i]!);
     const rawBytes = file.length - BF16.length - F16.length - F32.length;
-    expect(bound.bits).toBe(4 * 2 + 4 * 7 + F16.length * 8 + 3 * 24 + rawBytes * 8);
-    expect(() => pairBound(file, layout, () => [{ elements: 1, mode: "rans", k: 0 }])).toThrow(/chunks cover/);
+    const chunkBits = 4 * 2 + 4 * 7 + F16.length * 8 + 3 * 24;
+    expect(bound.bits).toBe(chunkBits + rawBytes * 8);
+    expect(bound.chunks).toEqual({ bytes: 9 + 13 + 17, bits: chunkBits, orderZeroBits: chunkBits });
+    expect(bound.contexts).toEqual({ bytes: 0, bits: 0, orderZeroBits: 0 });
+    expect(() => pairBound(file, layout, () => [{ elements: 1, bytes: 3, mode: "rans", k: 0 }])).toThrow(/chunks cover/);
   });
 
   it("codes a context chunk's codes at their entropy per group", () => {
     // Tensor a at k = 1 in two groups {1.0, 2.0} and {-1.5, 3.0}: codes 254, 256 | 255, 257, one bit each.
     const file = crafted();
     const layout = readLayout(file);
+    // Order-0, the four distinct codes take 2 bits each.
     const chunks = [
-      [{ elements: 4, mode: "context" as const, k: 1, groupOf: (e: number) => (e < 2 ? 0 : 1) }],
+      [{ elements: 4, bytes: 7, mode: "context" as const, k: 1, groupOf: (e: number) => (e < 2 ? 0 : 1) }],
       [],
-      [{ elements: 4, mode: "stored" as const, k: 0 }],
-      [{ elements: 3, mode: "rans" as const, k: 0 }],
+      [{ elements: 4, bytes: 13, mode: "stored" as const, k: 0 }],
+      [{ elements: 3, bytes: 17, mode: "rans" as const, k: 0 }],
     ];
     const rawBytes = file.length - BF16.length - F16.length - F32.length;
-    expect(pairBound(file, layout, (i) => chunks[i]!).bits).toBe(4 * 1 + 4 * 7 + F16.length * 8 + 3 * 24 + rawBytes * 8);
+    const bound = pairBound(file, layout, (i) => chunks[i]!);
+    const others = F16.length * 8 + 3 * 24;
+    expect(bound.bits).toBe(4 * 1 + 4 * 7 + others + rawBytes * 8);
+    expect(bound.contexts).toEqual({ bytes: 7, bits: 4 * 1 + 4 * 7, orderZeroBits: 4 * 2 + 4 * 7 });
+    expect(bound.chunks).toEqual({ bytes: 7 + 13 + 17, bits: 4 * 1 + 4 * 7 + others, orderZeroBits: 4 * 2 + 4 * 7 + others });
+    // 7 bytes are 56 bits, 75% over the 32 bits of the groups' entropy.
+    expect(overheadPercent(7, 32)).toBe(75);
+    expect(overheadPercent(4, 64)).toBe(-50);
+    expect(overheadPercent(0, 0)).toBe(0);
+  });
+
+  it("splits the overhead between chunks with one table and chunks with contexts", () => {
+    const chunks = { bytes: 1100, bits: 8000, orderZeroBits: 8400 };
+    const contexts = { bytes: 100, bits: 640, orderZeroBits: 1000 };
+    expect(overheadText({ bits: 0, ratio: 0, chunks, contexts })).toBe(
+      "ansfloat's chunks of the float tensors take 1,100 bytes, 10.000% over that entropy: 8.696% for the chunks with one table, " +
+        "25.000% for the 100 bytes of chunks with channel contexts, which lie 20.000% below the order-0 entropy of their coding pairs.",
+    );
+    expect(overheadText({ bits: 0, ratio: 0, chunks, contexts: { bytes: 0, bits: 0, orderZeroBits: 0 } })).toBe(
+      "ansfloat's chunks of the float tensors take 1,100 bytes, 10.000% over that entropy: 10.000% for the chunks with one table, no chunk with channel contexts.",
+    );
   });
 
   it("gives about 1.50 on the fixture, as shared/data's README states", () => {
