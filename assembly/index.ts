@@ -10,6 +10,7 @@ export { checksum } from "./checksum";
 export { addCounts, channelMaxima, compactCounts, histogram, histogramByChannel, packRaw } from "./split";
 export { buildEncodeTable, encodeCodes } from "./rans";
 export { buildDecodeTable, decodeCodes } from "./decode";
+export { headerDetail, readModelsAndStates } from "./header";
 export { restoreStateBits, takeStateBits } from "./statebits";
 export { convertPatterns, roundFp32 } from "./convert";
 export { magnitudes, quantizeFp32 } from "./quantize";

@@ -8,17 +8,18 @@ import { BitReader, BitWriter, ByteReader, ByteWriter, bytesOf } from "./bytes.j
 import { codeBits, codeShift, rawBits, type PairLayout } from "./dtypes.js";
 import { AnsfError } from "./errors.js";
 import {
-  chooseChannels, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_TABLE_SLOTS, groupBuckets, groupCounts, MAX_GROUPS, MIN_CONTEXT_PRECISION, putContextBases,
+  chooseChannels, CONTEXT_LANES, CONTEXT_NONE, CONTEXT_TABLE_SLOTS, groupBuckets, groupCounts, MIN_CONTEXT_PRECISION, putContextBases,
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
 import {
-  coarsen, coarsenings, countCodes, entropyBits, FULL_RESOLUTION, MAX_RESOLUTION, MODEL_LOG, MODEL_RESOLVED, modelTable, readModel, sparseAt, sumHistograms,
+  coarsen, coarsenings, countCodes, entropyBits, FULL_RESOLUTION, MAX_RESOLUTION, MODEL_LOG, modelTable, readModel, sparseAt, sumHistograms,
   writeModels, type Histogram, type ModelTable,
 } from "./model.js";
-import { MEAN_STATE_BITS, readLaneStates, writeLaneStates } from "./lane-states.js";
+import { headerBitsBound, readHeaderBits } from "./header-bits.js";
+import { MEAN_STATE_BITS, writeLaneStates } from "./lane-states.js";
 import type { ArrayRoom } from "./scratch.js";
 import { isShared, wordPhase } from "./shared-memory.js";
-import { SLACK, type Core } from "./wasm.js";
+import { core as threadCore, SLACK, type Core } from "./wasm.js";
 
 export const MODE_STORED = 0;
 export const MODE_RANS = 1;
@@ -484,24 +485,62 @@ export interface ChunkHeader {
   carriedBits: number;
 }
 
-/** Where a chunk header's tables (dense frequencies, zeroed) and lane states are read to: the decoder's are in Wasm memory. */
-export interface HeaderRoom {
-  table(alphabet: number): Uint32Array;
-  states(lanes: number): Uint32Array;
+/** A chunk header as parseHeader leaves it: its tables and lane states in the core's memory. */
+interface ParsedHeader extends Omit<ChunkHeader, "tables" | "states"> {
+  /** Tables (none for stored and deflate chunks) of `alphabet` u32 frequencies, one after another from `tablesAt`. */
+  groups: number;
+  alphabet: number;
+  tablesAt: number;
+  /** The `lanes` initial states, u32 each. */
+  statesAt: number;
 }
 
-const FRESH_HEADER_ROOM: HeaderRoom = {
-  table: (alphabet) => new Uint32Array(alphabet),
-  states: (lanes) => new Uint32Array(lanes),
-};
+/**
+ * The header of a stored or deflate chunk: its bytes from `offset` are the
+ * payload (deflate) or the raw plane (stored). Built with the same fields,
+ * in the same order, as a coded chunk's, so that every header has one shape.
+ */
+function uncoded(mode: number, checksum: number, offset: number, payloadLength: number, rawLength: number): ParsedHeader {
+  return {
+    mode, checksum, k: 0, precision: 0, lanes: 0, context: undefined, groups: 0, alphabet: 0, tablesAt: 0, statesAt: 0,
+    payloadOffset: offset, payloadLength, rawOffset: offset, rawLength, carriedBits: 0,
+  };
+}
 
 /**
  * Parses and validates a chunk's header against the n elements the index
- * promises, in a container of `version`, its tables and states into `room`.
+ * promises, in a container of `version`. The models are read in this
+ * thread's core (the bytes they can take copied in), their tables and the
+ * lane states copied out.
  */
-export function readChunkHeader(
-  chunk: Uint8Array, layout: PairLayout, n: number, version: number, room: HeaderRoom = FRESH_HEADER_ROOM,
-): ChunkHeader {
+export function readChunkHeader(chunk: Uint8Array, layout: PairLayout, n: number, version: number): ChunkHeader {
+  const c = threadCore();
+  const mark = c.mark();
+  try {
+    // A view of the core's own memory would be detached if copying the models in grew it.
+    const h = parseHeader(c, chunk.buffer === c.fn.memory.buffer ? chunk.slice() : chunk, undefined, layout, n, version);
+    const memory = c.fn.memory.buffer;
+    const all = new Uint32Array(memory, h.tablesAt, h.groups * h.alphabet).slice();
+    const tables: Uint32Array[] = [];
+    for (let g = 0; g < h.groups; g++) tables.push(all.subarray(g * h.alphabet, (g + 1) * h.alphabet));
+    return {
+      mode: h.mode, checksum: h.checksum, k: h.k, precision: h.precision, lanes: h.lanes, tables, context: h.context,
+      states: new Uint32Array(memory, h.statesAt, h.lanes).slice(),
+      payloadOffset: h.payloadOffset, payloadLength: h.payloadLength, rawOffset: h.rawOffset, rawLength: h.rawLength, carriedBits: h.carriedBits,
+    };
+  } finally {
+    c.release(mark);
+  }
+}
+
+/**
+ * Parses and validates the header of `chunk`, its tables and states read
+ * into regions of the core (version 4's models by the Wasm reader,
+ * header-bits.ts). `at`: where the chunk lies in the core's memory, which
+ * then has HEADER_ROOM reserved (the tables and states must not detach a
+ * view of it); else the bytes the models can take are copied in.
+ */
+function parseHeader(core: Core, chunk: Uint8Array, at: number | undefined, layout: PairLayout, n: number, version: number): ParsedHeader {
   const r = new ByteReader(chunk, "chunk");
   const mode = r.u8();
   if (mode === MODE_STORED) {
@@ -509,11 +548,11 @@ export function readChunkHeader(
     const offset = r.pos;
     r.bytes(n * layout.width);
     if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `stored chunk has ${r.remaining} trailing bytes`);
-    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], states: new Uint32Array(0), payloadOffset: offset, payloadLength: 0, rawOffset: offset, rawLength: n * layout.width, carriedBits: 0 };
+    return uncoded(mode, checksum, offset, 0, n * layout.width);
   }
   if (mode === MODE_DEFLATE && layout.width === 1) {
     const checksum = r.u32();
-    return { mode, checksum, k: 0, precision: 0, lanes: 0, tables: [], states: new Uint32Array(0), payloadOffset: r.pos, payloadLength: r.remaining, rawOffset: r.pos, rawLength: 0, carriedBits: 0 };
+    return uncoded(mode, checksum, r.pos, r.remaining, 0);
   }
   if (mode !== MODE_RANS && mode !== MODE_CONTEXT) throw new AnsfError("CORRUPT_STREAM", `unknown chunk mode ${mode}`);
   const kp = r.u8();
@@ -521,7 +560,6 @@ export function readChunkHeader(
   const precision = ((kp >>> 4) & 7) + (mode === MODE_CONTEXT ? MIN_CONTEXT_PRECISION : MIN_PRECISION);
   const resolved = version >= RESOLVED_VERSION;
   if (resolved && kp >>> 7 !== MODEL_LOG) throw new AnsfError("CORRUPT_STREAM", "chunk model coding bit is not set");
-  const scheme = resolved ? MODEL_RESOLVED : kp >>> 7;
   if (k > layout.maxK) throw new AnsfError("CORRUPT_STREAM", `chunk k = ${k} exceeds ${layout.maxK} for ${layout.name}`);
   if (precision > MAX_PRECISION) throw new AnsfError("CORRUPT_STREAM", `chunk precision ${precision} exceeds ${MAX_PRECISION}`);
   // From version 4 the lanes byte holds the model resolution above the lane count.
@@ -539,25 +577,24 @@ export function readChunkHeader(
     if (context.groups * alphabet > MAX_CODES) throw new AnsfError("CORRUPT_STREAM", `${context.groups} tables of ${alphabet} codes exceed ${MAX_CODES}`);
   }
   const groups = context?.groups ?? 1;
-  let tables: Uint32Array[];
-  let states: Uint32Array;
+  const tablesAt = core.alloc(4 * groups * alphabet);
+  const statesAt = core.alloc(4 * lanes);
   let payloadLength: number | undefined;
   if (resolved) {
-    const bits = new BitReader(chunk.subarray(r.pos), "chunk models and lane states");
-    tables = [];
-    for (let g = 0; g < groups; g++) tables.push(readModel(bits, alphabet, precision, scheme, resolution, room.table(alphabet)));
-    states = readLaneStates(bits, room.states(lanes));
-    r.bytes(bits.finish());
+    const length = Math.min(r.remaining, headerBitsBound(groups, alphabet, lanes));
+    const bitsAt = at === undefined ? core.put(chunk.subarray(r.pos, r.pos + length)) : at + r.pos;
+    r.bytes(readHeaderBits(core, bitsAt, length, { groups, alphabet, precision, resolution, tables: tablesAt, lanes, states: statesAt }));
   } else {
     const modelLength = r.varint();
     payloadLength = r.varint();
     const models = new ByteReader(r.bytes(modelLength), "chunk models");
-    tables = Array.from({ length: groups }, () => {
+    const tables = new Uint32Array(core.fn.memory.buffer, tablesAt, groups * alphabet).fill(0);
+    for (let g = 0; g < groups; g++) {
       const model = new BitReader(models.bytes(context ? models.varint() : modelLength), "frequency model");
-      return readModel(model, alphabet, precision, scheme, FULL_RESOLUTION, room.table(alphabet));
-    });
+      readModel(model, alphabet, precision, kp >>> 7, tables.subarray(g * alphabet, (g + 1) * alphabet));
+    }
     if (models.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk models have ${models.remaining} trailing bytes`);
-    states = room.states(lanes);
+    const states = new Uint32Array(core.fn.memory.buffer, statesAt, lanes);
     for (let j = 0; j < lanes; j++) {
       states[j] = r.u32();
       if (states[j]! < RANS_L) throw new AnsfError("CORRUPT_STREAM", `lane ${j} starts in state ${states[j]}, below 2^16`);
@@ -576,7 +613,7 @@ export function readChunkHeader(
   if (r.remaining !== 0) throw new AnsfError("CORRUPT_STREAM", `chunk has ${r.remaining} trailing bytes`);
   // The last byte's unused high bits are zero, so that no bit of the chunk goes unchecked.
   if (storedBits % 8 !== 0 && raw[rawLength - 1]! >>> storedBits % 8 !== 0) throw new AnsfError("CORRUPT_STREAM", "raw plane padding bits are not zero");
-  return { mode, checksum, k, precision, lanes, tables, context, states, payloadOffset, payloadLength, rawOffset, rawLength, carriedBits: carried };
+  return { mode, checksum, k, precision, lanes, context, groups, alphabet, tablesAt, statesAt, payloadOffset, payloadLength, rawOffset, rawLength, carriedBits: carried };
 }
 
 /**
@@ -591,10 +628,10 @@ export interface ChunkRead {
 
 /**
  * The most bytes a chunk header's tables and lane states take in Wasm
- * memory, slack and alignment included: G tables of 2^(E+k) codes hold at
- * most MAX_CODES.
+ * memory, slack and alignment included: one region for the G tables of
+ * 2^(E+k) codes, which hold at most MAX_CODES, one for the states.
  */
-const HEADER_ROOM = 4 * (MAX_CODES + MAX_LANES) + (MAX_GROUPS + 1) * (SLACK + 64);
+const HEADER_ROOM = 4 * (MAX_CODES + MAX_LANES) + 2 * (SLACK + 64);
 
 /**
  * Decodes one chunk of n elements, from a container of `version`, into
@@ -613,42 +650,29 @@ export function decodeChunk(core: Core, chunk: Uint8Array | ChunkRead, layout: P
     base = core.alloc(chunk.length);
     chunk.read(core.view(base, chunk.length));
   }
-  // The header is read from the chunk in Wasm memory, whose view the
-  // allocations for its tables and states must not detach by growing it.
+  // The header's tables and states are read straight into Wasm memory, beside the chunk,
+  // whose view those allocations must not detach by growing it.
   core.reserve(HEADER_ROOM);
-  const coded = core.view(base, chunk.length);
-  // The models and states are read straight into Wasm memory: a fresh
-  // array per table (up to 128 KiB) cost more than decoding a small chunk.
-  const tables: number[] = [];
-  let states = 0;
-  const h = readChunkHeader(coded, layout, n, version, {
-    table: (alphabet) => {
-      const at = core.alloc(4 * alphabet);
-      tables.push(at);
-      return new Uint32Array(fn.memory.buffer, at, alphabet).fill(0);
-    },
-    states: (lanes) => new Uint32Array(fn.memory.buffer, (states = core.alloc(4 * lanes)), lanes),
-  });
-  let dst = h.mode === MODE_DEFLATE ? core.put(inflate(coded.subarray(h.payloadOffset), bytes)) : base + h.rawOffset;
+  const h = parseHeader(core, core.view(base, chunk.length), base, layout, n, version);
+  let dst = h.mode === MODE_DEFLATE ? core.put(inflate(core.view(base + h.payloadOffset, h.payloadLength), bytes)) : base + h.rawOffset;
   if (h.mode === MODE_RANS || h.mode === MODE_CONTEXT) {
     const c = codeShift(layout, h.k);
-    const alphabet = 1 << codeBits(layout, h.k);
-    tables.forEach((at, g) => fn.buildDecodeTable(at, alphabet, h.precision, c, g));
+    for (let g = 0; g < h.groups; g++) fn.buildDecodeTable(h.tablesAt + 4 * g * h.alphabet, h.alphabet, h.precision, c, g);
     const ctx = h.context;
     const { kind, bases, basesEnd } = putContextBases(core, ctx, n, h.precision + 3, 4);
     dst = core.alloc(bytes, isShared(out) ? wordPhase(out) : 0);
     const payloadEnd = base + h.payloadOffset + h.payloadLength;
     const end = fn.decodeCodes(
       layout.width, dst, n, c, layout.signed, h.precision, h.lanes, kind, bases, basesEnd,
-      states, base + h.payloadOffset, payloadEnd, base + h.rawOffset,
+      h.statesAt, base + h.payloadOffset, payloadEnd, base + h.rawOffset,
     );
     if (end !== payloadEnd) {
       throw new AnsfError("CORRUPT_STREAM", `rANS payload ${end === 0 ? "overran its end" : `ended ${payloadEnd - end} bytes early`}`);
     }
     // The carried fields were merged with the zero slack after the stored raw plane; restoring writes them there and ORs them in.
-    const bad = fn.restoreStateBits(layout.width, dst, n, c, layout.signed, h.carriedBits, base + h.rawOffset, states, h.lanes);
+    const bad = fn.restoreStateBits(layout.width, dst, n, c, layout.signed, h.carriedBits, base + h.rawOffset, h.statesAt, h.lanes);
     if (bad !== h.lanes) {
-      const x = new Uint32Array(fn.memory.buffer, states, h.lanes)[bad]!;
+      const x = new Uint32Array(fn.memory.buffer, h.statesAt, h.lanes)[bad]!;
       const bits = laneCarriedBits(h.carriedBits, bad);
       const range = bits === 0 ? "not 2^16" : `outside [2^16, 2^16 + 2^${bits}) for the ${bits} raw bits it carries`;
       throw new AnsfError("CORRUPT_STREAM", `rANS lane ${bad} ends in state ${x}, ${range}`);

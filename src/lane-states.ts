@@ -2,9 +2,10 @@
 // §Lane states): each in as many bits as it has, after the chunk's models.
 // A final encoder state lies anywhere in [2^16, 2^32), its logarithm about
 // uniform, so a u32 leaves 8 of its bits zero on average; a 4-bit length
-// and the bits below the leading one take 27.5 on average.
+// and the bits below the leading one take 27.5 on average. The decoder
+// reads them in Wasm, with the models (header-bits.ts).
 
-import type { BitReader, BitWriter } from "./bytes.js";
+import type { BitWriter } from "./bytes.js";
 
 /** Bits that give a state's length: floor(log2 x) − 16, from 0 to 15. */
 const LENGTH_BITS = 4;
@@ -20,14 +21,4 @@ export function writeLaneStates(w: BitWriter, states: Uint32Array): void {
     w.bits(x, LOW_BITS);
     w.bits(x >>> LOW_BITS, length - LOW_BITS);
   }
-}
-
-/** Reads states written by writeLaneStates, one per entry of `states`: each is in [2^16, 2^32) by construction. */
-export function readLaneStates(r: BitReader, states: Uint32Array): Uint32Array {
-  for (let j = 0; j < states.length; j++) {
-    const length = LOW_BITS + r.bits(LENGTH_BITS);
-    const low = r.bits(LOW_BITS);
-    states[j] = ((1 << length) | (r.bits(length - LOW_BITS) << LOW_BITS) | low) >>> 0;
-  }
-  return states;
 }

@@ -239,15 +239,15 @@ export function entropyBits(h: Histogram): number {
 }
 
 /**
- * How a model's frequencies are written (versions 1 to 3 write the symbol set alike):
- * MODEL_GAMMA, gamma(freq) per present code, in version-1 streams;
- * MODEL_LOG, log-delta with the last code's frequency implied (versions 2
- * and 3); MODEL_RESOLVED, what this build writes (version 4, see
- * serializeModel): log-delta at a chunk's resolution, any code implied.
+ * How a model's frequencies are written, as kp bit 7 says (versions 1 to 3
+ * write the symbol set alike): MODEL_GAMMA, gamma(freq) per present code,
+ * in version-1 streams; MODEL_LOG, log-delta with the last code's frequency
+ * implied (versions 2 and 3). Version 4 sets the bit (MODEL_LOG) and writes
+ * log-delta at a chunk's resolution, any code implied (serializeModel; read
+ * by the Wasm core, header-bits.ts).
  */
 export const MODEL_GAMMA = 0;
 export const MODEL_LOG = 1;
-export const MODEL_RESOLVED = 2;
 
 /** A table as written: its counts' present codes, their frequencies and which one is implied, and what it costs. */
 export interface ModelTable {
@@ -344,31 +344,6 @@ function modelError(why: string): AnsfError {
   return new AnsfError("CORRUPT_STREAM", `frequency model: ${why}`);
 }
 
-/** The present codes, ascending: the symbol set of a MODEL_RESOLVED model (see serializeModel). */
-function readTopDown(r: BitReader, alphabet: number): Uint16Array {
-  const runCount = r.gamma(17);
-  if (runCount > alphabet) throw modelError(`${runCount} runs in an alphabet of ${alphabet}`);
-  const z = r.gamma(17) - 1;
-  let end = alphabet / 2 + (z & 1 ? -(z + 1) / 2 : z / 2);
-  if (end < 1 || end > alphabet) throw modelError(`top code ${end - 1} outside the alphabet of ${alphabet}`);
-  // The runs come from the top down, each its first code and length; they hold at most the alphabet.
-  const runs: number[] = [];
-  let present = 0;
-  for (let i = 0; i < runCount; i++) {
-    if (i > 0) end -= r.gamma(17);
-    const length = r.gamma(17);
-    if (end - length < 0) throw modelError(`run [${end - length}, ${end}) outside the alphabet of ${alphabet}`);
-    end -= length;
-    runs.push(end, length);
-    present += length;
-  }
-  const codes = new Uint16Array(present);
-  for (let i = runs.length - 2, at = 0; i >= 0; i -= 2) {
-    for (let s = runs[i]!, stop = s + runs[i + 1]!; s < stop; s++) codes[at++] = s;
-  }
-  return codes;
-}
-
 /** The present codes, ascending: the symbol set of a version 1 to 3 model, runs from code 0 up. */
 function readBottomUp(r: BitReader, alphabet: number): number[] {
   const runCount = r.gamma(17);
@@ -386,41 +361,30 @@ function readBottomUp(r: BitReader, alphabet: number): number[] {
 }
 
 /**
- * Reads one model of `scheme` (MODEL_RESOLVED at `resolution`, or an
- * earlier version's) from `r`, validated: every code inside the alphabet,
- * every frequency at least 1, total exactly 2^P. Fills `freqs` (alphabet
- * zeros) when given.
+ * Reads one model of a version 1 to 3 chunk (`scheme` MODEL_GAMMA or
+ * MODEL_LOG) from `r`, validated: every code inside the alphabet, every
+ * frequency at least 1, total exactly 2^P. Fills `freqs` (alphabet zeros).
  */
-export function readModel(
-  r: BitReader, alphabet: number, precision: number, scheme: number, resolution: number, freqs: Uint32Array = new Uint32Array(alphabet),
-): Uint32Array {
-  const present = scheme === MODEL_RESOLVED ? readTopDown(r, alphabet) : readBottomUp(r, alphabet);
-  const residual = scheme === MODEL_RESOLVED ? r.bits(indexBits(present.length)) : present.length - 1;
-  if (present.length > 0 && residual >= present.length) throw modelError(`residual ${residual} of ${present.length} codes`);
+export function readModel(r: BitReader, alphabet: number, precision: number, scheme: number, freqs: Uint32Array): Uint32Array {
+  const present = readBottomUp(r, alphabet);
   const total = 1 << precision;
   let sum = 0;
   let previous = 0;
   for (let i = 0; i < present.length; i++) {
-    if (i === residual) continue;
+    const last = i === present.length - 1;
     let f: number;
     if (scheme === MODEL_GAMMA) f = r.gamma(17);
+    else if (last) f = total - sum;
     else {
       const z = r.gamma(6) - 1;
       const length = previous + (z & 1 ? -(z + 1) / 2 : z / 2);
       if (length < 0 || length > precision) throw modelError(`a frequency of ${length + 1} bits at precision ${precision}`);
-      const kept = keptBits(length, resolution);
-      f = ((1 << kept) | r.bits(kept)) << (length - kept);
+      f = (1 << length) | r.bits(length);
       previous = length;
     }
     sum += f;
     if (f < 1 || sum > total) throw modelError(`frequencies exceed 2^${precision}`);
     freqs[present[i]!] = f;
-  }
-  if (present.length > 0) {
-    const f = scheme === MODEL_GAMMA ? r.gamma(17) : total - sum;
-    sum += f;
-    if (f < 1 || sum > total) throw modelError(`frequencies exceed 2^${precision}`);
-    freqs[present[residual]!] = f;
   }
   if (sum !== total) throw modelError(`frequencies sum to ${sum}, not 2^${precision}`);
   return freqs;

@@ -31,6 +31,10 @@ export interface CoreExports {
     width: number, dst: number, n: number, c: number, signed: number, precision: number, lanes: number,
     kind: number, bases: number, basesEnd: number, states: number, payload: number, payloadEnd: number, raw: number,
   ): number;
+  readModelsAndStates(
+    src: number, length: number, groups: number, alphabet: number, precision: number, resolution: number, tables: number, lanes: number, states: number,
+  ): number;
+  headerDetail(which: number): number;
   takeStateBits(raw: number, total: number, carried: number, states: number, lanes: number): void;
   restoreStateBits(width: number, dst: number, n: number, c: number, signed: number, carried: number, raw: number, states: number, lanes: number): number;
   convertPatterns(srcWidth: number, src: number, n: number, table: number, unused: number, dstWidth: number, dst: number): number;
@@ -92,6 +96,16 @@ export class Core {
     }).exports as unknown as CoreExports;
     this.base = this.fn.heapBase();
     this.top = this.base;
+  }
+
+  /** Where the next region would start: release(mark()) frees what is allocated in between. */
+  mark(): number {
+    return this.top;
+  }
+
+  /** Frees the regions allocated since `mark` was taken, and nothing before it. */
+  release(mark: number): void {
+    this.top = mark;
   }
 
   /** Frees every region handed out since the last reset, and the arrays of `scratch`. */

@@ -3,8 +3,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { chunkBound, decodeChunk, encodeChunk } from "../src/chunk.js";
 import { VERSION } from "../src/container.js";
 import { layoutOf } from "../src/dtypes.js";
-import { BitReader, BitWriter } from "../src/bytes.js";
-import { FULL_RESOLUTION, keptBits, MODEL_RESOLVED, modelTable, readModel, sparse, writeModels, type Histogram } from "../src/model.js";
+import { BitWriter } from "../src/bytes.js";
+import { readHeaderBits } from "../src/header-bits.js";
+import { writeLaneStates } from "../src/lane-states.js";
+import { FULL_RESOLUTION, keptBits, modelTable, sparse, writeModels, type Histogram } from "../src/model.js";
 import { compress, inspect } from "../src/index.js";
 import { parseSafetensors } from "../src/safetensors.js";
 import { Core, core } from "../src/wasm.js";
@@ -123,17 +125,28 @@ describe("frequency models", () => {
           h.counts.forEach((c, i) => (payload += c * (precision - Math.log2(table.freqs[i]!))));
           expect(table.payloadBits).toBe(payload);
           // Two models back to back, as a context chunk writes them, then a marker bit where their cost says they end.
+          const marked = new BitWriter();
+          writeModels(marked, [table, table], resolution);
+          marked.bits(1, 1);
+          const end = marked.finish();
+          expect((end.length - 1) * 8 + 31 - Math.clz32(end[end.length - 1]!)).toBe(2 * table.modelBits);
+          // The same models and three lane states, as a chunk's bitstream, read back by the Wasm core.
           const w = new BitWriter();
           writeModels(w, [table, table], resolution);
-          w.bits(1, 1);
+          const states = Uint32Array.of(1 << 16, 0x12345, 0xffffffff);
+          writeLaneStates(w, states);
           const bytes = w.finish();
-          expect((bytes.length - 1) * 8 + 31 - Math.clz32(bytes[bytes.length - 1]!)).toBe(2 * table.modelBits);
+          const c = core();
+          c.reset();
+          const at = c.put(bytes);
+          const tables = c.alloc(2 * 4096 * 4);
+          const statesAt = c.alloc(4 * states.length);
+          const into = { groups: 2, alphabet: 4096, precision, resolution, tables, lanes: states.length, states: statesAt };
+          expect(readHeaderBits(c, at, bytes.length, into)).toBe(bytes.length);
           const expected = new Uint32Array(4096);
           h.symbols.forEach((s, i) => (expected[s] = table.freqs[i]!));
-          const r = new BitReader(bytes, "models");
-          for (let g = 0; g < 2; g++) expect(Array.from(readModel(r, 4096, precision, MODEL_RESOLVED, resolution))).toEqual(Array.from(expected));
-          expect(r.bits(1)).toBe(1);
-          expect(r.finish()).toBe(bytes.length);
+          for (let g = 0; g < 2; g++) expect(Array.from(new Uint32Array(c.fn.memory.buffer, tables + 4 * 4096 * g, 4096))).toEqual(Array.from(expected));
+          expect(Array.from(new Uint32Array(c.fn.memory.buffer, statesAt, states.length))).toEqual(Array.from(states));
         }
       }
     }
