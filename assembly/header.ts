@@ -25,10 +25,8 @@ export const HEADER_RUN: i32 = -6;
 export const HEADER_RESIDUAL: i32 = -7;
 /** A frequency of detail 0 + 1 bits, beyond the precision. */
 export const HEADER_LENGTH: i32 = -8;
-/** The frequencies exceed 2^P. */
+/** The frequencies leave the implied one less than 1 of 2^P. */
 export const HEADER_EXCEED: i32 = -9;
-/** The frequencies sum to detail 0, not 2^P. */
-export const HEADER_SUM: i32 = -10;
 
 // LSB-first: the unread bits are the low `avail` bits of `acc`, the bytes
 // from `next` to `end` not yet taken.
@@ -127,9 +125,10 @@ function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize)
     store<u16>(runs + (usize(i) << 2), u16(length - 1), 2);
     present += u32(length);
   }
+  // Gamma codes are at least 1: a model has a run, and so the code whose frequency is implied.
   const residual = present > 1 ? bits(32 - clz(present - 1)) : 0;
   if (failure != 0) return false;
-  if (present > 0 && residual >= present) {
+  if (residual >= present) {
     fail(HEADER_RESIDUAL, i32(residual), i32(present));
     return false;
   }
@@ -165,19 +164,11 @@ function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize)
       store<u32>(freqs + (usize(s) << 2), f);
     }
   }
-  if (present > 0) {
-    const f = total - sum;
-    if (f < 1) {
-      fail(HEADER_EXCEED);
-      return false;
-    }
-    sum += f;
-    store<u32>(freqs + (usize(residualCode) << 2), f);
-  }
-  if (sum != total) {
-    fail(HEADER_SUM, i32(sum));
+  if (sum == total) {
+    fail(HEADER_EXCEED);
     return false;
   }
+  store<u32>(freqs + (usize(residualCode) << 2), total - sum);
   return true;
 }
 

@@ -36,7 +36,7 @@ export function headerBitsBound(groups: number, alphabet: number, lanes: number)
   return Math.ceil((groups * (81 + (66 + 26) * alphabet) + 35 * lanes) / 8);
 }
 
-/** The AnsfError for a failure code of assembly/header.ts (HEADER_ENDS_EARLY = -1 to HEADER_SUM = -10, in its order), its numbers from the core. */
+/** The AnsfError for a failure code of assembly/header.ts (HEADER_ENDS_EARLY = -1 to HEADER_EXCEED = -9, in its order), its numbers from the core. */
 function headerError(core: Core, code: number, precision: number, alphabet: number): AnsfError {
   const a = core.fn.headerDetail(0);
   const b = core.fn.headerDetail(1);
@@ -50,8 +50,7 @@ function headerError(core: Core, code: number, precision: number, alphabet: numb
     case -6: return model(`run [${a}, ${b}) outside the alphabet of ${alphabet}`);
     case -7: return model(`residual ${a} of ${b} codes`);
     case -8: return model(`a frequency of ${a + 1} bits at precision ${precision}`);
-    case -9: return model(`frequencies exceed 2^${precision}`);
-    default: return model(`frequencies sum to ${a}, not 2^${precision}`);
+    default: return model(`frequencies exceed 2^${precision}`);
   }
 }
 

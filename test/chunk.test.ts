@@ -4,6 +4,7 @@ import { chunkBound, decodeChunk, encodeChunk } from "../src/chunk.js";
 import { VERSION } from "../src/container.js";
 import { layoutOf } from "../src/dtypes.js";
 import { BitWriter } from "../src/bytes.js";
+import { AnsfError } from "../src/errors.js";
 import { readHeaderBits } from "../src/header-bits.js";
 import { writeLaneStates } from "../src/lane-states.js";
 import { FULL_RESOLUTION, keptBits, modelTable, sparse, writeModels, type Histogram } from "../src/model.js";
@@ -150,6 +151,51 @@ describe("frequency models", () => {
         }
       }
     }
+  });
+
+  it("refuse malformed models and lane states with the field that is wrong", () => {
+    // One table over 4 codes at P = 11, full resolution, then one lane state.
+    const read = (write: (w: BitWriter) => void) => {
+      const w = new BitWriter();
+      write(w);
+      const bytes = w.finish();
+      const c = core();
+      c.reset();
+      const into = { groups: 1, alphabet: 4, precision: 11, resolution: 0, tables: c.alloc(16), lanes: 1, states: c.alloc(4) };
+      try {
+        return `${readHeaderBits(c, c.put(bytes), bytes.length, into)} bytes, table ${Array.from(new Uint32Array(c.fn.memory.buffer, into.tables, 4))}`;
+      } catch (e) {
+        return e instanceof AnsfError ? `${e.code}: ${e.message}` : `not an AnsfError: ${e}`;
+      }
+    };
+    // gamma(zigzag(top - 2) + 1): top 3 is zigzag 2.
+    const oneRun = (w: BitWriter, top: number, length: number) => {
+      w.gamma(1);
+      w.gamma(2 * (top - 2) + 1);
+      w.gamma(length);
+    };
+    const state = (w: BitWriter) => {
+      w.bits(0, 4);
+      w.bits(0x1234, 16);
+    };
+    // Codes 1 and 2: the residual is code 1 (index 0), code 2 has 2^10 (length 10, zigzag 20).
+    const valid = (w: BitWriter) => {
+      oneRun(w, 3, 2);
+      w.bits(0, 1);
+      w.gamma(21);
+      w.bits(0, 10);
+      state(w);
+    };
+    expect(read(valid)).toBe("6 bytes, table 0,1024,1024,0");
+    expect(read(() => {})).toBe("CORRUPT_STREAM: chunk models and lane states: bit stream ends early");
+    expect(read((w) => w.bits(0, 24))).toBe("CORRUPT_STREAM: chunk models and lane states: gamma code too long");
+    expect(read((w) => w.gamma(5))).toBe("CORRUPT_STREAM: frequency model: 5 runs in an alphabet of 4");
+    expect(read((w) => oneRun(w, 5, 1))).toBe("CORRUPT_STREAM: frequency model: top code 4 outside the alphabet of 4");
+    expect(read((w) => oneRun(w, 3, 4))).toBe("CORRUPT_STREAM: frequency model: run [-1, 3) outside the alphabet of 4");
+    expect(read((w) => (oneRun(w, 3, 3), w.bits(3, 2)))).toBe("CORRUPT_STREAM: frequency model: residual 3 of 3 codes");
+    expect(read((w) => (oneRun(w, 3, 2), w.bits(0, 1), w.gamma(25)))).toBe("CORRUPT_STREAM: frequency model: a frequency of 13 bits at precision 11");
+    expect(read((w) => (oneRun(w, 3, 2), w.bits(0, 1), w.gamma(23), w.bits(0, 11)))).toBe("CORRUPT_STREAM: frequency model: frequencies exceed 2^11");
+    expect(read((w) => (valid(w), w.bits(1, 1)))).toBe("CORRUPT_STREAM: chunk models and lane states: padding bits are not zero");
   });
 
   it("at full resolution, imply the first largest frequency and total exactly 2^P", () => {
