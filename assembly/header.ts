@@ -5,9 +5,9 @@
 // bit reads per chunk, 15-20% of stories260K's decode.
 //
 // Every field is validated as it is read; on a malformed stream the reader
-// stops at once, returns a negative code and leaves up to two numbers for
-// the message (headerDetail), and writes nothing outside its tables and
-// states.
+// stops at the field that fails, returns a negative code and leaves up to
+// two numbers for the message (headerDetail), and writes nothing outside
+// its tables and states.
 
 /** The stream ends before a field does. */
 export const HEADER_ENDS_EARLY: i32 = -1;
