@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
-import { chunkBound, decodeChunk, encodeChunk } from "../src/chunk.js";
+import { chunkBound, decodeChunk, encodeChunk, readChunkHeader } from "../src/chunk.js";
 import { VERSION } from "../src/container.js";
 import { layoutOf } from "../src/dtypes.js";
 import { BitWriter } from "../src/bytes.js";
@@ -52,6 +52,24 @@ describe("chunk read straight into Wasm memory", () => {
     const out = new Uint8Array(data.length);
     decodeChunk(fresh, { length: bytes.length, read: (into) => into.set(bytes) }, layout, n, out, VERSION);
     expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it("reads the same header from a view of the thread core's own memory as from a copy, the memory growing meanwhile", () => {
+    const n = 1 << 20;
+    const words = Uint16Array.from({ length: n }, (_, i) => 0x3c00 + ((((i * 2654435761) >>> 26) * 37) & 0x3ff));
+    const layout = layoutOf("bf16");
+    const { bytes } = encodeChunk(core(), new Uint8Array(words.buffer), layout, { k: 7 });
+    const expected = readChunkHeader(bytes, layout, n, VERSION);
+    const c = core();
+    c.reset();
+    const view = c.view(c.put(bytes), bytes.length);
+    // The rest of the memory taken, so that the header's tables grow it and detach `view`.
+    c.alloc(c.fn.memory.buffer.byteLength - c.mark() - 1024);
+    const h = readChunkHeader(view, layout, n, VERSION);
+    expect(view.length).toBe(0);
+    expect({ ...h, tables: h.tables.map((t) => Array.from(t)), states: Array.from(h.states) }).toEqual({
+      ...expected, tables: expected.tables.map((t) => Array.from(t)), states: Array.from(expected.states),
+    });
   });
 });
 
