@@ -9,6 +9,8 @@
 // two numbers for the message (headerDetail), and writes nothing outside
 // its tables and states.
 
+import { indexBits, keptBits } from "./normalize";
+
 /** The stream ends before a field does. */
 export const HEADER_ENDS_EARLY: i32 = -1;
 /** A gamma code with more leading zeros than its field allows. */
@@ -101,7 +103,7 @@ function gamma(maxBits: u32): u32 {
   return z & 1 ? -i32((z + 1) >> 1) : i32(z >> 1);
 }
 
-/** One MODEL_RESOLVED model into `freqs` (alphabet u32, zeroed); false on failure. */
+/** One version-4 model (src/model.ts serializeModel) into `freqs` (alphabet u32, zeroed); false on failure. */
 function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize): bool {
   const runCount = gamma(17);
   if (runCount > alphabet) fail(HEADER_RUNS, i32(runCount));
@@ -126,7 +128,7 @@ function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize)
     present += u32(length);
   }
   // Gamma codes are at least 1: a model has a run, and so the code whose frequency is implied.
-  const residual = present > 1 ? bits(32 - clz(present - 1)) : 0;
+  const residual = bits(indexBits(present));
   if (failure != 0) return false;
   if (residual >= present) {
     fail(HEADER_RESIDUAL, i32(residual), i32(present));
@@ -152,7 +154,7 @@ function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize)
         fail(HEADER_LENGTH, length);
         return false;
       }
-      const kept = resolution == 0 ? u32(length) : min<u32>(u32(length), resolution - 1);
+      const kept = keptBits(u32(length), resolution);
       const f = ((u32(1) << kept) | bits(kept)) << (u32(length) - kept);
       previous = length;
       sum += f;

@@ -133,8 +133,14 @@ export function normalize(present: u32, total: f64, precision: u32): void {
 
 /** Bits a frequency of bit length L writes below its leading one at `resolution` significant bits (0: all); src/model.ts keptBits. */
 // @ts-ignore: decorator
-@inline function keptBits(length: u32, resolution: u32): u32 {
+@inline export function keptBits(length: u32, resolution: u32): u32 {
   return resolution == 0 ? length : min(length, resolution - 1);
+}
+
+/** Bits that name one of `present` codes, the implied one's index: ceil(log2 present); src/model.ts indexBits. */
+// @ts-ignore: decorator
+@inline export function indexBits(present: u32): u32 {
+  return present > 1 ? 32 - clz(present - 1) : 0;
 }
 
 /** The largest frequency of at most `resolution` significant bits not above f (f >= 1). */
@@ -289,7 +295,7 @@ export function modelBits(present: u32, alphabet: u32, residual: u32, resolution
     floor = end - length;
     i -= length;
   }
-  if (present > 1) bits += 32 - clz(present - 1);
+  bits += indexBits(present);
   let previous: i32 = 0;
   for (let i: u32 = 0; i < present; i++) {
     if (i == residual) continue;
