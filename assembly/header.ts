@@ -1,4 +1,4 @@
-// The bitstream of a version-4 chunk after its fixed fields: G frequency
+// The bitstream of a version-4 or -5 chunk after its fixed fields: G frequency
 // models, then N lane states (docs/FORMAT.md §Frequency model, §Lane states),
 // read straight into the decoder's tables. In JavaScript, parsing them cost
 // small chunks more than decoding did: a few microseconds of allocations and
@@ -9,7 +9,8 @@
 // two numbers for the message (headerDetail), and writes nothing outside
 // its tables and states.
 
-import { indexBits, keptBits } from "./normalize";
+import { indexBits, keptBits, normalizeFreqs, normalizeSymbols } from "./normalize";
+import { SHAPE_BETA_BITS, shapeFreqs, shapePositions, shapeScaleBase } from "./shape";
 
 /** The stream ends before a field does. */
 export const HEADER_ENDS_EARLY: i32 = -1;
@@ -29,6 +30,8 @@ export const HEADER_RESIDUAL: i32 = -7;
 export const HEADER_LENGTH: i32 = -8;
 /** The frequencies leave the implied one less than 1 of 2^P. */
 export const HEADER_EXCEED: i32 = -9;
+/** A shaped model's codes leave its largest less than 1 of 2^P. */
+export const HEADER_SHAPE: i32 = -10;
 
 // LSB-first: the unread bits are the low `avail` bits of `acc`, the bytes
 // from `next` to `end` not yet taken.
@@ -103,8 +106,9 @@ function gamma(maxBits: u32): u32 {
   return z & 1 ? -i32((z + 1) >> 1) : i32(z >> 1);
 }
 
-/** One version-4 model (src/model.ts serializeModel) into `freqs` (alphabet u32, zeroed); false on failure. */
-function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize): bool {
+/** One model (src/model.ts serializeModel) into `freqs` (alphabet u32, zeroed); from version 5 (`kinds`) a written or a shaped one. False on failure. */
+function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize, k: u32, kinds: bool): bool {
+  const shaped = kinds && bits(1) == 1;
   const runCount = gamma(17);
   if (runCount > alphabet) fail(HEADER_RUNS, i32(runCount));
   let top = i32(alphabet >> 1) + unzigzag(gamma(17) - 1);
@@ -127,6 +131,7 @@ function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize)
     store<u16>(runs + (usize(i) << 2), u16(length - 1), 2);
     present += u32(length);
   }
+  if (shaped) return readShape(runCount, present, k, precision, freqs);
   // Gamma codes are at least 1: a model has a run, and so the code whose frequency is implied.
   const residual = bits(indexBits(present));
   if (failure != 0) return false;
@@ -174,15 +179,44 @@ function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize)
   return true;
 }
 
+/** The runs' codes, ascending, as the normaliser's code list; with `freqs`, the normaliser's frequencies into the table instead. */
+function eachCode(runCount: u32, freqs: usize): void {
+  let index: usize = 0;
+  for (let r = i32(runCount) - 1; r >= 0; r--) {
+    const first = u32(load<u16>(runs + (usize(r) << 2)));
+    const stop = first + u32(load<u16>(runs + (usize(r) << 2), 2)) + 1;
+    for (let s = first; s < stop; s++, index += 4) {
+      if (freqs) store<u32>(freqs + (usize(s) << 2), load<u32>(normalizeFreqs() + index));
+      else store<u32>(normalizeSymbols() + index, s);
+    }
+  }
+}
+
+/** A shaped model's β and scale after its symbol set, and its frequencies computed (assembly/shape.ts) into `freqs`. */
+function readShape(runCount: u32, present: u32, k: u32, precision: u32, freqs: usize): bool {
+  eachCode(runCount, 0);
+  shapePositions(present, k);
+  const beta = bits(SHAPE_BETA_BITS);
+  const scale = shapeScaleBase(present) + unzigzag(gamma(17) - 1);
+  if (failure != 0) return false;
+  if (!shapeFreqs(present, k, precision, beta, scale)) {
+    fail(HEADER_SHAPE);
+    return false;
+  }
+  eachCode(runCount, freqs);
+  return true;
+}
+
 /**
  * Reads `groups` models over `alphabet` codes at `precision` and
  * `resolution` into consecutive tables of `alphabet` u32 at `tables`
  * (zeroed here), then `lanes` lane states (u32 each, in [2^16, 2^32)) into
- * `states`, from the `length` bytes at `src`. Returns the whole bytes the
- * bitstream took, or a HEADER_ code.
+ * `states`, from the `length` bytes at `src`; `k` the codes' mantissa bits
+ * and `kinds` whether each model starts with its kind (version 5). Returns
+ * the whole bytes the bitstream took, or a HEADER_ code.
  */
 export function readModelsAndStates(
-  src: usize, length: usize, groups: u32, alphabet: u32, precision: u32, resolution: u32, tables: usize, lanes: u32, states: usize,
+  src: usize, length: usize, groups: u32, alphabet: u32, precision: u32, resolution: u32, tables: usize, lanes: u32, states: usize, k: u32, kinds: bool,
 ): i32 {
   acc = 0;
   avail = 0;
@@ -191,7 +225,7 @@ export function readModelsAndStates(
   failure = 0;
   memory.fill(tables, 0, usize(groups * alphabet) << 2);
   for (let g: u32 = 0; g < groups; g++) {
-    if (!readModel(alphabet, precision, resolution, tables + (usize(g * alphabet) << 2))) return failure;
+    if (!readModel(alphabet, precision, resolution, tables + (usize(g * alphabet) << 2), k, kinds)) return failure;
   }
   for (let j: u32 = 0; j < lanes; j++) {
     const bitLength = 16 + bits(4);

@@ -5,6 +5,7 @@
 import { initRawTables } from "./rawbits";
 import { initDecodeTables } from "./decode";
 import { initEncodeTables } from "./rans";
+import { initShapeTables } from "./shape";
 
 export { checksum } from "./checksum";
 export { addCounts, channelMaxima, compactCounts, histogram, histogramByChannel, packRaw } from "./split";
@@ -14,11 +15,13 @@ export { headerDetail, readModelsAndStates } from "./header";
 export { restoreStateBits, takeStateBits } from "./statebits";
 export { convertPatterns, roundFp32 } from "./convert";
 export { magnitudes, quantizeFp32 } from "./quantize";
-export { largestFreq, modelBits, normalize, normalizeCounts, normalizeFreqs, normalizeLogs, normalizeResolved, normalizeSymbols, payloadBits } from "./normalize";
+export { shapeBeta, shapeFit, shapeModelBits, shapeScale, shapeScaleBase } from "./shape";
+export { largestFreq, modelBits, normalize, normalizeCounts, normalizeFreqs, normalizeLogs, normalizeResolved, normalizeSymbols, payloadBits, symbolSetBits } from "./normalize";
 
 initRawTables();
 initDecodeTables();
 initEncodeTables();
+initShapeTables();
 
 /** First byte of memory free for the caller's buffers. */
 export function heapBase(): usize {

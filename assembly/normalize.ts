@@ -11,6 +11,9 @@
 
 import { MAX_CODE_BITS, MAX_PRECISION } from "./rans";
 
+/** From version 5 every model starts with a bit: 0 written frequencies, 1 shaped (assembly/shape.ts). */
+export const MODEL_KIND_BITS: u32 = 1;
+
 /** Entries of each logarithm table: every frequency and remainder up to 2^15. */
 const LOG_ENTRIES: i32 = (1 << MAX_PRECISION) + 1;
 
@@ -260,12 +263,12 @@ export function payloadBits(present: u32, precision: u32): f64 {
 }
 
 // @ts-ignore: decorator
-@inline function gammaBits(v: u32): u32 {
+@inline export function gammaBits(v: u32): u32 {
   return 2 * (31 - clz(v)) + 1;
 }
 
 // @ts-ignore: decorator
-@inline function zigzag(d: i32): u32 {
+@inline export function zigzag(d: i32): u32 {
   return d >= 0 ? u32(d) << 1 : (u32(-d) << 1) - 1;
 }
 
@@ -274,13 +277,8 @@ export function payloadBits(present: u32, precision: u32): f64 {
   return load<i32>(symbols + (usize(i) << 2));
 }
 
-/**
- * Bits the model of the table takes as serializeModel writes it, with
- * `residual` the implied code: the symbol set as runs from the top, the
- * residual's index, and each other frequency's bit length (a zigzag delta,
- * gamma coded) and kept bits at `resolution` (0: all).
- */
-export function modelBits(present: u32, alphabet: u32, residual: u32, resolution: u32): u32 {
+/** Bits the symbol set of the table takes as serializeModel writes it: the runs of present codes from the top. */
+export function symbolSetBits(present: u32, alphabet: u32): u32 {
   const last = i32(present) - 1;
   let runs: u32 = 0;
   for (let i: i32 = 0; i <= last; i++) if (i == 0 || symbol(i) != symbol(i - 1) + 1) runs++;
@@ -295,7 +293,17 @@ export function modelBits(present: u32, alphabet: u32, residual: u32, resolution
     floor = end - length;
     i -= length;
   }
-  bits += indexBits(present);
+  return bits;
+}
+
+/**
+ * Bits the model of the table takes as serializeModel writes it, with
+ * `residual` the implied code: its kind, the symbol set, the residual's
+ * index, and each other frequency's bit length (a zigzag delta, gamma coded)
+ * and kept bits at `resolution` (0: all).
+ */
+export function modelBits(present: u32, alphabet: u32, residual: u32, resolution: u32): u32 {
+  let bits = MODEL_KIND_BITS + symbolSetBits(present, alphabet) + indexBits(present);
   let previous: i32 = 0;
   for (let i: u32 = 0; i < present; i++) {
     if (i == residual) continue;

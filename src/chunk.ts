@@ -12,7 +12,7 @@ import {
   readContext, writeContext, type ChannelContext, type ChannelGrouping, type ChunkPlace,
 } from "./context.js";
 import {
-  coarsen, coarsenings, countCodes, entropyBits, FULL_RESOLUTION, MAX_RESOLUTION, MODEL_LOG, modelTable, readModel, sparseAt, sumHistograms,
+  coarsen, coarsenings, countCodes, entropyBits, FULL_RESOLUTION, MAX_RESOLUTION, MODEL_LOG, modelTable, readModel, shapedTable, sparseAt, sumHistograms,
   writeModels, type Histogram, type ModelTable,
 } from "./model.js";
 import { headerBitsBound, readHeaderBits } from "./header-bits.js";
@@ -37,6 +37,8 @@ export const STATE_BITS_VERSION = 3;
  * payload lengths, which the models themselves and the index's chunk length imply.
  */
 export const RESOLVED_VERSION = 4;
+/** From this container version on, every model starts with its kind: written frequencies, or shaped (docs/FORMAT.md §Shaped model). */
+export const SHAPED_VERSION = 5;
 /** Raw bits one lane state carries: the state ends in [L, L + 2^16). */
 export const LANE_STATE_BITS = 16;
 export const MIN_PRECISION = 11;
@@ -228,12 +230,14 @@ export function encodeChunk(core: Core, data: Uint8Array, layout: PairLayout, op
     }
     return best;
   };
-  let best = bestWithin(CONTEXT_TABLE_SLOTS, options.precisions ? [...options.precisions].sort((a, b) => b - a) : DEFAULT_PRECISIONS);
+  const offered = options.precisions ? [...options.precisions].sort((a, b) => b - a) : DEFAULT_PRECISIONS;
+  let best = bestWithin(CONTEXT_TABLE_SLOTS, offered);
   if (options.precisions === undefined && best && n >= WIDE_TABLES_FROM && normalisationLoss(best) >= WIDE_TABLES_GAIN * best.bits) {
     const wide = bestWithin(2 * CONTEXT_TABLE_SLOTS, [WIDE_PRECISION]);
     if (wide && wide.bits <= (1 - WIDE_TABLES_GAIN) * best.bits) best = wide;
   }
   if (best) best = atBestResolution(core, best);
+  if (best && n < RESOLVED_BELOW && layout.mantissaBits > 0) best = withShapes(core, best, offered[0]!);
 
   // Text-like byte streams (headers) have structure order-0 rANS cannot see.
   const deflated = layout.width === 1 && n > 0 ? deflateRawSync(data, { level: 9 }) : undefined;
@@ -411,6 +415,34 @@ function atBestResolution(core: Core, coding: CodingChoice): CodingChoice {
 }
 
 /**
+ * The coding with shaped tables where they are smaller (docs/FORMAT.md
+ * §Shaped model), for chunks under RESOLVED_BELOW elements, where written
+ * models are a large part of the chunk. A shaped model costs the same at any
+ * precision, so with every table shaped one P finer is tried too, up to the
+ * `widest` precision offered and CONTEXT_TABLE_SLOTS for all the tables.
+ */
+function withShapes(core: Core, coding: CodingChoice, widest: number): CodingChoice {
+  const { k, precision, tables } = coding;
+  const fixed = coding.bits - tablesBits(tables);
+  const mixed = tables.slice();
+  tables.forEach((t, g) => {
+    const shaped = shapedTable(core, t.counts, k, precision, undefined, t.payloadBits + t.modelBits, core.scratch);
+    if (shaped && shaped.payloadBits + shaped.modelBits < t.payloadBits + t.modelBits) mixed[g] = shaped;
+  });
+  const best = { ...coding, tables: mixed, bits: fixed + tablesBits(mixed) };
+  const finer = precision + 1;
+  if (finer > widest || tables.length << finer > CONTEXT_TABLE_SLOTS || !mixed.every((t) => t.shape)) return best;
+  const refitted: ModelTable[] = [];
+  for (const t of mixed) {
+    const shaped = shapedTable(core, t.counts, k, finer, t.shape, Infinity, core.scratch);
+    if (!shaped) return best;
+    refitted.push(shaped);
+  }
+  const bits = fixed + tablesBits(refitted);
+  return bits < best.bits ? { ...coding, precision: finer, tables: refitted, bits } : best;
+}
+
+/**
  * The best coding of a channel grouping by exact size, its tables at the two
  * finest precisions that fit in `slots` together.
  */
@@ -583,7 +615,7 @@ function parseHeader(core: Core, chunk: Uint8Array, at: number | undefined, layo
   if (resolved) {
     const length = Math.min(r.remaining, headerBitsBound(groups, alphabet, lanes));
     const bitsAt = at === undefined ? core.put(chunk.subarray(r.pos, r.pos + length)) : at + r.pos;
-    r.bytes(readHeaderBits(core, bitsAt, length, { groups, alphabet, precision, resolution, tables: tablesAt, lanes, states: statesAt }));
+    r.bytes(readHeaderBits(core, bitsAt, length, { groups, alphabet, precision, resolution, tables: tablesAt, lanes, states: statesAt, k, kinds: version >= SHAPED_VERSION }));
   } else {
     const modelLength = r.varint();
     payloadLength = r.varint();

@@ -20,9 +20,10 @@ export const FOOTER_MAGIC = [0x46, 0x53, 0x4e, 0x41]; // "FSNA"
  * (chunk.ts STATE_BITS_VERSION) carries each rANS chunk's last raw bits in its lane
  * states. Version 4 (chunk.ts RESOLVED_VERSION) writes models at a resolution
  * chosen per chunk and drops the chunk header's model and payload lengths.
- * Version 1 to 3 streams still decode.
+ * Version 5 (chunk.ts SHAPED_VERSION) starts each model with its kind, so
+ * that a table may be computed from a shape. Version 1 to 4 streams still decode.
  */
-export const VERSION = 4;
+export const VERSION = 5;
 const OLDEST_READABLE = 1;
 export const HEADER_BYTES = 8;
 export const FOOTER_BYTES = 16;

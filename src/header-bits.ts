@@ -1,4 +1,4 @@
-// The bitstream of a version-4 chunk after its fixed fields: its frequency
+// The bitstream of a version-4 or -5 chunk after its fixed fields: its frequency
 // models, then its lane states (docs/FORMAT.md §Frequency model, §Lane
 // states), read by the Wasm core (assembly/header.ts) straight into the
 // decoder's tables. The writers are model.ts's writeModels and
@@ -21,22 +21,27 @@ export interface HeaderBits {
   lanes: number;
   /** Room for `lanes` u32 states. */
   states: number;
+  /** Mantissa bits of the codes (a shaped model's buckets depend on them). */
+  k: number;
+  /** Whether each model starts with its kind bit (version 5). */
+  kinds: boolean;
 }
 
 /**
  * The most bytes the reader can take for `groups` models over `alphabet`
- * codes and `lanes` states, well-formed or not: a model's two leading
- * gamma(17) fields and its residual index take at most 33 + 33 + 15 bits,
- * each of at most `alphabet` runs two gamma(17), each of at most `alphabet`
- * frequencies a gamma(6) and 15 kept bits; a state 4 + 16 + 15 bits. Beyond
+ * codes and `lanes` states, well-formed or not: a model's kind bit, two
+ * leading gamma(17) fields and its residual index take at most 1 + 33 + 33
+ * + 15 bits, each of at most `alphabet` runs two gamma(17), each of at most
+ * `alphabet` frequencies a gamma(6) and 15 kept bits (a shaped model's β
+ * and scale, 6 + 33 bits, take less than one frequency); a state 4 + 16 + 15 bits. Beyond
  * it the reader has failed or finished, so a copy of this much of a chunk
  * reads as the whole chunk would.
  */
 export function headerBitsBound(groups: number, alphabet: number, lanes: number): number {
-  return Math.ceil((groups * (81 + (66 + 26) * alphabet) + 35 * lanes) / 8);
+  return Math.ceil((groups * (82 + (66 + 26) * alphabet) + 35 * lanes) / 8);
 }
 
-/** The AnsfError for a failure code of assembly/header.ts (HEADER_ENDS_EARLY = -1 to HEADER_EXCEED = -9, in its order), its numbers from the core. */
+/** The AnsfError for a failure code of assembly/header.ts (HEADER_ENDS_EARLY = -1 to HEADER_SHAPE = -10, in its order), its numbers from the core. */
 function headerError(core: Core, code: number, precision: number, alphabet: number): AnsfError {
   const a = core.fn.headerDetail(0);
   const b = core.fn.headerDetail(1);
@@ -50,7 +55,8 @@ function headerError(core: Core, code: number, precision: number, alphabet: numb
     case -6: return model(`run [${a}, ${b}) outside the alphabet of ${alphabet}`);
     case -7: return model(`residual ${a} of ${b} codes`);
     case -8: return model(`a frequency of ${a + 1} bits at precision ${precision}`);
-    default: return model(`frequencies exceed 2^${precision}`);
+    case -9: return model(`frequencies exceed 2^${precision}`);
+    default: return model(`shape leaves its largest code less than 1 of 2^${precision}`);
   }
 }
 
@@ -62,8 +68,8 @@ function headerError(core: Core, code: number, precision: number, alphabet: numb
  * state zero. Returns the whole bytes the bitstream took.
  */
 export function readHeaderBits(core: Core, at: number, length: number, into: HeaderBits): number {
-  const { groups, alphabet, precision, resolution, tables, lanes, states } = into;
-  const taken = core.fn.readModelsAndStates(at, length, groups, alphabet, precision, resolution, tables, lanes, states);
+  const { groups, alphabet, precision, resolution, tables, lanes, states, k, kinds } = into;
+  const taken = core.fn.readModelsAndStates(at, length, groups, alphabet, precision, resolution, tables, lanes, states, k, kinds ? 1 : 0);
   if (taken < 0) throw headerError(core, taken, precision, alphabet);
   return taken;
 }

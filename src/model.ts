@@ -226,8 +226,38 @@ export function modelTable(core: Core, h: Histogram, precision: number, resoluti
     counts: h,
     freqs: normalizer.freqsOut(present, room),
     residual,
+    shape: undefined,
     payloadBits: fn.payloadBits(present, precision),
     modelBits: fn.modelBits(present, h.alphabet, residual, resolution),
+  };
+}
+
+/**
+ * The counts' shaped table at this precision (docs/FORMAT.md §Shaped
+ * model): the shape the core's fit finds smallest (assembly/shape.ts),
+ * searched near `from` when given, its frequencies in an array from `room`.
+ * Null when no shape makes a table, or none could take fewer than `limit`
+ * bits, payload and model.
+ * The codes are exponent fields with `k` mantissa bits below them.
+ */
+export function shapedTable(core: Core, h: Histogram, k: number, precision: number, from: Shape | undefined, limit: number, room: ArrayRoom = FRESH): ModelTable | null {
+  const present = h.counts.length;
+  if (present === 0 || present > 1 << precision) return null;
+  const normalizer = normalizerOf(core);
+  const fn = normalizer.countsOf(h);
+  // No shape's table is smaller than the entropy of the counts and the least its model can take.
+  if (entropyBits(h) + fn.symbolSetBits(present, h.alphabet) + SHAPE_LEAST_BITS >= limit) return null;
+  // From scratch the fit starts with steps of 8 (half an exponent in scale, 0.5 in β); from a shape, of 1.
+  const bits = from ? fn.shapeFit(present, h.alphabet, k, precision, from.beta, from.scale, 1) : fn.shapeFit(present, h.alphabet, k, precision, -1, 0, 8);
+  if (bits === Infinity) return null;
+  const scale = fn.shapeScale();
+  return {
+    counts: h,
+    freqs: normalizer.freqsOut(present, room),
+    residual: -1,
+    shape: { beta: fn.shapeBeta(), scale, scaleOffset: scale - fn.shapeScaleBase(present) },
+    payloadBits: fn.payloadBits(present, precision),
+    modelBits: fn.shapeModelBits(present, h.alphabet, scale),
   };
 }
 
@@ -249,12 +279,21 @@ export function entropyBits(h: Histogram): number {
 export const MODEL_GAMMA = 0;
 export const MODEL_LOG = 1;
 
+/** A shaped model's two numbers: β = (beta + 1) / 16, and log2 s in 1/16 units, written less shapeScaleBase (scaleOffset). */
+export interface Shape {
+  beta: number;
+  scale: number;
+  scaleOffset: number;
+}
+
 /** A table as written: its counts' present codes, their frequencies and which one is implied, and what it costs. */
 export interface ModelTable {
   counts: Histogram;
   freqs: Uint32Array;
-  /** Index (into counts.symbols) of the code whose frequency is what the others leave of 2^P. */
+  /** Index (into counts.symbols) of the code whose frequency is what the others leave of 2^P; -1 in a shaped table. */
   residual: number;
+  /** The shape a shaped table's frequencies come from; undefined where they are written. */
+  shape: Shape | undefined;
   /** Bits the rANS payload takes for the counts under these frequencies (ideal, exact to rounding). */
   payloadBits: number;
   /** Bits the model takes as writeModels writes it at the table's resolution. */
@@ -277,6 +316,14 @@ export const MAX_RESOLUTION = 15;
 export function keptBits(length: number, resolution: number): number {
   return resolution === FULL_RESOLUTION ? length : Math.min(length, resolution - 1);
 }
+
+/** The kind bit of a version-5 model: frequencies written, or computed from a shape. */
+const MODEL_WRITTEN = 0;
+const MODEL_SHAPED = 1;
+/** Bits of a shaped model's β field. */
+const SHAPE_BETA_BITS = 6;
+/** The least a shaped model takes beside its symbol set: kind, β and a one-bit scale offset. */
+const SHAPE_LEAST_BITS = 1 + SHAPE_BETA_BITS + 1;
 
 /** Zigzag: 0, -1, 1, -2, … as 0, 1, 2, 3, … */
 function zigzag(d: number): number {
@@ -302,10 +349,14 @@ function indexBits(present: number): number {
  * a smooth distribution have frequencies of similar size, so the lengths
  * cost 1 to 3 bits; about a third less than gamma(f) on trained weights'
  * exponents. The search counts these bits without writing them: modelBits
- * in assembly/normalize.ts, which a test holds to this writer.
+ * in assembly/normalize.ts, which a test holds to this writer. From version
+ * 5 a bit first says which kind the model is; a shaped one writes, after
+ * the symbol set, β and the scale instead (docs/FORMAT.md §Shaped model;
+ * shapeModelBits in assembly/shape.ts counts it).
  */
 function serializeModel(t: ModelTable, resolution: number, w: BitWriter): void {
   const { symbols, alphabet } = t.counts;
+  w.bits(t.shape ? MODEL_SHAPED : MODEL_WRITTEN, 1);
   let runs = 0;
   for (let i = 0; i < symbols.length; i++) if (i === 0 || symbols[i]! !== symbols[i - 1]! + 1) runs++;
   w.gamma(runs);
@@ -320,6 +371,11 @@ function serializeModel(t: ModelTable, resolution: number, w: BitWriter): void {
     w.gamma(length);
     floor = end - length;
     i -= length;
+  }
+  if (t.shape) {
+    w.bits(t.shape.beta, SHAPE_BETA_BITS);
+    w.gamma(zigzag(t.shape.scaleOffset) + 1);
+    return;
   }
   w.bits(t.residual, indexBits(symbols.length));
   let previous = 0;

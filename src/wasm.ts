@@ -33,6 +33,7 @@ export interface CoreExports {
   ): number;
   readModelsAndStates(
     src: number, length: number, groups: number, alphabet: number, precision: number, resolution: number, tables: number, lanes: number, states: number,
+    k: number, kinds: number,
   ): number;
   headerDetail(which: number): number;
   takeStateBits(raw: number, total: number, carried: number, states: number, lanes: number): void;
@@ -49,6 +50,12 @@ export interface CoreExports {
   largestFreq(present: number): number;
   payloadBits(present: number, precision: number): number;
   modelBits(present: number, alphabet: number, residual: number, resolution: number): number;
+  shapeFit(present: number, alphabet: number, k: number, precision: number, beta: number, scale: number, step: number): number;
+  shapeBeta(): number;
+  shapeScale(): number;
+  symbolSetBits(present: number, alphabet: number): number;
+  shapeScaleBase(present: number): number;
+  shapeModelBits(present: number, alphabet: number, scale: number): number;
   quantizeFp32(
     src: number, n: number, scale: number, table: number, ambiguous: number, values: number,
     dstWidth: number, dst: number, pending: number, stats: number,

@@ -7,7 +7,8 @@ import { BitWriter } from "../src/bytes.js";
 import { AnsfError } from "../src/errors.js";
 import { readHeaderBits } from "../src/header-bits.js";
 import { writeLaneStates } from "../src/lane-states.js";
-import { FULL_RESOLUTION, keptBits, modelTable, sparse, writeModels, type Histogram } from "../src/model.js";
+import { FULL_RESOLUTION, keptBits, modelTable, shapedTable, sparse, writeModels, type Histogram, type ModelTable } from "../src/model.js";
+import { referenceScaleBase, referenceShape } from "./shape-reference.js";
 import { compress, inspect } from "../src/index.js";
 import { parseSafetensors } from "../src/safetensors.js";
 import { Core, core } from "../src/wasm.js";
@@ -102,8 +103,8 @@ describe("chunk room", () => {
 describe("table precision", () => {
   it("stays within 2^12 slots on the fixture, where no table wider would save 1% of a chunk", () => {
     const info = inspect(compress(readFileSync("fixtures/stories260K.bf16.safetensors")));
-    // From version 4 no chunk of it takes 2^12 either: the models a finer table needs cost more than it saves.
-    expect(Math.max(...info.segments.flatMap((s) => s.precisions))).toBe(11);
+    // Written tables stay at 2^11 (from version 4 the models a finer one needs cost more than it saves); shaped ones, whose models cost the same at any precision, take 2^12.
+    expect(Math.max(...info.segments.flatMap((s) => s.precisions))).toBe(12);
   });
 
   const cnn = "../shared/data/cnn/human.bf16.safetensors";
@@ -116,7 +117,7 @@ describe("table precision", () => {
     const wide = roundTrip(data, "bf16");
     expect([wide.choice.precision, wide.choice.k, wide.bytes.length]).toEqual([13, 7, 17568]);
     const narrow = roundTrip(data, "bf16", undefined, [11, 12]);
-    expect([narrow.choice.precision, narrow.choice.k, narrow.bytes.length]).toEqual([12, 7, 18687]);
+    expect([narrow.choice.precision, narrow.choice.k, narrow.bytes.length]).toEqual([12, 7, 18688]);
   });
 });
 
@@ -132,13 +133,17 @@ describe("frequency models", () => {
   /** The index of the first largest value. */
   const firstLargest = (values: ArrayLike<number>) => Array.prototype.indexOf.call(values, Math.max(...Array.from(values)));
 
-  it("read back exactly what was written, at every precision and resolution, down to a single code, in the bits their cost says", () => {
+  it("read back exactly what was written, at every precision and resolution, written or shaped, down to a single code, in the bits their cost says", () => {
     for (let precision = 9; precision <= 15; precision++) {
       for (const present of [1, 2, 5, 30, 200]) {
         const h = randomCounts(present);
-        for (const resolution of [FULL_RESOLUTION, 1, 2, 3, 6]) {
-          const table = modelTable(core(), h, precision, resolution);
+        const written = [FULL_RESOLUTION, 1, 2, 3, 6].map((resolution) => ({ resolution, table: modelTable(core(), h, precision, resolution) }));
+        // The codes as exponents with k = 4 mantissa bits below them; a shaped model is the same at any resolution.
+        const shaped = { resolution: 3, table: shapedTable(core(), h, 4, precision, undefined, Infinity) };
+        expect(shaped.table === null).toBe(h.symbols.length > 1 << precision);
+        for (const { resolution, table } of [...written, shaped]) {
           if (!table) continue;
+          expect(table.shape === undefined).toBe(table !== shaped.table);
           // The payload as the search weighs it, summed in code order.
           let payload = 0;
           h.counts.forEach((c, i) => (payload += c * (precision - Math.log2(table.freqs[i]!))));
@@ -160,7 +165,7 @@ describe("frequency models", () => {
           const at = c.put(bytes);
           const tables = c.alloc(2 * 4096 * 4);
           const statesAt = c.alloc(4 * states.length);
-          const into = { groups: 2, alphabet: 4096, precision, resolution, tables, lanes: states.length, states: statesAt };
+          const into = { groups: 2, alphabet: 4096, precision, resolution, tables, lanes: states.length, states: statesAt, k: 4, kinds: true };
           expect(readHeaderBits(c, at, bytes.length, into)).toBe(bytes.length);
           const expected = new Uint32Array(4096);
           h.symbols.forEach((s, i) => (expected[s] = table.freqs[i]!));
@@ -172,22 +177,23 @@ describe("frequency models", () => {
   });
 
   it("refuse malformed models and lane states with the field that is wrong", () => {
-    // One table over 4 codes at P = 11, full resolution, then one lane state.
-    const read = (write: (w: BitWriter) => void) => {
+    // One table over 4 codes at P = 11 (or `precision`), full resolution, then one lane state.
+    const read = (write: (w: BitWriter) => void, precision = 11) => {
       const w = new BitWriter();
       write(w);
       const bytes = w.finish();
       const c = core();
       c.reset();
-      const into = { groups: 1, alphabet: 4, precision: 11, resolution: 0, tables: c.alloc(16), lanes: 1, states: c.alloc(4) };
+      const into = { groups: 1, alphabet: 4, precision, resolution: 0, tables: c.alloc(16), lanes: 1, states: c.alloc(4), k: 0, kinds: true };
       try {
         return `${readHeaderBits(c, c.put(bytes), bytes.length, into)} bytes, table ${Array.from(new Uint32Array(c.fn.memory.buffer, into.tables, 4))}`;
       } catch (e) {
         return e instanceof AnsfError ? `${e.code}: ${e.message}` : `not an AnsfError: ${e}`;
       }
     };
-    // gamma(zigzag(top - 2) + 1): top 3 is zigzag 2.
-    const oneRun = (w: BitWriter, top: number, length: number) => {
+    // The kind bit (0 written, 1 shaped), then gamma(runs), gamma(zigzag(top - 2) + 1): top 3 is zigzag 2.
+    const oneRun = (w: BitWriter, top: number, length: number, kind = 0) => {
+      w.bits(kind, 1);
       w.gamma(1);
       w.gamma(2 * (top - 2) + 1);
       w.gamma(length);
@@ -207,13 +213,67 @@ describe("frequency models", () => {
     expect(read(valid)).toBe("6 bytes, table 0,1024,1024,0");
     expect(read(() => {})).toBe("CORRUPT_STREAM: chunk models and lane states: bit stream ends early");
     expect(read((w) => w.bits(0, 24))).toBe("CORRUPT_STREAM: chunk models and lane states: gamma code too long");
-    expect(read((w) => w.gamma(5))).toBe("CORRUPT_STREAM: frequency model: 5 runs in an alphabet of 4");
+    expect(read((w) => (w.bits(0, 1), w.gamma(5)))).toBe("CORRUPT_STREAM: frequency model: 5 runs in an alphabet of 4");
     expect(read((w) => oneRun(w, 5, 1))).toBe("CORRUPT_STREAM: frequency model: top code 4 outside the alphabet of 4");
     expect(read((w) => oneRun(w, 3, 4))).toBe("CORRUPT_STREAM: frequency model: run [-1, 3) outside the alphabet of 4");
     expect(read((w) => (oneRun(w, 3, 3), w.bits(3, 2)))).toBe("CORRUPT_STREAM: frequency model: residual 3 of 3 codes");
     expect(read((w) => (oneRun(w, 3, 2), w.bits(0, 1), w.gamma(25)))).toBe("CORRUPT_STREAM: frequency model: a frequency of 13 bits at precision 11");
     expect(read((w) => (oneRun(w, 3, 2), w.bits(0, 1), w.gamma(23), w.bits(0, 11)))).toBe("CORRUPT_STREAM: frequency model: frequencies exceed 2^11");
-    expect(read((w) => (valid(w), w.bits(1, 1)))).toBe("CORRUPT_STREAM: chunk models and lane states: padding bits are not zero");
+    // Shaped: codes 0 to 2, β = 1 (field 15), the scale 3/16 above the base (zigzag 6), 16 log2 of code 2's midpoint (3: exponent field e spans [2^(e-1), 2^e)) less 32.
+    const shaped = (w: BitWriter) => {
+      oneRun(w, 3, 3, 1);
+      w.bits(15, 6);
+      w.gamma(7);
+      state(w);
+    };
+    const table = referenceShape([0, 1, 2], 0, 11, 15, referenceScaleBase(2, 0) + 3)!;
+    expect(referenceScaleBase(2, 0)).toBe(Math.floor(16 * Math.log2(3)) - 32);
+    expect(read(shaped)).toBe(`5 bytes, table ${table},0`);
+    expect(read((w) => (shaped(w), w.bits(1, 1)))).toBe("CORRUPT_STREAM: chunk models and lane states: padding bits are not zero");
+    expect(read((w) => (oneRun(w, 3, 3, 1), w.bits(15, 6)))).toBe("CORRUPT_STREAM: chunk models and lane states: bit stream ends early");
+    // Three codes cannot share 2 slots.
+    expect(read(shaped, 1)).toBe("CORRUPT_STREAM: frequency model: shape leaves its largest code less than 1 of 2^1");
+  });
+
+  it("shaped: compute the frequencies docs/FORMAT.md gives (an independent transcription) for random codes, k, precisions and shapes", () => {
+    let checked = 0;
+    let refused = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const k = Math.floor(next() * 5);
+      const alphabet = 1 << (8 + k);
+      const h = randomCounts(1 + Math.floor(next() ** 3 * 700));
+      const codes = Array.from(h.symbols).map((s) => s % alphabet).filter((s, i, all) => all.indexOf(s) === i).sort((a, b) => a - b);
+      const precision = 9 + Math.floor(next() * 7);
+      const beta = Math.floor(next() * 64);
+      const offset = Math.floor(next() * 200) - 100;
+      const scale = referenceScaleBase(codes[codes.length - 1]!, k) + offset;
+      const w = new BitWriter();
+      const table: ModelTable = {
+        counts: { alphabet, symbols: Uint32Array.from(codes), counts: new Uint32Array(codes.length).fill(1), total: codes.length },
+        freqs: new Uint32Array(codes.length), residual: -1, shape: { beta, scale, scaleOffset: offset }, payloadBits: 0, modelBits: 0,
+      };
+      writeModels(w, [table], FULL_RESOLUTION);
+      const bytes = w.finish();
+      const c = core();
+      c.reset();
+      const into = { groups: 1, alphabet, precision, resolution: FULL_RESOLUTION, tables: c.alloc(4 * alphabet), lanes: 0, states: c.alloc(4), k, kinds: true };
+      const expected = referenceShape(codes, k, precision, beta, scale);
+      let got: number[] | null;
+      try {
+        readHeaderBits(c, c.put(bytes), bytes.length, into);
+        const dense = new Uint32Array(c.fn.memory.buffer, into.tables, alphabet);
+        got = codes.map((s) => dense[s]!);
+      } catch (e) {
+        expect((e as AnsfError).message).toBe(`frequency model: shape leaves its largest code less than 1 of 2^${precision}`);
+        got = null;
+      }
+      expect(got).toEqual(expected);
+      if (got) checked++;
+      else refused++;
+    }
+    // Most shapes make a table; some (many codes, few slots) cannot.
+    expect(checked).toBeGreaterThan(200);
+    expect(refused).toBeGreaterThan(0);
   });
 
   it("at full resolution, imply the first largest frequency and total exactly 2^P", () => {

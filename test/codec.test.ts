@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { AnsfError, decode, encode, type CodedDtype } from "../src/index.js";
-import { parseContainer } from "../src/container.js";
+import { parseContainer, VERSION } from "../src/container.js";
 import { errorCode } from "./error-code.js";
 import { readChunkHeader } from "../src/chunk.js";
 import { layoutOf } from "../src/dtypes.js";
@@ -138,7 +138,7 @@ describe("bad input", () => {
   it("names the exact problem for each kind of damage", () => {
     expect(errorCode(() => decode(new Uint8Array(0)))).toBe("TRUNCATED");
     expect(errorCode(() => decode(new TextEncoder().encode("PK\x03\x04 not ansf at all")))).toBe("BAD_MAGIC");
-    for (const version of [0, 5, 255]) {
+    for (const version of [0, VERSION + 1, 255]) {
       const other = stream.slice();
       other[4] = version;
       expect(errorCode(() => decode(other))).toBe("UNSUPPORTED_VERSION");

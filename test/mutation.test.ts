@@ -26,8 +26,8 @@ interface Case {
 }
 
 function cases(): Case[] {
-  const found: Case[] = [{ name: "stories260K bf16, version 4", stream: compress(FIXTURE), original: FIXTURE, kind: "file" }];
-  for (const f of ["v1-stories260K-3-tensors", "v2-mixed-layouts", "v3-mixed-layouts"]) {
+  const found: Case[] = [{ name: "stories260K bf16, version 5", stream: compress(FIXTURE), original: FIXTURE, kind: "file" }];
+  for (const f of ["v1-stories260K-3-tensors", "v2-mixed-layouts", "v3-mixed-layouts", "v4-mixed-layouts"]) {
     const stream = readFileSync(`fixtures/${f}.safetensors.ansf`);
     found.push({ name: f, stream, original: decompress(stream), kind: "file" });
   }

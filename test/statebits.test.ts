@@ -28,6 +28,8 @@ import { errorCode } from "./error-code.js";
 const V2_FIXTURE = "fixtures/v2-mixed-layouts.safetensors.ansf";
 /** The same file compressed as version 3 (fixtures/README.md). */
 const V3_FIXTURE = "fixtures/v3-mixed-layouts.safetensors.ansf";
+/** And as version 4 (fixtures/README.md). */
+const V4_FIXTURE = "fixtures/v4-mixed-layouts.safetensors.ansf";
 const MIXED_ORIGINAL_SHA256 = "299790a1fc84ed7fffdbf28393d126f89a431d98ec697bd5b7bf061c5a3ec20c";
 
 function rng(seed: number): () => number {
@@ -275,8 +277,8 @@ describe("version 4 packs the models and lane states into one bitstream", () => 
   };
 
   it("each state in a 4-bit length and the bits below its leading one, the stream zero-padded to a byte", () => {
-    // One fp32 element in 4 lanes: lanes 0 and 1 carry its 24 raw bits (16 and 8), lanes 2 and 3 end at exactly 2^16.
-    const { chunk, states, streamBits } = handBuilt(fp32, 0, data, 4);
+    // One fp32 element in 4 lanes at k = 1 (where the stream does not end on a byte): lanes 0 and 1 carry its 23 raw bits (16 and 7), lanes 2 and 3 end at exactly 2^16.
+    const { chunk, states, streamBits } = handBuilt(fp32, 1, data, 4);
     expect(states.map((x) => 31 - Math.clz32(x))).toEqual([16, 16, 16, 16]);
     const h = readChunkHeader(chunk, fp32, 1, VERSION);
     expect(Array.from(h.states)).toEqual(states);
@@ -310,10 +312,11 @@ describe("version 4 packs the models and lane states into one bitstream", () => 
 describe("older streams", () => {
   const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-  // The same file as version 2 (before lane states carried raw bits) and as version 3 (before model resolutions and packed lane states).
+  // The same file as version 2 (before lane states carried raw bits), as version 3 (before model resolutions and packed lane states) and as version 4 (before shaped models).
   for (const [fixture, version, chunks, tailCycles] of [
     [V2_FIXTURE, 2, { rans: 7, context: 1, stored: 1, deflate: 1 }, 0],
     [V3_FIXTURE, 3, { rans: 7, context: 2, stored: 1, deflate: 1 }, 142],
+    [V4_FIXTURE, 4, { rans: 7, context: 2, stored: 1, deflate: 1 }, 142],
   ] as const) {
     it(`version ${version}: decode exactly through every path: in memory, on threads, streamed, lazily, and in the hardware model`, async () => {
       const stream = readFileSync(fixture);
@@ -337,18 +340,29 @@ describe("older streams", () => {
     });
   }
 
-  it("recompress version 3 as version 4: every coded chunk smaller, the same bits carried", () => {
-    const old = readFileSync(V3_FIXTURE);
-    const stream = compress(decompress(old));
-    expect(stream[4]).toBe(VERSION);
-    expect(sha256(decompress(stream))).toBe(MIXED_ORIGINAL_SHA256);
-    const [before, after] = [old, stream].map((s) => {
-      const index = parseContainer(s);
-      return index.segments.flatMap((seg) => seg.chunks.map((c) => ({ length: c.length, h: readChunkHeader(s.subarray(c.offset, c.offset + c.length), seg.layout, c.elements, index.version) })));
-    });
+  /** Each chunk of a stream, its length and parsed header. */
+  const chunksOf = (s: Uint8Array) => {
+    const index = parseContainer(s);
+    return index.segments.flatMap((seg) => seg.chunks.map((c) => ({ length: c.length, h: readChunkHeader(s.subarray(c.offset, c.offset + c.length), seg.layout, c.elements, index.version) })));
+  };
+
+  it("version 3 against version 4: every coded chunk smaller, the same bits carried", () => {
+    const [before, after] = [V3_FIXTURE, V4_FIXTURE].map((f) => chunksOf(readFileSync(f)));
     // Deflate and stored alike; the rANS chunks lose their two lengths, and most of a byte per lane state and model.
     expect(before!.map((c, i) => c.length - after![i]!.length)).toEqual([0, 10, 38, 13, 5, 28, 16, 0, 12]);
     expect(after!.map((c) => c.h.carriedBits)).toEqual(before!.map((c) => c.h.carriedBits));
-    expect(old.length - stream.length).toBe(122);
+    expect(readFileSync(V3_FIXTURE).length - readFileSync(V4_FIXTURE).length).toBe(122);
+  });
+
+  it("recompress version 4 as version 5: no chunk larger, four smaller by shaped models, the same bits carried", () => {
+    const old = readFileSync(V4_FIXTURE);
+    const stream = compress(decompress(old));
+    expect(stream[4]).toBe(VERSION);
+    expect(sha256(decompress(stream))).toBe(MIXED_ORIGINAL_SHA256);
+    const [before, after] = [old, stream].map(chunksOf);
+    // Each model's kind bit fits in the padding of the bitstream's last byte where no shape pays.
+    expect(before!.map((c, i) => c.length - after![i]!.length)).toEqual([0, 0, 20, 5, 0, 3, 8, 0, 0]);
+    expect(after!.map((c) => c.h.carriedBits)).toEqual(before!.map((c) => c.h.carriedBits));
+    expect(old.length - stream.length).toBe(36);
   });
 });
