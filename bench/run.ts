@@ -12,11 +12,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readChunkHeader } from "../src/chunk.js";
-import { parseContainer } from "../src/container.js";
-import { groupOf } from "../src/context.js";
 import { allCodecs, loadAnsfloat, type Codec } from "./codecs.js";
-import { exponentBound, pairBound, type ChosenChunk } from "./entropy.js";
+import { ansfloatPairBound } from "./pair-bound.js";
+import { exponentBound } from "./entropy.js";
 import { currentLoad, machine, overheadText, readFileResults, resultName, writeCharts, writeFileResult, writeReadme, type CodecResult, type FileResult } from "./report.js";
 import { countWeights, readLayout } from "./safetensors.js";
 import { measureThreads } from "./threads.js";
@@ -116,28 +114,6 @@ function progressLine(c: CodecResult): string {
     `  compress ${c.compress!.median.toFixed(1).padStart(7)} MB/s  decompress ${c.decompress!.median.toFixed(1).padStart(7)} MB/s` +
     `  peak ${mem(c.memory!.compressKiB)} / ${mem(c.memory!.decompressKiB)} MiB`
   );
-}
-
-/**
- * The pair-entropy bound of what ansfloat chose for this file, read back from
- * its stream: k per chunk from inspect(), and each context chunk's groups
- * from its header.
- */
-async function ansfloatPairBound(input: Uint8Array, layout: ReturnType<typeof readLayout>) {
-  const api = (await loadAnsfloat()) as unknown as { compress(f: Uint8Array): Uint8Array; inspect(s: Uint8Array): { segments: { chunks: ChosenChunk[] }[] } };
-  const stream = api.compress(input);
-  const info = api.inspect(stream);
-  const index = parseContainer(stream);
-  // Segment 0 is the safetensors header; segment i + 1 is the i-th tensor in file order.
-  return pairBound(input, layout, (i) => {
-    const segment = index.segments[i + 1]!;
-    return info.segments[i + 1]!.chunks.map((c, j) => {
-      if (c.mode !== "context") return c;
-      const { offset, length, elements } = segment.chunks[j]!;
-      const context = readChunkHeader(stream.subarray(offset, offset + length), segment.layout, elements, index.version).context!;
-      return { ...c, groupOf: (e: number) => groupOf(context, e) };
-    });
-  });
 }
 
 /** Recomputes the deterministic bounds of saved results, keeping their timings. */

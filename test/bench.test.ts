@@ -7,6 +7,7 @@ import { exponentBound, histogramBits, overheadPercent, pairBound } from "../ben
 import { countWeights, readLayout } from "../bench/safetensors.js";
 import { allCodecs, type Codec } from "../bench/codecs.js";
 import { escapeXml, lineChart, scatterChart } from "../bench/svg.js";
+import { ansfloatPairBound } from "../bench/pair-bound.js";
 import { overheadText } from "../bench/report.js";
 import { verifyRoundTrip } from "../bench/verify.js";
 import { groupBytes, ungroupBytes, zipnnCompress, zipnnDecompress, type PlaneBackend } from "../bench/zipnn.js";
@@ -126,6 +127,13 @@ describe("entropy bound", () => {
     expect(overheadText({ bits: 0, ratio: 0, chunks, contexts: { bytes: 0, bits: 0, orderZeroBits: 0 } })).toBe(
       "ansfloat's chunks of the float tensors take 1,100 bytes, 10.000% over that entropy: 10.000% for the chunks with one table, no chunk with channel contexts.",
     );
+  });
+
+  it("holds ansfloat's float chunks of the fixture within 0.5% of the entropy of their coding pairs (issue 2's target)", async () => {
+    const { chunks, contexts } = await ansfloatPairBound(FIXTURE, readLayout(FIXTURE));
+    expect([chunks.bytes, contexts.bytes]).toEqual([342212, 69423]);
+    expect(overheadPercent(chunks.bytes, chunks.bits)).toBeLessThan(0.5);
+    expect(overheadPercent(chunks.bytes, chunks.bits).toFixed(3)).toBe("0.497");
   });
 
   it("gives about 1.50 on the fixture, as shared/data's README states", () => {
