@@ -7,7 +7,8 @@
 // Every field is validated as it is read; on a malformed stream the reader
 // stops at the field that fails, returns a negative code and leaves up to
 // two numbers for the message (headerDetail), and writes nothing outside
-// its tables and states.
+// its tables and states but the scratch regions a shaped model is computed
+// in (assembly/shape.ts).
 
 import { indexBits, keptBits, normalizeFreqs, normalizeSymbols } from "./normalize";
 import { SHAPE_BETA_BITS, shapeFreqs, shapePositions, shapeScaleBase } from "./shape";
