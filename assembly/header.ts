@@ -33,6 +33,8 @@ export const HEADER_LENGTH: i32 = -8;
 export const HEADER_EXCEED: i32 = -9;
 /** A shaped model's codes leave its largest less than 1 of 2^P. */
 export const HEADER_SHAPE: i32 = -10;
+/** A shaped model has more codes (detail 0) than its chunk has elements (detail 1). */
+export const HEADER_SHAPE_CODES: i32 = -11;
 
 // LSB-first: the unread bits are the low `avail` bits of `acc`, the bytes
 // from `next` to `end` not yet taken.
@@ -108,7 +110,7 @@ function gamma(maxBits: u32): u32 {
 }
 
 /** One model (src/model.ts serializeModel) into `freqs` (alphabet u32, zeroed); from version 5 (`kinds`) a written or a shaped one. False on failure. */
-function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize, k: u32, kinds: bool): bool {
+function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize, k: u32, kinds: bool, elements: u32): bool {
   const shaped = kinds && bits(1) == 1;
   const runCount = gamma(17);
   if (runCount > alphabet) fail(HEADER_RUNS, i32(runCount));
@@ -132,7 +134,7 @@ function readModel(alphabet: u32, precision: u32, resolution: u32, freqs: usize,
     store<u16>(runs + (usize(i) << 2), u16(length - 1), 2);
     present += u32(length);
   }
-  if (shaped) return readShape(runCount, present, k, precision, freqs);
+  if (shaped) return readShape(runCount, present, k, precision, freqs, elements);
   // Gamma codes are at least 1: a model has a run, and so the code whose frequency is implied.
   const residual = bits(indexBits(present));
   if (failure != 0) return false;
@@ -193,8 +195,19 @@ function eachCode(runCount: u32, freqs: usize): void {
   }
 }
 
-/** A shaped model's β and scale after its symbol set, and its frequencies computed (assembly/shape.ts) into `freqs`. */
-function readShape(runCount: u32, present: u32, k: u32, precision: u32, freqs: usize): bool {
+/**
+ * A shaped model's β and scale after its symbol set, and its frequencies
+ * computed (assembly/shape.ts) into `freqs`. Its codes must be no more than
+ * the chunk's elements, as in any table the encoder makes: computing a code's
+ * frequency costs far more than reading a written one's, and so the work stays
+ * in proportion to the chunk's output, not to the few bits a symbol set of
+ * thousands of codes takes.
+ */
+function readShape(runCount: u32, present: u32, k: u32, precision: u32, freqs: usize, elements: u32): bool {
+  if (present > elements) {
+    fail(HEADER_SHAPE_CODES, i32(present), i32(elements));
+    return false;
+  }
   eachCode(runCount, 0);
   shapePositions(present, k);
   const beta = bits(SHAPE_BETA_BITS);
@@ -212,12 +225,14 @@ function readShape(runCount: u32, present: u32, k: u32, precision: u32, freqs: u
  * Reads `groups` models over `alphabet` codes at `precision` and
  * `resolution` into consecutive tables of `alphabet` u32 at `tables`
  * (zeroed here), then `lanes` lane states (u32 each, in [2^16, 2^32)) into
- * `states`, from the `length` bytes at `src`; `k` the codes' mantissa bits
- * and `kinds` whether each model starts with its kind (version 5). Returns
- * the whole bytes the bitstream took, or a HEADER_ code.
+ * `states`, from the `length` bytes at `src`; `k` the codes' mantissa bits,
+ * `kinds` whether each model starts with its kind (version 5) and
+ * `elements` the chunk's. Returns the whole bytes the bitstream took, or a
+ * HEADER_ code.
  */
 export function readModelsAndStates(
-  src: usize, length: usize, groups: u32, alphabet: u32, precision: u32, resolution: u32, tables: usize, lanes: u32, states: usize, k: u32, kinds: bool,
+  src: usize, length: usize, groups: u32, alphabet: u32, precision: u32, resolution: u32, tables: usize, lanes: u32, states: usize,
+  k: u32, kinds: bool, elements: u32,
 ): i32 {
   acc = 0;
   avail = 0;
@@ -226,7 +241,7 @@ export function readModelsAndStates(
   failure = 0;
   memory.fill(tables, 0, usize(groups * alphabet) << 2);
   for (let g: u32 = 0; g < groups; g++) {
-    if (!readModel(alphabet, precision, resolution, tables + (usize(g * alphabet) << 2), k, kinds)) return failure;
+    if (!readModel(alphabet, precision, resolution, tables + (usize(g * alphabet) << 2), k, kinds, elements)) return failure;
   }
   for (let j: u32 = 0; j < lanes; j++) {
     const bitLength = 16 + bits(4);

@@ -615,7 +615,7 @@ function parseHeader(core: Core, chunk: Uint8Array, at: number | undefined, layo
   if (resolved) {
     const length = Math.min(r.remaining, headerBitsBound(groups, alphabet, lanes));
     const bitsAt = at === undefined ? core.put(chunk.subarray(r.pos, r.pos + length)) : at + r.pos;
-    r.bytes(readHeaderBits(core, bitsAt, length, { groups, alphabet, precision, resolution, tables: tablesAt, lanes, states: statesAt, k, kinds: version >= SHAPED_VERSION }));
+    r.bytes(readHeaderBits(core, bitsAt, length, { groups, alphabet, precision, resolution, tables: tablesAt, lanes, states: statesAt, k, kinds: version >= SHAPED_VERSION, elements: n }));
   } else {
     const modelLength = r.varint();
     payloadLength = r.varint();

@@ -25,6 +25,8 @@ export interface HeaderBits {
   k: number;
   /** Whether each model starts with its kind bit (version 5). */
   kinds: boolean;
+  /** The chunk's elements: a shaped model has no more codes. */
+  elements: number;
 }
 
 /**
@@ -41,7 +43,7 @@ export function headerBitsBound(groups: number, alphabet: number, lanes: number)
   return Math.ceil((groups * (82 + (66 + 26) * alphabet) + 35 * lanes) / 8);
 }
 
-/** The AnsfError for a failure code of assembly/header.ts (HEADER_ENDS_EARLY = -1 to HEADER_SHAPE = -10, in its order), its numbers from the core. */
+/** The AnsfError for a failure code of assembly/header.ts (HEADER_ENDS_EARLY = -1 to HEADER_SHAPE_CODES = -11, in its order), its numbers from the core. */
 function headerError(core: Core, code: number, precision: number, alphabet: number): AnsfError {
   const a = core.fn.headerDetail(0);
   const b = core.fn.headerDetail(1);
@@ -56,7 +58,8 @@ function headerError(core: Core, code: number, precision: number, alphabet: numb
     case -7: return model(`residual ${a} of ${b} codes`);
     case -8: return model(`a frequency of ${a + 1} bits at precision ${precision}`);
     case -9: return model(`frequencies exceed 2^${precision}`);
-    default: return model(`shape leaves its largest code less than 1 of 2^${precision}`);
+    case -10: return model(`shape leaves its largest code less than 1 of 2^${precision}`);
+    default: return model(`shaped over ${a} codes in a chunk of ${b} elements`);
   }
 }
 
@@ -68,8 +71,8 @@ function headerError(core: Core, code: number, precision: number, alphabet: numb
  * state zero. Returns the whole bytes the bitstream took.
  */
 export function readHeaderBits(core: Core, at: number, length: number, into: HeaderBits): number {
-  const { groups, alphabet, precision, resolution, tables, lanes, states, k, kinds } = into;
-  const taken = core.fn.readModelsAndStates(at, length, groups, alphabet, precision, resolution, tables, lanes, states, k, kinds ? 1 : 0);
+  const { groups, alphabet, precision, resolution, tables, lanes, states, k, kinds, elements } = into;
+  const taken = core.fn.readModelsAndStates(at, length, groups, alphabet, precision, resolution, tables, lanes, states, k, kinds ? 1 : 0, elements);
   if (taken < 0) throw headerError(core, taken, precision, alphabet);
   return taken;
 }

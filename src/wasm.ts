@@ -33,7 +33,7 @@ export interface CoreExports {
   ): number;
   readModelsAndStates(
     src: number, length: number, groups: number, alphabet: number, precision: number, resolution: number, tables: number, lanes: number, states: number,
-    k: number, kinds: number,
+    k: number, kinds: number, elements: number,
   ): number;
   headerDetail(which: number): number;
   takeStateBits(raw: number, total: number, carried: number, states: number, lanes: number): void;

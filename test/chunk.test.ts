@@ -165,7 +165,7 @@ describe("frequency models", () => {
           const at = c.put(bytes);
           const tables = c.alloc(2 * 4096 * 4);
           const statesAt = c.alloc(4 * states.length);
-          const into = { groups: 2, alphabet: 4096, precision, resolution, tables, lanes: states.length, states: statesAt, k: 4, kinds: true };
+          const into = { groups: 2, alphabet: 4096, precision, resolution, tables, lanes: states.length, states: statesAt, k: 4, kinds: true, elements: h.total };
           expect(readHeaderBits(c, at, bytes.length, into)).toBe(bytes.length);
           const expected = new Uint32Array(4096);
           h.symbols.forEach((s, i) => (expected[s] = table.freqs[i]!));
@@ -178,13 +178,13 @@ describe("frequency models", () => {
 
   it("refuse malformed models and lane states with the field that is wrong", () => {
     // One table over 4 codes at P = 11 (or `precision`), full resolution, then one lane state.
-    const read = (write: (w: BitWriter) => void, precision = 11) => {
+    const read = (write: (w: BitWriter) => void, precision = 11, elements = 100) => {
       const w = new BitWriter();
       write(w);
       const bytes = w.finish();
       const c = core();
       c.reset();
-      const into = { groups: 1, alphabet: 4, precision, resolution: 0, tables: c.alloc(16), lanes: 1, states: c.alloc(4), k: 0, kinds: true };
+      const into = { groups: 1, alphabet: 4, precision, resolution: 0, tables: c.alloc(16), lanes: 1, states: c.alloc(4), k: 0, kinds: true, elements };
       try {
         return `${readHeaderBits(c, c.put(bytes), bytes.length, into)} bytes, table ${Array.from(new Uint32Array(c.fn.memory.buffer, into.tables, 4))}`;
       } catch (e) {
@@ -233,6 +233,9 @@ describe("frequency models", () => {
     expect(read((w) => (oneRun(w, 3, 3, 1), w.bits(15, 6)))).toBe("CORRUPT_STREAM: chunk models and lane states: bit stream ends early");
     // Three codes cannot share 2 slots.
     expect(read(shaped, 1)).toBe("CORRUPT_STREAM: frequency model: shape leaves its largest code less than 1 of 2^1");
+    // A shaped model of more codes than its chunk has elements (never written: each code a table has occurs).
+    expect(read(shaped, 11, 3)).toBe(`5 bytes, table ${table},0`);
+    expect(read(shaped, 11, 2)).toBe("CORRUPT_STREAM: frequency model: shaped over 3 codes in a chunk of 2 elements");
   });
 
   it("shaped: compute the frequencies docs/FORMAT.md gives (an independent transcription) for random codes, k, precisions and shapes", () => {
@@ -256,7 +259,7 @@ describe("frequency models", () => {
       const bytes = w.finish();
       const c = core();
       c.reset();
-      const into = { groups: 1, alphabet, precision, resolution: FULL_RESOLUTION, tables: c.alloc(4 * alphabet), lanes: 0, states: c.alloc(4), k, kinds: true };
+      const into = { groups: 1, alphabet, precision, resolution: FULL_RESOLUTION, tables: c.alloc(4 * alphabet), lanes: 0, states: c.alloc(4), k, kinds: true, elements: codes.length };
       const expected = referenceShape(codes, k, precision, beta, scale);
       let got: number[] | null;
       try {
