@@ -176,8 +176,7 @@ function lossPerSlot(i: u32, residual: u32, resolution: u32): f64 {
  */
 export function normalizeResolved(present: u32, total: f64, precision: u32, resolution: u32): u32 {
   const slots = u32(1) << precision;
-  let residual: u32 = 0;
-  for (let i: u32 = 1; i < present; i++) if (count(i) > count(residual)) residual = i;
+  const residual = largestCount(present);
   let others: u32 = 0;
   for (let i: u32 = 0; i < present; i++) {
     if (i == residual) continue;
@@ -247,6 +246,13 @@ export function normalizeSymbols(): usize {
   return symbols;
 }
 
+/** The index of the first largest count: the residual of a model at limited resolution. */
+export function largestCount(present: u32): u32 {
+  let at: u32 = 0;
+  for (let i: u32 = 1; i < present; i++) if (count(i) > count(at)) at = i;
+  return at;
+}
+
 /** The index of the first largest frequency: the code a full-resolution model implies. */
 export function largestFreq(present: u32): u32 {
   let at: u32 = 0;
@@ -272,8 +278,9 @@ export function payloadBits(present: u32, precision: u32): f64 {
   return d >= 0 ? u32(d) << 1 : (u32(-d) << 1) - 1;
 }
 
+/** The i-th present code (normalizeSymbols). */
 // @ts-ignore: decorator
-@inline function symbol(i: i32): i32 {
+@inline export function symbol(i: i32): i32 {
   return load<i32>(symbols + (usize(i) << 2));
 }
 

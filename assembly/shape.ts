@@ -18,7 +18,7 @@
 // present codes in, its frequencies out, and its counts for the encoder's
 // fit. The header reader and the encoder's search never run at once.
 
-import { gammaBits, MODEL_KIND_BITS, normalizeCounts, normalizeFreqs, normalizeSymbols, payloadBits, symbolSetBits, zigzag } from "./normalize";
+import { gammaBits, largestCount, largestFreq, MODEL_KIND_BITS, normalizeFreqs, payloadBits, symbol, symbolSetBits, zigzag } from "./normalize";
 import { MAX_CODE_BITS } from "./rans";
 
 /** β = (b + 1) / 16 with b in 6 bits. */
@@ -85,11 +85,6 @@ export function initShapeTables(): void {
 }
 
 // @ts-ignore: decorator
-@inline function symbol(i: u32): u32 {
-  return load<u32>(normalizeSymbols() + (usize(i) << 2));
-}
-
-// @ts-ignore: decorator
 @inline function position(i: u32): i32 {
   return load<i32>(positions + (usize(i) << 2));
 }
@@ -101,7 +96,7 @@ export function initShapeTables(): void {
  */
 export function shapePositions(present: u32, k: u32): void {
   for (let i: u32 = 0; i < present; i++) {
-    const c = symbol(i);
+    const c = u32(symbol(i32(i)));
     const e = c >> k;
     // The odd factor 2j + 1 of the midpoint: j = m, and 2^k more above exponent field 0.
     const j = (c & ((u32(1) << k) - 1)) + (e > 0 ? u32(1) << k : 0);
@@ -139,7 +134,7 @@ export function shapeFreqs(present: u32, k: u32, precision: u32, beta: u32, scal
   const s = i64(scale) << 12;
   let top: i32 = i32.MIN_VALUE;
   for (let i: u32 = 0; i < present; i++) {
-    const e = max(symbol(i) >> k, 1);
+    const e = max(u32(symbol(i32(i))) >> k, 1);
     const z = i32((i64(e) << 16) - expTerm((b * (i64(position(i)) - s)) >> 4));
     store<i32>(freqs + (usize(i) << 2), z);
     top = max(top, z);
@@ -157,23 +152,33 @@ export function shapeFreqs(present: u32, k: u32, precision: u32, beta: u32, scal
   const half = shares >> 1;
   const total: u32 = u32(1) << precision;
   let sum: u32 = 0;
-  let largest: u32 = 0;
   for (let i: u32 = 0; i < present; i++) {
     const q = load<u32>(freqs + (usize(i) << 2));
     const f = max<u32>(1, u32(Math.floor(f64((q << precision) + half) / divisor)));
     store<u32>(freqs + (usize(i) << 2), f);
     sum += f;
-    if (f > load<u32>(freqs + (usize(largest) << 2))) largest = i;
   }
+  const largest = largestFreq(present);
   const rest = i64(load<u32>(freqs + (usize(largest) << 2))) + i64(total) - i64(sum);
   if (rest < 1) return false;
   store<u32>(freqs + (usize(largest) << 2), u32(rest));
   return true;
 }
 
+/** Bits a shaped model of the table takes but its scale: its kind, the symbol set and β. */
+function unscaledBits(present: u32, alphabet: u32): u32 {
+  return MODEL_KIND_BITS + symbolSetBits(present, alphabet) + SHAPE_BETA_BITS;
+}
+
+/** Bits of a scale, written as its offset from `base` (shapeScaleBase). */
+// @ts-ignore: decorator
+@inline function scaleBits(scale: i32, base: i32): u32 {
+  return gammaBits(zigzag(scale - base) + 1);
+}
+
 /** Bits a shaped model of the table takes: its kind, the symbol set, β and the scale. */
 export function shapeModelBits(present: u32, alphabet: u32, scale: i32): u32 {
-  return MODEL_KIND_BITS + symbolSetBits(present, alphabet) + SHAPE_BETA_BITS + gammaBits(zigzag(scale - shapeScaleBase(present)) + 1);
+  return unscaledBits(present, alphabet) + scaleBits(scale, shapeScaleBase(present));
 }
 
 /** The scale the reader accepts: its offset from shapeScaleBase gamma coded in fewer than 17 leading zeros. */
@@ -194,10 +199,14 @@ export function shapeScale(): i32 {
   return fittedScale;
 }
 
-/** The table's size under a shape: payload (normalizeCounts) and model bits; infinite when the shape makes no table. */
-function shapeCost(present: u32, alphabet: u32, k: u32, precision: u32, beta: u32, scale: i32): f64 {
-  if (abs(scale - shapeScaleBase(present)) >= SCALE_REACH || !shapeFreqs(present, k, precision, beta, scale)) return Infinity;
-  return payloadBits(present, precision) + f64(shapeModelBits(present, alphabet, scale));
+/**
+ * The table's size under a shape: payload (normalizeCounts) and model bits,
+ * `unscaled` and `base` the parts of the latter no shape changes;
+ * infinite when the shape makes no table.
+ */
+function shapeCost(present: u32, k: u32, precision: u32, beta: u32, scale: i32, unscaled: u32, base: i32): f64 {
+  if (abs(scale - base) >= SCALE_REACH || !shapeFreqs(present, k, precision, beta, scale)) return Infinity;
+  return payloadBits(present, precision) + f64(unscaled + scaleBits(scale, base));
 }
 
 /**
@@ -213,12 +222,12 @@ function shapeCost(present: u32, alphabet: u32, k: u32, precision: u32, beta: u3
 export function shapeFit(present: u32, alphabet: u32, k: u32, precision: u32, beta: i32, scale: i32, step: i32): f64 {
   shapePositions(present, k);
   if (beta < 0) {
-    let most: u32 = 0;
-    for (let i: u32 = 1; i < present; i++) if (load<u32>(normalizeCounts() + (usize(i) << 2)) > load<u32>(normalizeCounts() + (usize(most) << 2))) most = i;
     beta = 23;
-    scale = (position(most) >> 12) + 6;
+    scale = (position(largestCount(present)) >> 12) + 6;
   }
-  let best = shapeCost(present, alphabet, k, precision, u32(beta), scale);
+  const unscaled = unscaledBits(present, alphabet);
+  const base = shapeScaleBase(present);
+  let best = shapeCost(present, k, precision, u32(beta), scale, unscaled, base);
   // Directions 0 to 3: +β, −β, +scale, −scale; d ^ 1 is d's opposite, where the last move came from (already larger).
   let from = -1;
   for (let evaluations: u32 = 0; evaluations < FIT_EVALUATIONS; ) {
@@ -231,7 +240,7 @@ export function shapeFit(present: u32, alphabet: u32, k: u32, precision: u32, be
       const b = beta + (d == 0 ? step : d == 1 ? -step : 0);
       const s = scale + (d == 2 ? step : d == 3 ? -step : 0);
       if (b < 0 || b >= 1 << SHAPE_BETA_BITS) continue;
-      const bits = shapeCost(present, alphabet, k, precision, u32(b), s);
+      const bits = shapeCost(present, k, precision, u32(b), s, unscaled, base);
       evaluations++;
       if (bits < nextBits) {
         nextBeta = b;
